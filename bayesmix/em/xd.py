@@ -1,0 +1,164 @@
+"""Extreme deconvolution: Gaussian mixtures fitted to noisy, heteroscedastic data."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from bayesmix._validate import check_covariances, check_errors, check_sample_weight
+from bayesmix.em._base import BaseMixture
+from bayesmix.exceptions import DataError
+
+__all__ = ["XDGaussianMixture"]
+
+
+class XDGaussianMixture(BaseMixture):
+    """Extreme deconvolution (Bovy, Hogg & Roweis 2011): the mixture *underlying* noisy data.
+
+    Each object ``x_n`` is a draw from the underlying mixture convolved with its own
+    Gaussian error covariance ``S_n``: ``p(x_n) = sum_k w_k N(x_n | mu_k, V_k + S_n)``.
+    EM maximises this likelihood; the fitted ``means_`` and ``covariances_`` describe
+    the deconvolved (error-free) distribution.  With all errors zero the result is
+    that of :class:`GaussianMixture`.
+
+    Parameters
+    ----------
+    n_components, covariance_type, tol, reg_covar, max_iter, n_init, init, nan_policy,
+    background, frozen, rng, verbose
+        As for :class:`bayesmix.em.GaussianMixture`, except the defaults ``tol=1e-5``
+        and ``max_iter=1000``: deconvolution converges slowly.  Initialisation
+        ignores the errors.
+
+    Attributes
+    ----------
+    weights_, means_, covariances_, converged_, n_iter_, lower_bound_,
+    log_likelihood_history_, background_weight_, n_features_in_
+        As for :class:`GaussianMixture`; ``covariances_`` are the deconvolved ``V_k``.
+
+    Notes
+    -----
+    E-step for object n and component k, with ``T = V_k + S_n``:
+    ``r_nk ∝ w_k N(x_n | mu_k, T)``, ``b_nk = mu_k + V_k T^-1 (x_n - mu_k)``,
+    ``B_nk = V_k - V_k T^-1 V_k``.  M-step: ``w_k = sum_n r_nk / N``,
+    ``mu_k = sum_n r_nk b_nk / sum_n r_nk``,
+    ``V_k = sum_n r_nk [(b_nk - mu_k)(b_nk - mu_k)^T + B_nk] / sum_n r_nk`` (+ reg_covar).
+    All of it runs in one fused numba pass per iteration.
+
+    References
+    ----------
+    Bovy, J., Hogg, D. W. & Roweis, S. T. 2011, "Extreme deconvolution: inferring
+    complete distribution functions from noisy, heterogeneous and incomplete
+    observations", Ann. Appl. Stat. 5, 1657.
+    """
+
+    _uses_errors = True
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        tol: float = 1e-5,
+        reg_covar: float = 1e-6,
+        max_iter: int = 1000,
+        n_init: int = 1,
+        init="kmeans++",
+        nan_policy: str = "raise",
+        background: bool = False,
+        frozen=None,
+        rng=None,
+        verbose: bool = False,
+    ):
+        # Deconvolution converges far more slowly than plain EM: with the plain-EM
+        # default tol=1e-3 a strongly correlated component stops visibly short of the
+        # maximum, so the defaults here are tol=1e-5 and max_iter=1000.
+        super().__init__(
+            n_components,
+            covariance_type=covariance_type,
+            tol=tol,
+            reg_covar=reg_covar,
+            max_iter=max_iter,
+            n_init=n_init,
+            init=init,
+            nan_policy=nan_policy,
+            background=background,
+            frozen=frozen,
+            rng=rng,
+            verbose=verbose,
+        )
+
+    def _error_cov(self, X, X_err, X_cov):
+        n, D = X.shape
+        if X_err is not None and X_cov is not None:
+            raise DataError("give either 'X_err' or 'X_cov', not both", argument="X_cov")
+        if X_cov is not None:
+            return check_covariances(X_cov, n_objects=n, n_features=D, name="X_cov")
+        if X_err is not None:
+            err = check_errors(X_err, shape=(n, D), name="X_err")
+            S = np.zeros((n, D, D))
+            idx = np.arange(D)
+            S[:, idx, idx] = err**2
+            return S
+        return np.zeros((n, D, D))
+
+    def fit(
+        self,
+        X: ArrayLike,
+        X_err: ArrayLike | None = None,
+        X_cov: ArrayLike | None = None,
+        sample_weight: ArrayLike | None = None,
+    ) -> XDGaussianMixture:
+        """Fit the deconvolved mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_objects, n_features)
+        X_err : array-like of shape (n_objects, n_features), optional
+            Per-object standard deviations (independent errors); zeros allowed.
+        X_cov : array-like of shape (n_objects, n_features, n_features), optional
+            Per-object error covariances (symmetric positive semi-definite).
+        sample_weight : array-like of shape (n_objects,), optional
+
+        Returns
+        -------
+        self
+        """
+        X, observed = self._validate_X(X, fitting=True)
+        S = self._error_cov(X, X_err, X_cov)
+        return self._fit(X, S, sample_weight, observed)
+
+    def score_samples(self, X, X_err=None, X_cov=None) -> NDArray[np.float64]:
+        """Log-density of the *noisy* data, ln sum_k w_k N(x | mu_k, V_k + S), shape (n,)."""
+        X, observed = self._validate_X(X, fitting=False)
+        S = self._error_cov(X, X_err, X_cov)
+        return self._log_prob(X, S, observed, False)[0]
+
+    def predict_log_proba(self, X, X_err=None, X_cov=None) -> NDArray[np.float64]:
+        """Log responsibilities given the errors, shape (n, K) (K + 1 with background)."""
+        X, observed = self._validate_X(X, fitting=False)
+        S = self._error_cov(X, X_err, X_cov)
+        return self._log_prob(X, S, observed, True)[1]
+
+    def predict_proba(self, X, X_err=None, X_cov=None) -> NDArray[np.float64]:
+        """Responsibilities p(component | x, S) (deconvolved model convolved with S)."""
+        return np.exp(self.predict_log_proba(X, X_err, X_cov))
+
+    def predict(self, X, X_err=None, X_cov=None) -> NDArray[np.int64]:
+        """Most probable component of each object."""
+        return np.argmax(self.predict_log_proba(X, X_err, X_cov), axis=1)
+
+    def score(self, X, X_err=None, X_cov=None, sample_weight=None) -> float:
+        """Mean (weighted) log-likelihood of the noisy data per object."""
+        ll = self.score_samples(X, X_err, X_cov)
+        w = check_sample_weight(sample_weight, n=ll.shape[0])
+        return float(np.mean(ll) if w is None else np.sum(w * ll) / np.sum(w))
+
+    def bic(self, X, X_err=None, X_cov=None) -> float:
+        """Bayesian information criterion of the noisy-data likelihood (lower is better)."""
+        n = np.asarray(X).shape[0]
+        return float(-2.0 * self.score(X, X_err, X_cov) * n + self.n_parameters() * np.log(n))
+
+    def aic(self, X, X_err=None, X_cov=None) -> float:
+        """Akaike information criterion of the noisy-data likelihood (lower is better)."""
+        n = np.asarray(X).shape[0]
+        return float(-2.0 * self.score(X, X_err, X_cov) * n + 2.0 * self.n_parameters())
