@@ -1,0 +1,18 @@
+"""Figures for bayesmix results (the only subpackage that imports matplotlib or daft).
+
+Every function draws precomputed results, takes an optional ``ax``, returns the
+matplotlib Axes it drew on, and never calls ``plt.show()`` or ``savefig``.
+"""
+
+from __future__ import annotations
+
+from bayesmix.plot.ellipses import plot_ellipses
+from bayesmix.plot.em import plot_log_likelihood_history, plot_selection
+from bayesmix.plot.membership import plot_membership
+
+__all__ = [
+    "plot_ellipses",
+    "plot_log_likelihood_history",
+    "plot_membership",
+    "plot_selection",
+]
