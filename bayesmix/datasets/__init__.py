@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-__all__ = ["load_hogg2010", "load_rave_apogee", "path"]
+__all__ = ["load_candels_cosmos", "load_hogg2010", "load_rave_apogee", "path"]
 
 
 def path(filename: str) -> str:
@@ -73,3 +73,44 @@ def load_rave_apogee():
     Gaussian-mixture exercise.
     """
     return _read_csv("rave_apogee_dr16_labels.csv.gz")
+
+
+def load_candels_cosmos():
+    """Load CANDELS COSMOS HST luptitudes of 4,830 galaxies with spectroscopic redshifts (real data).
+
+    The photometric-redshift training sample of the gpz_pype tutorial, used to
+    test the GPz training-set tools in :mod:`bayesmix.gpz`.
+
+    Returns
+    -------
+    astropy.table.Table
+        4,830 rows sorted by ``id``.  Columns: ``id`` (CANDELS ID), ``RA``,
+        ``DEC`` (deg), ``CLASS_STAR``, ``FLAGS``, ``EBV`` (mag), ``z_spec``
+        (0.0024 to 6.009), ``lupt_F606W, lupterr_F606W, lupt_F814W,
+        lupterr_F814W, lupt_F125W, lupterr_F125W, lupt_F160W, lupterr_F160W``
+        (asinh magnitudes, "luptitudes", and their standard deviations) and
+        ``gpz_split_simple`` (``train``/``test``, the split of the tutorial's
+        simple run).  The gpz_pype guide's mixture features are
+        ``lupt_F606W - lupt_F814W``, ``lupt_F814W - lupt_F125W`` and
+        ``lupt_F160W``.
+
+    Notes
+    -----
+    Source: GitHub ``dunkenj/gpz_pype`` (K. J. Duncan; Unlicense, public
+    domain) at commit b1748567e878457405fb9eeac6c07e1e8cc676e8, files
+    ``docs/Notebooks/test_dir/candels_cosmos_train.txt`` (3,864 rows) and
+    ``candels_cosmos_test.txt`` (966 rows), merged and sorted by ``id``.  The
+    luptitudes were computed by ``gpz_pype.utilities.flux_to_lupt`` with a
+    global softening per filter.  The photometry is the CANDELS COSMOS
+    F160W-selected catalogue.  The full photometric population (objects
+    without spectroscopic redshifts) is not included; see
+    ``candels_cosmos_specz_hst_luptitudes.README.md``.
+
+    References
+    ----------
+    Nayyeri, H. et al. 2017, ApJS 228, 7 (CANDELS COSMOS multi-wavelength
+    catalogue).  Almosallam, I. A., Jarvis, M. J. & Roberts, S. J. 2016,
+    MNRAS 462, 726 (GPz).  Duncan, K. J., gpz_pype,
+    https://github.com/dunkenj/gpz_pype.
+    """
+    return _read_csv("candels_cosmos_specz_hst_luptitudes.csv")
