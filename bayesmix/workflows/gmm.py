@@ -1,0 +1,569 @@
+"""Gaussian-mixture analysis of table columns: EM fits, BIC/AIC selection, membership table.
+
+This is the library behind ``bayesmix gmm fit`` and ``bayesmix demo``: it
+turns a table and a choice of columns into fitted mixtures, a membership
+table (every input row, in input order, input columns untouched) and a
+JSON-able summary.  Figures and files are written by :func:`write_outputs`,
+which imports :mod:`bayesmix.plot` (and so matplotlib) only when called.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bayesmix._random import as_generator, derive_seed
+from bayesmix._validate import check_choice, check_int
+from bayesmix.exceptions import DataError, SpecError
+from bayesmix.io import table_to_array, write_figure, write_json, write_table, write_text
+
+__all__ = [
+    "FittedMixture",
+    "GMMAnalysis",
+    "check_outputs",
+    "fit_gmm_selection",
+    "format_report",
+    "membership_table",
+    "parse_candidates",
+    "write_outputs",
+]
+
+CRITERIA = ("aic", "bic")
+
+
+def parse_candidates(text: str | int | Iterable[int], *, name: str = "n_components") -> list[int]:
+    """Parse candidate component counts: ``"1-6"``, ``"2"``, ``"1,2,4"`` or integers.
+
+    Returns
+    -------
+    list of int
+        Sorted, unique, each >= 1.
+
+    Raises
+    ------
+    SpecError
+        On anything else, naming ``name``.
+    """
+    if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
+        values = [int(text)]
+    elif isinstance(text, str):
+        values = []
+        try:
+            for part in text.replace(" ", "").split(","):
+                if "-" in part:
+                    lo, hi = part.split("-")
+                    lo_i, hi_i = int(lo), int(hi)
+                    if hi_i < lo_i:
+                        raise ValueError
+                    values.extend(range(lo_i, hi_i + 1))
+                else:
+                    values.append(int(part))
+        except ValueError:
+            raise SpecError(
+                f"'{name}' must look like '3', '1-6' or '1,2,4'; got {text!r}", key=name
+            ) from None
+    else:
+        values = [check_int(v, name=name) for v in text]
+    if not values or min(values) < 1:
+        raise SpecError(f"'{name}' must list component counts >= 1; got {text!r}", key=name)
+    return sorted(set(values))
+
+
+@dataclass(frozen=True)
+class FittedMixture:
+    """A fitted mixture with readable, stably ordered component labels.
+
+    Attributes
+    ----------
+    model : bayesmix.em.GaussianMixture
+        The fitted estimator (its own component order).
+    order : ndarray of int
+        ``order[i]`` is the estimator's index of labelled component ``i``.
+    labels : tuple of str
+        Component labels, in labelled order.
+    """
+
+    model: Any
+    order: NDArray[np.int64]
+    labels: tuple[str, ...]
+
+    @property
+    def n_components(self) -> int:
+        """Number of Gaussian components."""
+        return len(self.labels)
+
+    @property
+    def weights(self) -> NDArray[np.float64]:
+        """Weights in labelled order."""
+        return np.asarray(self.model.weights_)[self.order]
+
+    @property
+    def means(self) -> NDArray[np.float64]:
+        """Means, shape (n_components, n_features), in labelled order."""
+        return np.asarray(self.model.means_)[self.order]
+
+    @property
+    def covariances(self) -> NDArray[np.float64]:
+        """Full covariances, shape (n_components, n_features, n_features), labelled order."""
+        return np.asarray(self.model.full_covariances())[self.order]
+
+    def predict_proba(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Membership probabilities, shape (n_objects, n_components), labelled order."""
+        return np.asarray(self.model.predict_proba(X))[:, self.order]
+
+    def summary(self, X: NDArray[np.float64], columns: Sequence[str]) -> dict[str, Any]:
+        """JSON-able description: parameters per labelled component and fit statistics."""
+        m = self.model
+        comps = {}
+        for i, lab in enumerate(self.labels):
+            comps[lab] = {
+                "weight": float(self.weights[i]),
+                "mean": dict(zip(columns, self.means[i].tolist(), strict=True)),
+                "covariance": self.covariances[i].tolist(),
+                "std": dict(zip(columns, np.sqrt(np.diag(self.covariances[i])).tolist(),
+                                strict=True)),
+            }
+        return {
+            "n_components": self.n_components,
+            "labels": list(self.labels),
+            "components": comps,
+            "covariance_order": list(columns),
+            "converged": bool(m.converged_),
+            "n_iter": int(m.n_iter_),
+            "mean_log_likelihood": float(m.score(X)),
+            "bic": float(m.bic(X)),
+            "aic": float(m.aic(X)),
+            "n_parameters": int(m.n_parameters()),
+        }
+
+
+def relabel(model, *, by: int = 0, labels: Sequence[str] | None = None) -> FittedMixture:
+    """Order a fitted model's components by their mean in feature ``by`` and label them.
+
+    Default labels are ``c0, c1, ...`` in ascending order of that mean, so the
+    labels do not depend on the initialisation.
+    """
+    means = np.asarray(model.means_)
+    order = np.argsort(means[:, by], kind="stable")
+    k = len(order)
+    if labels is None:
+        labels = [f"c{i}" for i in range(k)]
+    if len(labels) != k:
+        raise SpecError(f"'labels' needs {k} entries; got {len(labels)}", key="labels")
+    return FittedMixture(model=model, order=order, labels=tuple(labels))
+
+
+@dataclass(frozen=True)
+class GMMAnalysis:
+    """Result of :func:`fit_gmm_selection`.
+
+    Attributes
+    ----------
+    table : astropy.table.Table
+        The input table (unchanged).
+    columns : list of str
+        The fitted columns (features), in order.
+    X : ndarray of shape (n_rows, n_features)
+        Their values; rows that cannot be scored hold NaN.
+    usable : ndarray of bool, shape (n_rows,)
+        Rows used in the fit and scored.
+    selection : SelectionResult
+        From :func:`bayesmix.em.select_n_components`.
+    selected : FittedMixture
+        The model chosen by the criterion, relabelled.
+    criterion : str
+    seed : int
+        Seed of every random choice (re-run with it to get the same numbers).
+    settings : dict
+        The EM settings used.
+    warnings : list of str
+        Warnings raised while fitting (e.g. non-convergence).
+    source : str
+        Where the table came from.
+    """
+
+    table: Any
+    columns: list[str]
+    X: NDArray[np.float64]
+    usable: NDArray[np.bool_]
+    selection: Any
+    selected: FittedMixture
+    criterion: str
+    seed: int
+    settings: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    source: str = "table"
+
+    @property
+    def n_unscored(self) -> int:
+        """Number of rows that could not be scored."""
+        return int((~self.usable).sum())
+
+    def model_for(self, n_components: int):
+        """Return the fitted candidate model with ``n_components`` components."""
+        models = self.selection.models
+        if isinstance(models, Mapping):
+            return models[n_components]
+        ks = [int(k) for k in np.asarray(self.selection.table["n_components"])]
+        return list(models)[ks.index(n_components)]
+
+    def selection_rows(self) -> list[dict[str, Any]]:
+        """The BIC/AIC table as a list of rows (one per candidate)."""
+        t = self.selection.table
+        keys = [k for k in ("n_components", "bic", "aic", "log_likelihood", "converged")
+                if k in t]
+        n = len(np.asarray(t["n_components"]))
+        rows = []
+        for i in range(n):
+            row = {}
+            for k in keys:
+                v = np.asarray(t[k])[i]
+                row[k] = (int(v) if k == "n_components" else bool(v) if k == "converged"
+                          else float(v))
+            rows.append(row)
+        return rows
+
+
+def fit_gmm_selection(
+    table,
+    columns: Sequence[str],
+    *,
+    candidates: Iterable[int] = range(1, 7),
+    criterion: str = "bic",
+    covariance_type: str = "full",
+    n_init: int = 4,
+    max_iter: int = 500,
+    tol: float = 1e-5,
+    rng: int | np.random.Generator | None = None,
+    order_by: str | None = None,
+    source: str = "table",
+    progress: Callable[[str], None] | None = None,
+) -> GMMAnalysis:
+    """Fit Gaussian mixtures to table columns and select the number of components.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        Input rows.  Rows with a missing or non-finite value in ``columns``
+        are left out of the fit and get NaN memberships (they are counted,
+        never dropped from the output).
+    columns : sequence of str
+        Numeric columns to model (the features).
+    candidates : iterable of int, default 1..6
+        Numbers of components to try.
+    criterion : {"bic", "aic"}, default "bic"
+        Lower is better.
+    covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
+    n_init : int, default 4
+        EM restarts per candidate (k-means++ seeded); the best is kept.
+    max_iter : int, default 500
+    tol : float, default 1e-5
+        Convergence threshold on the change of the mean log-likelihood.
+    rng : int, numpy Generator or None
+        Seed.  None draws a fresh seed, which is recorded in the result.
+    order_by : str, optional
+        Column whose component means order the labels ``c0, c1, ...``
+        (ascending); default the first column.
+    source : str, default "table"
+        Name of the table in messages.
+    progress : callable, optional
+        Called with a short message before long steps.
+
+    Returns
+    -------
+    GMMAnalysis
+
+    Raises
+    ------
+    DataError
+        Unknown or non-numeric columns; fewer usable rows than the largest
+        candidate.
+    SpecError
+        Bad options.
+    """
+    from bayesmix.em import select_n_components
+
+    columns = [str(c) for c in columns]
+    criterion = check_choice(criterion, name="criterion", choices=CRITERIA)
+    cands = parse_candidates(list(candidates) if not isinstance(candidates, str) else candidates)
+    n_init = check_int(n_init, name="n_init", minimum=1)
+    max_iter = check_int(max_iter, name="max_iter", minimum=1)
+    if order_by is not None and order_by not in columns:
+        raise SpecError(f"'order_by' must be one of the fitted columns {columns}; got "
+                        f"{order_by!r}", key="order_by")
+    X, usable = table_to_array(table, columns, source=source)
+    n_ok = int(usable.sum())
+    if n_ok < max(cands):
+        raise DataError(
+            f"{source} has {n_ok} usable row(s) in columns {columns} but up to {max(cands)} "
+            "components were requested; use fewer components or more rows",
+            argument="columns",
+        )
+    if rng is None:
+        seed = derive_seed(np.random.default_rng())
+    elif isinstance(rng, np.random.Generator):
+        seed = derive_seed(rng)
+    else:
+        seed = check_int(rng, name="seed", minimum=0)
+    settings = {
+        "candidates": cands,
+        "criterion": criterion,
+        "covariance_type": covariance_type,
+        "n_init": n_init,
+        "max_iter": max_iter,
+        "tol": float(tol),
+        "init": "kmeans++",
+    }
+    if progress is not None:
+        progress(
+            f"fitting Gaussian mixtures with {', '.join(map(str, cands))} components to "
+            f"{n_ok} rows of {', '.join(columns)} ({n_init} EM starts each, seed {seed})"
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sel = select_n_components(
+            X[usable],
+            candidates=cands,
+            criterion=criterion,
+            covariance_type=covariance_type,
+            n_init=n_init,
+            max_iter=max_iter,
+            tol=tol,
+            rng=as_generator(seed),
+        )
+    messages = []
+    for w in caught:
+        msg = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
+        if msg not in messages:
+            messages.append(msg)
+    by = columns.index(order_by) if order_by is not None else 0
+    return GMMAnalysis(
+        table=table,
+        columns=columns,
+        X=X,
+        usable=usable,
+        selection=sel,
+        selected=relabel(sel.best, by=by),
+        criterion=criterion,
+        seed=seed,
+        settings=settings,
+        warnings=messages,
+        source=source,
+    )
+
+
+def membership_table(table, fitted: FittedMixture, X: NDArray[np.float64],
+                     usable: NDArray[np.bool_], *, prefix: str = "p_",
+                     label_column: str = "component", unscored_reason: str | None = None):
+    """Return a copy of ``table`` with membership columns added.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        Input rows; kept in order with every column untouched.
+    fitted : FittedMixture
+    X : ndarray of shape (n_rows, n_features)
+    usable : ndarray of bool, shape (n_rows,)
+        Rows to score; the others get NaN probabilities, an empty label and
+        an ``unscored_reason`` column (added only when some row is unscored).
+    prefix : str, default "p_"
+        Probability columns are ``<prefix><label>``.
+    label_column : str, default "component"
+        Column holding the most probable component's label.
+    unscored_reason : str, optional
+        Text for unscored rows (default: says which columns were missing).
+
+    Returns
+    -------
+    astropy.table.Table
+
+    Raises
+    ------
+    DataError
+        If a new column name already exists in ``table``.
+    """
+    from astropy.table import Table
+
+    out = Table(table, copy=True)
+    new = [f"{prefix}{lab}" for lab in fitted.labels] + [label_column]
+    clash = [c for c in new if c in out.colnames]
+    if clash:
+        raise DataError(
+            f"the input table already has a column named {clash[0]!r}; rename it so that the "
+            "membership columns do not replace input data",
+            argument="table",
+        )
+    n = len(out)
+    proba = np.full((n, fitted.n_components), np.nan)
+    if usable.any():
+        proba[usable] = fitted.predict_proba(X[usable])
+    labels = np.array(fitted.labels)
+    best = np.full(n, "", dtype=f"<U{max(len(s) for s in fitted.labels)}")
+    if usable.any():
+        best[usable] = labels[np.argmax(proba[usable], axis=1)]
+    for j, lab in enumerate(fitted.labels):
+        out[f"{prefix}{lab}"] = proba[:, j]
+    out[label_column] = best
+    if not usable.all():
+        reason = unscored_reason or "missing or non-finite value in a fitted column"
+        out["unscored_reason"] = np.where(usable, "", reason)
+    return out
+
+
+def format_report(analysis: GMMAnalysis, *, extra: Sequence[str] = (),
+                  notes: Mapping[str, str] | None = None) -> str:
+    """Return the readable report printed by the command line (BIC/AIC table, chosen model)."""
+    lines = []
+    n = len(analysis.table)
+    lines.append(
+        f"data: {analysis.source}: {n} rows, columns {', '.join(analysis.columns)}; "
+        f"{n - analysis.n_unscored} used"
+        + (f", {analysis.n_unscored} not scored (missing values)" if analysis.n_unscored else "")
+    )
+    lines.append(f"seed: {analysis.seed}")
+    lines.append("")
+    lines.append(f"{'K':>3} {'BIC':>12} {'AIC':>12} {'log L':>12}  converged")
+    best = analysis.selected.n_components
+    for row in analysis.selection_rows():
+        mark = "  <- selected" if row["n_components"] == best else ""
+        lines.append(
+            f"{row['n_components']:>3} {row['bic']:>12.2f} {row['aic']:>12.2f} "
+            f"{row.get('log_likelihood', float('nan')):>12.2f}  "
+            f"{'yes' if row.get('converged', True) else 'NO'}{mark}"
+        )
+    lines.append("")
+    lines.append(f"selected by {analysis.criterion.upper()}: K = {best}")
+    lines.extend(describe_components(analysis.selected, analysis.columns, notes=notes))
+    lines.extend(extra)
+    for w in analysis.warnings:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines) + "\n"
+
+
+def describe_components(fitted: FittedMixture, columns: Sequence[str],
+                        notes: Mapping[str, str] | None = None) -> list[str]:
+    """Lines describing each component: weight, mean, standard deviations, correlation."""
+    lines = []
+    for i, lab in enumerate(fitted.labels):
+        mean = ", ".join(f"{c}={v:+.3f}" for c, v in zip(columns, fitted.means[i], strict=True))
+        cov = fitted.covariances[i]
+        sd = np.sqrt(np.diag(cov))
+        sds = ", ".join(f"{v:.3f}" for v in sd)
+        corr = ""
+        if len(columns) == 2:
+            corr = f", corr {cov[0, 1] / (sd[0] * sd[1]):+.2f}"
+        note = f"  [{notes[lab]}]" if notes and lab in notes else ""
+        lines.append(f"  {lab:>6}: weight {fitted.weights[i]:.3f}, mean ({mean}), "
+                     f"sd ({sds}){corr}{note}")
+        if len(columns) == 2:
+            lines.append(
+                f"          covariance [[{cov[0, 0]:.5f}, {cov[0, 1]:+.5f}], "
+                f"[{cov[1, 0]:+.5f}, {cov[1, 1]:.5f}]]"
+            )
+    return lines
+
+
+def check_outputs(paths: Iterable[str | os.PathLike], *, overwrite: bool) -> None:
+    """Raise FileExistsError before any work if an output exists and ``overwrite`` is False."""
+    if overwrite:
+        return
+    existing = [str(p) for p in paths if Path(p).exists()]
+    if existing:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise FileExistsError(
+            f"output '{existing[0]}' already exists{more}; use --overwrite to replace or "
+            "--out to choose another folder"
+        )
+
+
+OUTPUT_NAMES = {
+    "membership": "membership.csv",
+    "summary_json": "summary.json",
+    "summary_txt": "summary.txt",
+    "selection_figure": "bic_aic.png",
+    "history_figure": "em_history.png",
+    "membership_figure": "membership.png",
+}
+
+
+def output_paths(out_dir: str | os.PathLike, n_features: int) -> dict[str, Path]:
+    """Paths that :func:`write_outputs` writes in ``out_dir``."""
+    names = dict(OUTPUT_NAMES)
+    if n_features < 2:
+        names.pop("membership_figure")
+    return {k: Path(out_dir) / v for k, v in names.items()}
+
+
+def summary_dict(analysis: GMMAnalysis) -> dict[str, Any]:
+    """JSON-able summary of an analysis."""
+    import bayesmix
+
+    return {
+        "bayesmix_version": bayesmix.__version__,
+        "source": analysis.source,
+        "columns": analysis.columns,
+        "n_rows": len(analysis.table),
+        "n_used": int(analysis.usable.sum()),
+        "n_unscored": analysis.n_unscored,
+        "seed": analysis.seed,
+        "settings": analysis.settings,
+        "selection": analysis.selection_rows(),
+        "selected": analysis.selected.summary(analysis.X[analysis.usable], analysis.columns),
+        "warnings": analysis.warnings,
+    }
+
+
+def write_outputs(analysis: GMMAnalysis, out_dir: str | os.PathLike, *,
+                  overwrite: bool = False, report: str | None = None) -> dict[str, Path]:
+    """Write the membership table, summary (JSON and text) and figures to ``out_dir``.
+
+    Every file is written atomically; an existing file is an error unless
+    ``overwrite``.  Returns the written paths by kind.
+    """
+    from matplotlib.figure import Figure
+
+    from bayesmix.plot import (
+        plot_ellipses,
+        plot_log_likelihood_history,
+        plot_membership,
+        plot_selection,
+    )
+
+    paths = output_paths(out_dir, len(analysis.columns))
+    check_outputs(paths.values(), overwrite=overwrite)
+    sel = analysis.selected
+    table = membership_table(analysis.table, sel, analysis.X, analysis.usable)
+    write_table(table, paths["membership"], overwrite=overwrite)
+    write_json(summary_dict(analysis), paths["summary_json"], overwrite=overwrite)
+    write_text(report if report is not None else format_report(analysis),
+               paths["summary_txt"], overwrite=overwrite)
+
+    fig = Figure(figsize=(6, 4.5))
+    plot_selection(analysis.selection, ax=fig.add_subplot())
+    write_figure(fig, paths["selection_figure"], overwrite=overwrite)
+
+    fig = Figure(figsize=(6, 4.5))
+    plot_log_likelihood_history(sel.model, ax=fig.add_subplot())
+    write_figure(fig, paths["history_figure"], overwrite=overwrite)
+
+    if "membership_figure" in paths:
+        fig = Figure(figsize=(7, 5))
+        ax = fig.add_subplot()
+        proba = np.full(len(table), np.nan)
+        ok = analysis.usable
+        if ok.any():
+            proba[ok] = sel.predict_proba(analysis.X[ok]).max(axis=1)
+        plot_membership(analysis.X[:, 0], analysis.X[:, 1], proba, ax=ax,
+                        colorbar_label="probability of the assigned component",
+                        xlabel=analysis.columns[0], ylabel=analysis.columns[1], cmap="viridis")
+        plot_ellipses(sel.means, sel.covariances, ax=ax, labels=list(sel.labels))
+        ax.legend(loc="best", fontsize="small")
+        write_figure(fig, paths["membership_figure"], overwrite=overwrite)
+    return paths
