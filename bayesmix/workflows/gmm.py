@@ -440,6 +440,12 @@ def format_report(analysis: GMMAnalysis, *, extra: Sequence[str] = (),
         )
     lines.append("")
     lines.append(f"selected by {analysis.criterion.upper()}: K = {best}")
+    cands = analysis.settings["candidates"]
+    if best == max(cands) and len(cands) > 1:
+        lines.append(
+            f"  note: K = {best} is the largest candidate, so {analysis.criterion.upper()} "
+            "might prefer even more components; try a larger range"
+        )
     lines.extend(describe_components(analysis.selected, analysis.columns, notes=notes))
     lines.extend(extra)
     for w in analysis.warnings:
@@ -515,6 +521,8 @@ def summary_dict(analysis: GMMAnalysis) -> dict[str, Any]:
         "seed": analysis.seed,
         "settings": analysis.settings,
         "selection": analysis.selection_rows(),
+        "selected_is_largest_candidate": analysis.selected.n_components
+        == max(analysis.settings["candidates"]),
         "selected": analysis.selected.summary(analysis.X[analysis.usable], analysis.columns),
         "warnings": analysis.warnings,
     }
