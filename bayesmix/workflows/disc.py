@@ -29,7 +29,14 @@ from bayesmix.workflows.gmm import (
     summary_dict,
 )
 
-__all__ = ["DEMO_SEED", "DiscAnalysis", "demo_output_paths", "run_disc_demo", "write_disc_outputs"]
+__all__ = [
+    "DEMO_SEED",
+    "DiscAnalysis",
+    "demo_output_paths",
+    "disc_report",
+    "run_disc_demo",
+    "write_disc_outputs",
+]
 
 DEMO_SEED = 20201124  # fixed so that `make demo` always prints the same numbers
 COLUMNS = ("FeH", "MgFe")

@@ -28,10 +28,14 @@ __all__ = [
     "FittedMixture",
     "GMMAnalysis",
     "check_outputs",
+    "describe_components",
     "fit_gmm_selection",
     "format_report",
     "membership_table",
+    "output_paths",
     "parse_candidates",
+    "relabel",
+    "summary_dict",
     "write_outputs",
 ]
 
