@@ -225,3 +225,18 @@ def test_console_script_matches_python_m(tmp_path):
     d = run("gmm", "fit", "nope.csv", "--columns", "a", cwd=tmp_path)
     assert c.returncode == d.returncode == 2
     assert c.stderr == d.stderr
+
+
+@pytest.mark.slow
+def test_demo_with_default_settings(tmp_path):
+    """What `make demo` runs: 1..6 components, 4 starts each, the fixed demo seed."""
+    proc = run("demo", "--out", "full", cwd=tmp_path, timeout=1800)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "full" / "summary.json").read_text())
+    assert summary["settings"]["candidates"] == [1, 2, 3, 4, 5, 6]
+    assert summary["seed"] == 20201124
+    # BIC falls steeply from 1 to 2 components (two disc sequences) on these data
+    bic = [row["bic"] for row in summary["selection"]]
+    assert bic[1] < bic[0] - 1000
+    assert summary["selected"]["n_components"] >= 2
+    assert summary["thin_thick"]["components"]["thick"]["mean"]["MgFe"] > 0.1

@@ -165,3 +165,12 @@ def test_write_figure_atomic(tmp_path):
         write_figure(fig, path)
     with pytest.raises(FormatError, match="suffix"):
         write_figure(fig, tmp_path / "f")
+
+
+def test_parquet_without_pyarrow_is_clear(tmp_path, table, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # makes `import pyarrow` fail
+    with pytest.raises(FormatError, match="pip install pyarrow"):
+        write_table(table, tmp_path / "t.parquet")
+    assert not (tmp_path / "t.parquet").exists()

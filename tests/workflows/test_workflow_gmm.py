@@ -131,3 +131,12 @@ def test_report_and_outputs(analysis, tmp_path):
     with pytest.raises(FileExistsError, match="--overwrite"):
         write_outputs(analysis, tmp_path / "out")
     write_outputs(analysis, tmp_path / "out", overwrite=True)
+
+
+def test_one_column_writes_no_scatter(tmp_path):
+    t = make_table()
+    a = fit_gmm_selection(t, ["a"], candidates=[1, 2], n_init=1, rng=2)
+    paths = write_outputs(a, tmp_path)
+    assert "membership_figure" not in paths
+    assert not (tmp_path / "membership.png").exists()
+    assert len(read_table(paths["membership"])) == 200
