@@ -20,11 +20,10 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose usage errors are one line (plus the usage) with exit code 2."""
+    """ArgumentParser whose usage errors are one line, with a pointer to --help, exit code 2."""
 
     def error(self, message: str):  # noqa: D102
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"bayesmix: error: {message}\n")
+        self.exit(EXIT_USAGE, f"bayesmix: error: {message} (see '{self.prog} --help')\n")
 
 
 def _seed(text: str) -> int:
@@ -123,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _missing_action(parser: argparse.ArgumentParser) -> int:
-    parser.print_usage(sys.stderr)
-    print("bayesmix: error: choose an action (e.g. 'fit')", file=sys.stderr)
+    print(f"bayesmix: error: choose an action, e.g. 'fit' (see '{parser.prog} --help')",
+          file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -219,7 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is None:
-        parser.print_help(sys.stderr)
+        print("bayesmix: error: choose a COMMAND: demo or gmm (see 'bayesmix --help')",
+              file=sys.stderr)
         return EXIT_USAGE
     from bayesmix.exceptions import DataError, FormatError, SpecError
 

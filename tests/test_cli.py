@@ -150,16 +150,18 @@ def test_gmm_fit(small_table):
         (["demo", "--seed", "-3"], "seed"),
         (["frobnicate"], "invalid choice"),
         ([], "COMMAND"),
+        (["gmm"], "choose an action"),
     ],
 )
 def test_usage_and_data_errors_exit_2(small_table, args, message):
     import re
 
     folder, _ = small_table
-    proc = run(*args, "--out", "unused", cwd=folder) if args and args[0] != "frobnicate" \
-        else run(*args, cwd=folder)
+    with_out = len(args) > 1 or args == ["demo"]
+    proc = run(*args, "--out", "unused", cwd=folder) if with_out else run(*args, cwd=folder)
     assert proc.returncode == 2, proc.stderr
     assert re.search(message, proc.stderr), proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr  # one line
     assert "Traceback" not in proc.stderr
     assert not (folder / "unused").exists()
 
