@@ -28,6 +28,8 @@ _LAZY = {
     "Fit": "bayesmix.inference",
     "membership": "bayesmix.membership",
     "MixtureModel": "bayesmix.builders",
+    "line_outlier": "bayesmix.builders",
+    "gaussian_mixture": "bayesmix.builders",
 }
 _SUBMODULES = {
     "builders", "components", "datasets", "em", "exceptions", "gpz", "inference", "io",
