@@ -6,11 +6,13 @@ matplotlib Axes it drew on, and never calls ``plt.show()`` or ``savefig``.
 
 from __future__ import annotations
 
+from bayesmix.plot._axes import new_axes
 from bayesmix.plot.ellipses import plot_ellipses
 from bayesmix.plot.em import plot_log_likelihood_history, plot_selection
 from bayesmix.plot.membership import plot_membership
 
 __all__ = [
+    "new_axes",
     "plot_ellipses",
     "plot_log_likelihood_history",
     "plot_membership",

@@ -208,9 +208,8 @@ def write_disc_outputs(result: DiscAnalysis, out_dir: str | os.PathLike, *,
     ``membership_thin_thick.png``, ``membership_selected.png``, ``bic_aic.png``,
     ``em_history.png``.
     """
-    from matplotlib.figure import Figure
-
     from bayesmix.plot import (
+        new_axes,
         plot_ellipses,
         plot_log_likelihood_history,
         plot_membership,
@@ -242,8 +241,8 @@ def write_disc_outputs(result: DiscAnalysis, out_dir: str | os.PathLike, *,
 
     x, y = a.X[:, 0], a.X[:, 1]
     labels = dict(xlabel=AXIS_LABELS["FeH"], ylabel=AXIS_LABELS["MgFe"])
-    fig = Figure(figsize=(7, 5))
-    ax = fig.add_subplot()
+    ax = new_axes(figsize=(7, 5))
+    fig = ax.figure
     plot_membership(x, y, result.thick_probability(), ax=ax,
                     colorbar_label="thick-disc probability (2-component fit)", **labels)
     plot_ellipses(two.means, two.covariances, ax=ax, colors=["navy", "darkred"],
@@ -252,8 +251,8 @@ def write_disc_outputs(result: DiscAnalysis, out_dir: str | os.PathLike, *,
     ax.legend(loc="upper right", fontsize="small")
     write_figure(fig, paths["thin_thick_figure"], overwrite=overwrite)
 
-    fig = Figure(figsize=(7, 5))
-    ax = fig.add_subplot()
+    ax = new_axes(figsize=(7, 5))
+    fig = ax.figure
     plot_membership(x, y, result.thick_probability_selected(), ax=ax,
                     colorbar_label="probability of the thick-group components", **labels)
     sel = a.selected
@@ -264,14 +263,16 @@ def write_disc_outputs(result: DiscAnalysis, out_dir: str | os.PathLike, *,
     ax.legend(loc="upper right", fontsize="small")
     write_figure(fig, paths["selected_figure"], overwrite=overwrite)
 
-    fig = Figure(figsize=(6, 4.5))
-    plot_selection(a.selection, ax=fig.add_subplot())
+    ax = new_axes(figsize=(6, 4.5))
+    fig = ax.figure
+    plot_selection(a.selection, ax=ax)
     write_figure(fig, paths["selection_figure"], overwrite=overwrite)
 
-    fig = Figure(figsize=(6, 4.5))
+    ax = new_axes(figsize=(6, 4.5))
+    fig = ax.figure
     plot_log_likelihood_history(
         {f"selected, K = {sel.n_components}": sel.model, "thin/thick, K = 2": two.model},
-        ax=fig.add_subplot(),
+        ax=ax,
     )
     write_figure(fig, paths["history_figure"], overwrite=overwrite)
     return paths

@@ -539,9 +539,8 @@ def write_outputs(analysis: GMMAnalysis, out_dir: str | os.PathLike, *,
     Every file is written atomically; an existing file is an error unless
     ``overwrite``.  Returns the written paths by kind.
     """
-    from matplotlib.figure import Figure
-
     from bayesmix.plot import (
+        new_axes,
         plot_ellipses,
         plot_log_likelihood_history,
         plot_membership,
@@ -557,17 +556,19 @@ def write_outputs(analysis: GMMAnalysis, out_dir: str | os.PathLike, *,
     write_text(report if report is not None else format_report(analysis),
                paths["summary_txt"], overwrite=overwrite)
 
-    fig = Figure(figsize=(6, 4.5))
-    plot_selection(analysis.selection, ax=fig.add_subplot())
+    ax = new_axes(figsize=(6, 4.5))
+    fig = ax.figure
+    plot_selection(analysis.selection, ax=ax)
     write_figure(fig, paths["selection_figure"], overwrite=overwrite)
 
-    fig = Figure(figsize=(6, 4.5))
-    plot_log_likelihood_history(sel.model, ax=fig.add_subplot())
+    ax = new_axes(figsize=(6, 4.5))
+    fig = ax.figure
+    plot_log_likelihood_history(sel.model, ax=ax)
     write_figure(fig, paths["history_figure"], overwrite=overwrite)
 
     if "membership_figure" in paths:
-        fig = Figure(figsize=(7, 5))
-        ax = fig.add_subplot()
+        ax = new_axes(figsize=(7, 5))
+        fig = ax.figure
         proba = np.full(len(table), np.nan)
         ok = analysis.usable
         if ok.any():

@@ -60,3 +60,13 @@ def test_bad_shapes():
         plot_ellipses(MEANS, COVS, colors=["r"])
     with pytest.raises(DataError, match="dims"):
         plot_ellipses(MEANS, COVS, dims=(0, 5))
+
+
+def test_new_axes_is_not_managed_by_pyplot():
+    from bayesmix.plot import new_axes
+
+    before = plt.get_fignums()
+    ax = new_axes(figsize=(3, 2))
+    plot_ellipses(MEANS, COVS, ax=ax)
+    assert plt.get_fignums() == before
+    assert tuple(ax.figure.get_size_inches()) == (3, 2)
