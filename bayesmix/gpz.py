@@ -732,14 +732,14 @@ class GPzAugment:
                 f"<= threshold {threshold:g} for every component; column 'unassigned')"
             )
         if problems:
-            remedy = (
-                "use assign='best'" if assign == "threshold" and n_un else "use fewer components"
-            )
+            remedies = "lower the threshold, "
+            if assign == "threshold" and n_un:
+                remedies += "use assign='best', "
             warnings.warn(
                 "divide: "
                 + "; ".join(problems)
-                + f"; unassigned fraction {frac:.3f}. Remedies: lower the threshold, {remedy}, "
-                "or use fewer mixture components.",
+                + f"; unassigned fraction {frac:.3f}. Remedies: {remedies}or use fewer mixture "
+                "components.",
                 DivideWarning,
                 stacklevel=2,
             )
