@@ -470,9 +470,7 @@ class GPzAugment:
         self.gmm_train = None  # a training mixture from another scaling would not compare
         return self
 
-    def fit_training(
-        self, X_train: ArrayLike, *, X_err: ArrayLike | None = None
-    ) -> GPzAugment:
+    def fit_training(self, X_train: ArrayLike, *, X_err: ArrayLike | None = None) -> GPzAugment:
         """Fit the training-sample mixture ``gmm_train`` (after :meth:`fit_population`).
 
         Parameters
@@ -509,9 +507,7 @@ class GPzAugment:
         return self
 
     # ------------------------------------------------------------------ weights
-    def log_density_ratio(
-        self, X: ArrayLike, *, eta: float | None = None
-    ) -> NDArray[np.float64]:
+    def log_density_ratio(self, X: ArrayLike, *, eta: float | None = None) -> NDArray[np.float64]:
         """Unclipped ``ln p_pop(x) - ln p_train(x)`` (or the softened form with ``eta``).
 
         With extreme deconvolution the densities are the deconvolved ones.  The
@@ -849,8 +845,9 @@ class GPzAugment:
                     continue
                 sub = os.path.join(tmp, f"{name}.npz")
                 prefix = f"{name}__"
-                np.savez(sub, **{k[len(prefix) :]: v for k, v in arrays.items()
-                                 if k.startswith(prefix)})
+                np.savez(
+                    sub, **{k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+                )
                 setattr(obj, f"gmm_{name}", _load_mixture(sub))
         if fitted["has_Y_train"]:
             obj.Y_train = arrays["Y_train"]
@@ -917,8 +914,7 @@ def kl_score(
     Xt = check_matrix(X_train, name="X_train")
     if Xt.shape[1] != Xp.shape[1]:
         raise DataError(
-            f"'X_train' must have {Xp.shape[1]} feature column(s), like X_pop; got "
-            f"{Xt.shape[1]}",
+            f"'X_train' must have {Xp.shape[1]} feature column(s), like X_pop; got {Xt.shape[1]}",
             argument="X_train",
         )
     w = check_sample_weight(weights, n=Xt.shape[0], name="weights")
@@ -1023,16 +1019,19 @@ def kl_score_mixture(
     It differs from :func:`kl_score`'s ``KL(train || pop)``, which follows
     gpz_pype.
     """
-    if not isinstance(augment, GPzAugment) or augment.gmm_pop is None or (
-        augment.gmm_train is None
+    if (
+        not isinstance(augment, GPzAugment)
+        or augment.gmm_pop is None
+        or (augment.gmm_train is None)
     ):
         raise NotFittedError("'augment' must be a GPzAugment with both mixtures fitted")
     max_weight, min_weight = _check_weight_bounds(max_weight, min_weight)
     gen = as_generator(rng)
     if n_samples is None:
         if X_pop is None:
-            raise DataError("n_samples=None needs 'X_pop' (its objects are the draws)",
-                            argument="X_pop")
+            raise DataError(
+                "n_samples=None needs 'X_pop' (its objects are the draws)", argument="X_pop"
+            )
         Xs = augment.transform(X_pop)
     else:
         n_samples = check_int(n_samples, name="n_samples", minimum=2)
@@ -1062,8 +1061,9 @@ def kl_score_mixture(
         se_w = float(e.std(ddof=1) / math.sqrt(S))
     else:
         if X_train is None:
-            raise DataError("'weights' needs 'X_train' (the objects they belong to)",
-                            argument="X_train")
+            raise DataError(
+                "'weights' needs 'X_train' (the objects they belong to)", argument="X_train"
+            )
         Xt = augment._transform(augment._check_X(X_train, "X_train"))
         w = check_sample_weight(weights, n=Xt.shape[0], name="weights")
         q = GaussianMixture(
@@ -1108,8 +1108,9 @@ def parse_feature(expr: str, columns: Sequence[str] | None = None) -> list[tuple
         Empty or malformed expression (the message shows where parsing stopped).
     """
     if not isinstance(expr, str) or not expr.strip():
-        raise SpecError(f"feature expression must be a non-empty string; got {expr!r}",
-                        key="features")
+        raise SpecError(
+            f"feature expression must be a non-empty string; got {expr!r}", key="features"
+        )
     if columns is not None and expr in columns:
         return [(1, expr)]
     terms: list[tuple[int, str]] = []
@@ -1266,10 +1267,12 @@ def gpz_weights_table(
     DataError
         Unknown columns, non-finite features, an existing ``weights_column``.
     """
-    Xp, Ep = feature_matrix(pop_table, features, error_prefix=error_prefix, errors=errors,
-                            name="the population table")
-    Xt, Et = feature_matrix(train_table, features, error_prefix=error_prefix, errors=errors,
-                            name="the training table")
+    Xp, Ep = feature_matrix(
+        pop_table, features, error_prefix=error_prefix, errors=errors, name="the population table"
+    )
+    Xt, Et = feature_matrix(
+        train_table, features, error_prefix=error_prefix, errors=errors, name="the training table"
+    )
     if weights_column in train_table.colnames:
         raise DataError(
             f"the training table already has a column {weights_column!r}; choose another "
@@ -1279,8 +1282,16 @@ def gpz_weights_table(
     max_weight, min_weight = _check_weight_bounds(max_weight, min_weight)
     if augment is None:
         augment = GPzAugment(
-            Xp, Xt, n_components=n_components, n_init=n_init, tol=tol, rng=rng, scale=scale,
-            covariance_type=covariance_type, X_err_pop=Ep, X_err_train=Et,
+            Xp,
+            Xt,
+            n_components=n_components,
+            n_init=n_init,
+            tol=tol,
+            rng=rng,
+            scale=scale,
+            covariance_type=covariance_type,
+            X_err_pop=Ep,
+            X_err_train=Et,
         )
     w = augment.calc_weights(Xt, max_weight=max_weight, min_weight=min_weight, eta=eta)
     out = train_table.copy()
@@ -1350,25 +1361,46 @@ def gpz_divide_table(
         :func:`write_divide_csv`.
     augment : GPzAugment
     """
-    Xp, Ep = feature_matrix(pop_table, features, error_prefix=error_prefix, errors=errors,
-                            name="the population table")
-    X, E = feature_matrix(table, features, error_prefix=error_prefix, errors=errors,
-                          name="the table to divide")
+    Xp, Ep = feature_matrix(
+        pop_table, features, error_prefix=error_prefix, errors=errors, name="the population table"
+    )
+    X, E = feature_matrix(
+        table, features, error_prefix=error_prefix, errors=errors, name="the table to divide"
+    )
     if weight and train_table is None and (augment is None or augment.gmm_train is None):
-        raise SpecError("weight=True needs 'train_table' (the training sample)",
-                        key="train_table")
+        raise SpecError("weight=True needs 'train_table' (the training sample)", key="train_table")
     if augment is None:
         Xt = Et = None
         if weight:
-            Xt, Et = feature_matrix(train_table, features, error_prefix=error_prefix,
-                                    errors=errors, name="the training table")
+            Xt, Et = feature_matrix(
+                train_table,
+                features,
+                error_prefix=error_prefix,
+                errors=errors,
+                name="the training table",
+            )
         augment = GPzAugment(
-            Xp, Xt, n_components=n_components, threshold=threshold, n_init=n_init, tol=tol,
-            rng=rng, scale=scale, covariance_type=covariance_type, X_err_pop=Ep, X_err_train=Et,
+            Xp,
+            Xt,
+            n_components=n_components,
+            threshold=threshold,
+            n_init=n_init,
+            tol=tol,
+            rng=rng,
+            scale=scale,
+            covariance_type=covariance_type,
+            X_err_pop=Ep,
+            X_err_train=Et,
         )
     div = augment.divide(
-        X, weight=weight, threshold=threshold, max_weight=max_weight, min_weight=min_weight,
-        eta=eta, return_density=return_density, assign=assign,
+        X,
+        weight=weight,
+        threshold=threshold,
+        max_weight=max_weight,
+        min_weight=min_weight,
+        eta=eta,
+        return_density=return_density,
+        assign=assign,
         X_err=E if augment.uses_errors_ else None,
     )
     div.meta["features"] = list(features)

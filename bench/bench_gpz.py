@@ -100,8 +100,7 @@ def run_sklearn(n_pop, n_train):
     t0 = time.perf_counter()
     scaler = RobustScaler().fit(X_pop)
     Xp, Xt = scaler.transform(X_pop), scaler.transform(X_train)
-    settings = dict(n_components=K, n_init=N_INIT, covariance_type="full", tol=1e-3,
-                    random_state=0)
+    settings = dict(n_components=K, n_init=N_INIT, covariance_type="full", tol=1e-3, random_state=0)
     gmm_pop = GaussianMixture(**settings).fit(Xp)
     gmm_train = GaussianMixture(**settings).fit(Xt)
     t_fit = time.perf_counter() - t0
@@ -129,13 +128,21 @@ def run_sklearn(n_pop, n_train):
 
 
 def run_in_subprocess(tool, n_pop, n_train):
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    }
     code = (
         "import json, sys; sys.path.insert(0, 'bench'); import bench_gpz as b; "
         f"print(json.dumps(b.run_{tool}({n_pop}, {n_train})))"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -144,26 +151,38 @@ def main():
     ap.add_argument("--quick", action="store_true", help="1e5 population (smoke test)")
     args = ap.parse_args()
     n_pop = 100_000 if args.quick else N_POP
-    print(f"date {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; population {n_pop} x {D}, "
-          f"training {N_TRAIN}, K={K}, n_init={N_INIT}; cores {os.cpu_count()}")
-    print("uptime before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    print(
+        f"date {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; population {n_pop} x {D}, "
+        f"training {N_TRAIN}, K={K}, n_init={N_INIT}; cores {os.cpu_count()}"
+    )
+    print(
+        "uptime before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    )
     results = []
     for tool in ("bayesmix", "sklearn"):
         r = run_in_subprocess(tool, n_pop, N_TRAIN)
         results.append(r)
         print(json.dumps(r), flush=True)
-    print("uptime after:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    print(
+        "uptime after:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    )
     ours, ref = results
     print()
-    print("| tool | fit (s) | weights (s) | divide (s) | total (s) | EM iterations pop / train "
-          "(best restart) | mean log-lik pop | unassigned |")
+    print(
+        "| tool | fit (s) | weights (s) | divide (s) | total (s) | EM iterations pop / train "
+        "(best restart) | mean log-lik pop | unassigned |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['tool']} | {r['fit_s']:.2f} | {r['weights_s']:.3f} | {r['divide_s']:.2f} | "
-              f"{r['total_s']:.2f} | {r['n_iter_pop']} / {r['n_iter_train']} | "
-              f"{r['loglik_pop']:.4f} | {r['unassigned_fraction']:.3f} |")
-    print(f"\nspeed-up (total): {ref['total_s'] / ours['total_s']:.1f}x; bayesmix warm-up "
-          f"(numba cache load + small fit) {ours['warmup_s']:.1f} s, not included")
+        print(
+            f"| {r['tool']} | {r['fit_s']:.2f} | {r['weights_s']:.3f} | {r['divide_s']:.2f} | "
+            f"{r['total_s']:.2f} | {r['n_iter_pop']} / {r['n_iter_train']} | "
+            f"{r['loglik_pop']:.4f} | {r['unassigned_fraction']:.3f} |"
+        )
+    print(
+        f"\nspeed-up (total): {ref['total_s'] / ours['total_s']:.1f}x; bayesmix warm-up "
+        f"(numba cache load + small fit) {ours['warmup_s']:.1f} s, not included"
+    )
 
 
 if __name__ == "__main__":

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import warnings
 from decimal import Decimal, getcontext
 
 import numpy as np
 import pytest
 from astropy.table import Table
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy.special import logsumexp
 from scipy.stats import entropy, multivariate_normal
 
@@ -105,8 +110,9 @@ def test_candels_weighting_recovers_population(candels):
 
 def test_candels_multivariate_kl(candels):
     X, sel, aug = candels
-    raw, model_w, se_raw, se_w = kl_score_mixture(aug, X, X[sel], n_samples=20_000, rng=3,
-                                                  max_weight=1e6, return_stderr=True)
+    raw, model_w, se_raw, se_w = kl_score_mixture(
+        aug, X, X[sel], n_samples=20_000, rng=3, max_weight=1e6, return_stderr=True
+    )
     assert raw > 10 * se_raw > 0  # the biased sample misses part of the population
     # unclipped model weights turn the training mixture into the population mixture
     assert abs(model_w) < 5 * se_w + 1e-3
@@ -149,8 +155,13 @@ def test_weights_equal_scipy_density_ratio(n_features, candels):
 
 def test_far_objects_get_finite_clipped_weights(candels):
     X, _, aug = candels
-    far = np.vstack([aug.center_ + 1000 * aug.scale_, aug.center_ - 1000 * aug.scale_,
-                     aug.center_ + np.array([1e4, -1e4, 1e4]) * aug.scale_])
+    far = np.vstack(
+        [
+            aug.center_ + 1000 * aug.scale_,
+            aug.center_ - 1000 * aug.scale_,
+            aug.center_ + np.array([1e4, -1e4, 1e4]) * aug.scale_,
+        ]
+    )
     for min_weight in (None, 0.01):
         w = aug.calc_weights(far, max_weight=100, min_weight=min_weight)
         assert np.all(np.isfinite(w))
@@ -165,6 +176,28 @@ def test_far_objects_get_finite_clipped_weights(candels):
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
 
 
+@given(
+    X=arrays(np.float64, (7, 3), elements=st.floats(-1e6, 1e6, allow_nan=False)),
+    min_weight=st.sampled_from([None, 0.0, 1e-3]),
+)
+def test_weights_finite_in_range_and_permutation_equivariant(candels, X, min_weight):
+    _, _, aug = candels
+    w = aug.calc_weights(X, max_weight=50, min_weight=min_weight)
+    assert np.all(np.isfinite(w)) and np.all(w <= 50) and np.all(w >= (min_weight or 0.0))
+    perm = np.arange(7)[::-1]
+    np.testing.assert_array_equal(
+        aug.calc_weights(X[perm], max_weight=50, min_weight=min_weight), w[perm]
+    )
+    log_resp = aug.gmm_pop.predict_log_proba(aug.transform(X))
+    np.testing.assert_allclose(np.exp(log_resp).sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_gpz_does_not_import_pymc():
+    code = "import sys, bayesmix.gpz; print('pymc' in sys.modules, 'pytensor' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
 def test_softened_eta_matches_high_precision(candels):
     X, sel, aug = candels
     getcontext().prec = 60
@@ -176,8 +209,10 @@ def test_softened_eta_matches_high_precision(candels):
         w = aug.calc_weights(aug.center_ + aug.scale_ * Xs, eta=eta, max_weight=1e6)
         e = Decimal(eta)
         ref = np.array(
-            [float((Decimal(a).exp() + e) / (Decimal(b).exp() + e)) for a, b in zip(lp, lt,
-                                                                                   strict=True)]
+            [
+                float((Decimal(a).exp() + e) / (Decimal(b).exp() + e))
+                for a, b in zip(lp, lt, strict=True)
+            ]
         )
         # the scaled features round-trip through transform: ~1e-15 relative in lp
         np.testing.assert_allclose(w, np.minimum(ref, 1e6), rtol=1e-10)
@@ -227,8 +262,12 @@ def test_divide_semantics(candels):
     with pytest.warns(DivideWarning, match="in no mixture sample.*unassigned fraction"):
         div = aug.divide(Xt, return_density=True, weight=True)
     K = aug.n_components
-    assert div.colnames == (["index", "best"] + [f"m{k}" for k in range(K)]
-                            + [f"p{k}" for k in range(K)] + ["weights", "unassigned"])
+    assert div.colnames == (
+        ["index", "best"]
+        + [f"m{k}" for k in range(K)]
+        + [f"p{k}" for k in range(K)]
+        + ["weights", "unassigned"]
+    )
     p = np.column_stack([div[f"p{k}"] for k in range(K)])
     m = np.column_stack([div[f"m{k}"] for k in range(K)])
     np.testing.assert_array_equal(p, aug.gmm_pop.predict_proba(aug.transform(Xt)))
@@ -275,8 +314,9 @@ def test_divide_csv_compatible_with_gpz_pype(candels, tmp_path):
     write_divide_csv(div, path)
     text = path.read_text().splitlines()
     K = aug.n_components
-    assert text[0] == ",".join(["index", "best", *[f"m{k}" for k in range(K)], "weights",
-                                "unassigned"])
+    assert text[0] == ",".join(
+        ["index", "best", *[f"m{k}" for k in range(K)], "weights", "unassigned"]
+    )
     assert set(text[1].split(",")[2 : 2 + K]) <= {"True", "False"}
     # gpz_pype writes its divide Table (index, best, m0..: int, int, bool) with astropy's
     # ascii.csv writer and reads it back with Table.read(..., format="ascii.csv")
@@ -385,8 +425,9 @@ def test_kl_score_matches_gpz_pype_without_empty_bins_and_is_finite_with_them():
     # gpz_pype: scipy.stats.entropy(train density hist, pop density hist), summed
     ref = 0.0
     for j in range(2):
-        h_p, bins = np.histogram(pop[:, j], density=True, bins=10,
-                                 range=np.percentile(pop[:, j], [0.1, 99.9]))
+        h_p, bins = np.histogram(
+            pop[:, j], density=True, bins=10, range=np.percentile(pop[:, j], [0.1, 99.9])
+        )
         h_t, _ = np.histogram(train[:, j], density=True, bins=bins)
         ref += entropy(h_t, h_p)
     raw, weighted = kl_score(pop, train, nbins=10, pseudocount=1e-12)
@@ -454,8 +495,9 @@ def test_table_functions(tmp_path):
     with pytest.raises(DataError, match="already has a column 'weights'"):
         gpz_weights_table(t, out, FEATURES, n_components=2)
     with pytest.warns(DivideWarning):
-        div, aug2 = gpz_divide_table(t, train, FEATURES, train_table=train, n_components=4,
-                                     weight=True, augment=aug)
+        div, aug2 = gpz_divide_table(
+            t, train, FEATURES, train_table=train, n_components=4, weight=True, augment=aug
+        )
     assert len(div) == len(train) and div.meta["features"] == FEATURES
     np.testing.assert_array_equal(div["weights"], out["weights"])
     div_best, _ = gpz_divide_table(t, train, FEATURES, n_components=4, assign="best", rng=2)

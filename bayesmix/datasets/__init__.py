@@ -76,9 +76,9 @@ def load_rave_apogee():
 
 
 def load_candels_cosmos():
-    """Load CANDELS COSMOS HST luptitudes of 4,830 galaxies with spectroscopic redshifts (real data).
+    """Load HST luptitudes of 4,830 CANDELS COSMOS galaxies with spectroscopic redshifts.
 
-    The photometric-redshift training sample of the gpz_pype tutorial, used to
+    Real data: the photometric-redshift training sample of the gpz_pype tutorial, used to
     test the GPz training-set tools in :mod:`bayesmix.gpz`.
 
     Returns
