@@ -161,6 +161,7 @@ def _run_demo(args) -> int:
         tol=args.tol,
         rng=DEMO_SEED if args.seed is None else args.seed,
         progress=_progress(args),
+        verbose=not args.quiet,
     )
     paths = write_disc_outputs(result, args.out, overwrite=args.overwrite)
     if not args.quiet:
@@ -200,6 +201,7 @@ def _run_gmm_fit(args) -> int:
         rng=args.seed,
         source=Path(args.table).name,
         progress=_progress(args),
+        verbose=not args.quiet,
     )
     report = format_report(analysis)
     paths = write_outputs(analysis, args.out, overwrite=args.overwrite, report=report)

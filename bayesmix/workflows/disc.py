@@ -126,6 +126,7 @@ def run_disc_demo(
     tol: float = 1e-5,
     rng: int | np.random.Generator | None = DEMO_SEED,
     progress: Callable[[str], None] | None = None,
+    verbose: bool = False,
 ) -> DiscAnalysis:
     """Run the thin/thick-disc Gaussian-mixture analysis.
 
@@ -144,6 +145,8 @@ def run_disc_demo(
         Seed.
     progress : callable, optional
         Called with short progress messages.
+    verbose : bool, default False
+        Let EM report every restart on stderr.
 
     Returns
     -------
@@ -170,6 +173,7 @@ def run_disc_demo(
         order_by="MgFe",
         source=source,
         progress=progress,
+        verbose=verbose,
     )
     two = relabel(analysis.model_for(2), by=1, labels=("thin", "thick"))
     sel = analysis.selected

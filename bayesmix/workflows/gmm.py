@@ -249,6 +249,7 @@ def fit_gmm_selection(
     order_by: str | None = None,
     source: str = "table",
     progress: Callable[[str], None] | None = None,
+    verbose: bool = False,
 ) -> GMMAnalysis:
     """Fit Gaussian mixtures to table columns and select the number of components.
 
@@ -279,6 +280,8 @@ def fit_gmm_selection(
         Name of the table in messages.
     progress : callable, optional
         Called with a short message before long steps.
+    verbose : bool, default False
+        Let EM report every restart on stderr (progress for long fits).
 
     Returns
     -------
@@ -341,6 +344,7 @@ def fit_gmm_selection(
             max_iter=max_iter,
             tol=tol,
             rng=as_generator(seed),
+            verbose=verbose,
         )
     messages = []
     for w in caught:
