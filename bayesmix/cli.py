@@ -4,8 +4,8 @@ Exit codes: 0 success; 1 runtime failure; 2 usage, specification or data
 errors (including missing input files and refusing to overwrite outputs).
 Errors are one line on stderr; ``--debug`` shows the traceback instead.
 
-Importing this module imports neither numpy-heavy subpackages nor PyMC; each
-command imports what it needs when it runs, so ``bayesmix --help`` is fast.
+Building the parser imports numpy but neither matplotlib, astropy nor PyMC;
+each command imports what it needs when it runs, so ``bayesmix --help`` is fast.
 """
 
 from __future__ import annotations
