@@ -33,7 +33,7 @@ def object_ids(ids: Sequence | np.ndarray | None, n_objects: int, *, name: str =
         dup = int(np.sort(first[counts > 1])[0])
         later = int(np.flatnonzero(arr == arr[dup])[1])
         raise DataError(
-            f"'{name}' must be unique; id {arr[dup]!r} appears at row {dup} and row {later}",
+            f"'{name}' must be unique; id {arr[dup].item()!r} appears at row {dup} and row {later}",
             argument=name,
             rows=[later],
         )

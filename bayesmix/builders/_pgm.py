@@ -96,5 +96,10 @@ def draw_pgm(model, *, plate_dim: str = "object", **kwargs: Any):
         x0, y0, w, h = lay["plate"]
         pgm.add_plate([x0 * scale_x + 0.1 * scale_x, y0, w * scale_x - 0.2 * scale_x, h],
                       label=f"{plate_dim} n = 1..{lay['plate_size']}", position="bottom right")
-    ax = pgm.render()
+    import numpy as np
+
+    # daft computes edge slopes as dy/dx and divides by zero for vertical
+    # edges; the result (an infinite slope) is what it wants, so silence it
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ax = pgm.render()
     return ax.figure

@@ -20,23 +20,24 @@ from bayesmix.exceptions import DataError, SpecError
 __all__ = ["gaussian_mixture"]
 
 
-def _prepare(X, X_err, X_cov, ids, *, n_features: int | None = None) -> tuple[dict, np.ndarray]:
+def _prepare(X, X_err, X_cov, user_ids, *, n_features: int | None = None) -> tuple[dict, np.ndarray]:
     """Validate mixture data; return ``{"X", ["X_cov"]}`` and the object ids."""
-    X = check_matrix(X, name="X", n_features=n_features)
-    n, d = X.shape
-    ids = object_ids(ids, n)
-    X = check_matrix(X, name="X", ids=ids)
+    n = check_matrix(X, name="X", n_features=n_features, allow_nan=True).shape[0]
+    ids = object_ids(user_ids, n)
+    lab = None if user_ids is None else ids  # ids named in error messages
+    X = check_matrix(X, name="X", n_features=n_features, ids=lab)
+    d = X.shape[1]
     if X_err is not None and X_cov is not None:
         raise SpecError("give at most one of 'X_err' and 'X_cov'", key="X_cov")
     data = {"X": X}
     if X_err is not None:
-        err = check_errors(X_err, shape=(n, d), name="X_err", ids=ids)
+        err = check_errors(X_err, shape=(n, d), name="X_err", ids=lab)
         data["X_cov"] = np.einsum("nd,de->nde", err**2, np.eye(d))
     elif X_cov is not None:
         cov = np.asarray(X_cov, dtype=np.float64)
         if d == 1 and cov.ndim == 1:
             cov = cov[:, None, None]
-        data["X_cov"] = check_covariances(cov, n_objects=n, n_features=d, name="X_cov", ids=ids)
+        data["X_cov"] = check_covariances(cov, n_objects=n, n_features=d, name="X_cov", ids=lab)
     return data, ids
 
 

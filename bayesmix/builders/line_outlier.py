@@ -23,18 +23,18 @@ __all__ = ["line_outlier"]
 _LABELS = ("inlier", "outlier")
 
 
-def _prepare(x, y, y_err, x_err, ids, *, outlier_range=None) -> tuple[dict, np.ndarray]:
+def _prepare(x, y, y_err, x_err, user_ids, *, outlier_range=None) -> tuple[dict, np.ndarray]:
     """Validate line data; return the data dict and the object ids."""
-    y = check_array_1d(y, name="y")
-    n = y.shape[0]
-    ids = object_ids(ids, n)
-    x = check_array_1d(x, name="x", n=n, ids=ids)
-    y = check_array_1d(y, name="y", ids=ids)
-    y_err = check_positive(check_array_1d(y_err, name="y_err", n=n, ids=ids), name="y_err", ids=ids)
+    n = check_array_1d(y, name="y", allow_nan=True).shape[0]
+    ids = object_ids(user_ids, n)
+    lab = None if user_ids is None else ids  # ids named in error messages
+    y = check_array_1d(y, name="y", ids=lab)
+    x = check_array_1d(x, name="x", n=n, ids=lab)
+    y_err = check_positive(check_array_1d(y_err, name="y_err", n=n, ids=lab), name="y_err", ids=lab)
     data = {"x": x, "y": y, "y_err": y_err}
     if x_err is not None:
         data["x_err"] = check_positive(
-            check_array_1d(x_err, name="x_err", n=n, ids=ids), name="x_err", ids=ids, strict=False
+            check_array_1d(x_err, name="x_err", n=n, ids=lab), name="x_err", ids=lab, strict=False
         )
     if outlier_range is not None:
         lo, hi = outlier_range
@@ -43,7 +43,7 @@ def _prepare(x, y, y_err, x_err, ids, *, outlier_range=None) -> tuple[dict, np.n
             i = int(np.flatnonzero(bad)[0])
             raise DataError(
                 f"'y' must lie inside outlier_range [{lo}, {hi}] for the uniform outlier "
-                f"component; got {y[i]} at row {i} (id {ids[i]}). Widen outlier_range.",
+                f"component; got {y[i]} at row {i}{'' if lab is None else f' (id {ids[i]})'}. Widen outlier_range.",
                 argument="y",
                 rows=np.flatnonzero(bad)[:100],
             )
