@@ -21,12 +21,16 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from bayesmix.exceptions import DataError, FormatError
+
+if TYPE_CHECKING:  # astropy is imported only when a table is read or written
+    from astropy.table import Table
+    from matplotlib.figure import Figure
 
 __all__ = [
     "TABLE_FORMATS",
@@ -98,7 +102,7 @@ def _check_columns(available: Sequence[str], columns: Sequence[str], *, source: 
 
 
 def read_table(path: str | os.PathLike, *, columns: Sequence[str] | None = None,
-               format: str | None = None):
+               format: str | None = None) -> Table:
     """Read a table file into an :class:`astropy.table.Table`.
 
     Parameters
@@ -150,7 +154,7 @@ def read_table(path: str | os.PathLike, *, columns: Sequence[str] | None = None,
 
 
 def table_to_array(
-    table, columns: Sequence[str], *, source: str = "the table"
+    table: Table, columns: Sequence[str], *, source: str = "the table"
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Return the named numeric columns as a float array and a mask of usable rows.
 
@@ -239,7 +243,7 @@ def _atomic_write(path: str | os.PathLike, write: Callable[[str], None], *,
     return p
 
 
-def write_table(table, path: str | os.PathLike, *, overwrite: bool = False,
+def write_table(table: Table, path: str | os.PathLike, *, overwrite: bool = False,
                 format: str | None = None) -> Path:
     """Write an astropy Table atomically; the format follows from the file name.
 
@@ -327,7 +331,7 @@ def write_json(obj: Any, path: str | os.PathLike, *, overwrite: bool = False) ->
     return write_text(text, path, overwrite=overwrite)
 
 
-def write_figure(fig, path: str | os.PathLike, *, overwrite: bool = False,
+def write_figure(fig: Figure, path: str | os.PathLike, *, overwrite: bool = False,
                  dpi: float = 150) -> Path:
     """Save a matplotlib figure atomically; the format follows from the suffix (e.g. ``.png``)."""
     p = Path(path)
