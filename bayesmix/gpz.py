@@ -415,14 +415,20 @@ class GPzAugment:
             X, name=name, n_features=None if fitting_scaler else self.n_features_in_
         )
 
-    def _transform(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        return (X - self.center_) / self.scale_
+    def _scaling(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        if self.center_ is None or self.scale_ is None:
+            raise NotFittedError("GPzAugment is not fitted: call fit_population(X_pop) first")
+        return self.center_, self.scale_
 
-    def _transform_err(self, X_err, shape, name: str):
+    def _transform(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        center, scale = self._scaling()
+        return (X - center) / scale
+
+    def _transform_err(self, X_err, shape, name: str) -> NDArray[np.float64] | None:
         if X_err is None:
             return None
         err = check_errors(X_err, shape=shape, name=name)
-        return err / self.scale_
+        return err / self._scaling()[1]
 
     def transform(self, X: ArrayLike) -> NDArray[np.float64]:
         """Scale features with the population's median and IQR, shape (n_objects, n_features)."""
@@ -672,7 +678,7 @@ class GPzAugment:
                 "'X_err' needs extreme-deconvolution mixtures (errors given to the constructor)",
                 key="X_err",
             )
-        if self.uses_errors_:
+        if isinstance(self.gmm_pop, XDGaussianMixture):
             log_resp = self.gmm_pop.predict_log_proba(Xs, X_err=err)
         else:
             log_resp = self.gmm_pop.predict_log_proba(Xs)
@@ -780,9 +786,8 @@ class GPzAugment:
         if os.path.exists(path) and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
         arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(self._meta(), sort_keys=True))}
-        if self.center_ is not None:
-            arrays["center"] = self.center_
-            arrays["scale"] = self.scale_
+        if self.n_features_in_ is not None:
+            arrays["center"], arrays["scale"] = self._scaling()
         with tempfile.TemporaryDirectory() as tmp:
             for name, gm in (("pop", self.gmm_pop), ("train", self.gmm_train)):
                 if gm is None:
@@ -799,7 +804,7 @@ class GPzAugment:
         fd, tmp_path = tempfile.mkstemp(dir=folder, suffix=".npz.tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
+                np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub is too narrow
             os.replace(tmp_path, path)
         except BaseException:
             if os.path.exists(tmp_path):
