@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.linalg import solve_triangular
 
 from bayesmix._random import as_generator
 from bayesmix._validate import (
@@ -225,6 +224,19 @@ class BaseMixture:
             Xc = np.where(observed, X, col_mean)
         init = self.init
         bg = 0.05 if self.background else 0.0
+        if self.background and isinstance(init, str):
+            # Seed the Gaussians on the "core" of the data only: k-means++ favours far
+            # points, and a Gaussian seeded on an isolated outlier collapses onto it before
+            # the background can claim it.  Core = the 90% of objects nearest the median in
+            # IQR-scaled units; EM itself then uses every object.
+            med = np.median(Xc, axis=0)
+            iqr = np.subtract(*np.percentile(Xc, [75, 25], axis=0))
+            iqr = np.where(iqr > 0, iqr, 1.0)
+            dist = np.sum(((Xc - med) / iqr) ** 2, axis=1)
+            core = dist <= np.percentile(dist, 90)
+            if core.sum() >= self.n_components:
+                Xc, sw = Xc[core], sw[core]
+                n = Xc.shape[0]
         if isinstance(init, dict):
             unknown = set(init) - {"weights", "means", "covariances", "background_weight"}
             if unknown:
@@ -288,22 +300,20 @@ class BaseMixture:
     @staticmethod
     def _prec_chol(full):
         """Upper-triangular precision Cholesky factors and their log-determinants."""
-        K, D, _ = full.shape
-        P = np.empty_like(full)
-        log_det = np.empty(K)
-        for k in range(K):
-            try:
-                L = np.linalg.cholesky(full[k])
-            except np.linalg.LinAlgError:
-                raise DataError(
-                    f"Fitting failed: component {k} has an ill-defined (singular) covariance. "
-                    "Remedies: use fewer components, increase reg_covar, or rescale features "
-                    "that differ by many orders of magnitude.",
-                    argument="X",
-                ) from None
-            P[k] = solve_triangular(L, np.eye(D), lower=True).T
-            log_det[k] = -np.sum(np.log(np.diag(L)))
-        return np.ascontiguousarray(P), log_det
+        try:
+            L = np.linalg.cholesky(full)
+        except np.linalg.LinAlgError:
+            bad = [k for k in range(full.shape[0]) if np.linalg.eigvalsh(full[k])[0] <= 0]
+            raise DataError(
+                f"Fitting failed: component {bad[0] if bad else '?'} has an ill-defined "
+                "(singular) covariance. Remedies: use fewer components, increase reg_covar, "
+                "or rescale features that differ by many orders of magnitude.",
+                argument="X",
+            ) from None
+        # batched small inverses (numpy's per-matrix LAPACK; no BLAS thread start-up)
+        P = np.ascontiguousarray(np.triu(np.swapaxes(np.linalg.inv(L), 1, 2)))
+        log_det = -np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
+        return P, log_det
 
     # ------------------------------------------------------------- validation
     def _validate_X(self, X, *, fitting: bool):

@@ -94,98 +94,131 @@ def _chunk_normalise(lp, L, K, log_bg, mx, s):
             s[n] += e
 
 
-@nb.njit(cache=True, parallel=True, fastmath=_FM)
-def gmm_stats(X, sw, mu, P, log_det_P, log_w, log_bg, c):
-    """Fused E-step and sufficient statistics for a Gaussian mixture (complete data)."""
+@nb.njit(cache=True, fastmath=_FM)
+def _gmm_stats_chunk(ci, X, sw, mu, P, log_det_P, log_w, log_bg, c, ll, Nk, Nbg, S1, S2):
     N, D = X.shape
     K = mu.shape[0]
-    nc = (N + CHUNK - 1) // CHUNK
-    ll = np.zeros(nc)
-    Nk = np.zeros((nc, K))
-    Nbg = np.zeros(nc)
-    S1 = np.zeros((nc, K, D))
-    S2 = np.zeros((nc, K, D, D))
-    for ci in nb.prange(nc):
-        start = ci * CHUNK
-        L = min(CHUNK, N - start)
-        xt = np.empty((D, CHUNK))
-        acc = np.empty(CHUNK)
-        y = np.empty(CHUNK)
-        lp = np.empty((K, CHUNK))
-        mx = np.empty(CHUNK)
-        s = np.empty(CHUNK)
-        ws = np.empty(CHUNK)
-        r = np.empty(CHUNK)
-        dd = np.empty((D, CHUNK))
-        _chunk_log_prob(X, start, L, mu, P, log_det_P, log_w, xt, acc, y, lp)
-        _chunk_normalise(lp, L, K, log_bg, mx, s)
-        t_ll = 0.0
-        t_bg = 0.0
-        has_bg = log_bg > -np.inf
+    start = ci * CHUNK
+    L = min(CHUNK, N - start)
+    xt = np.empty((D, CHUNK))
+    acc = np.empty(CHUNK)
+    y = np.empty(CHUNK)
+    lp = np.empty((K, CHUNK))
+    mx = np.empty(CHUNK)
+    s = np.empty(CHUNK)
+    ws = np.empty(CHUNK)
+    r = np.empty(CHUNK)
+    dd = np.empty((D, CHUNK))
+    _chunk_log_prob(X, start, L, mu, P, log_det_P, log_w, xt, acc, y, lp)
+    _chunk_normalise(lp, L, K, log_bg, mx, s)
+    t_ll = 0.0
+    t_bg = 0.0
+    has_bg = log_bg > -np.inf
+    for n in range(L):
+        wn = sw[start + n]
+        lse = mx[n] + math.log(s[n])
+        t_ll += wn * lse
+        if has_bg:
+            t_bg += wn * math.exp(log_bg - lse)
+        ws[n] = wn / s[n]
+    ll[ci] = t_ll
+    Nbg[ci] = t_bg
+    for k in range(K):
+        tn = 0.0
         for n in range(L):
-            wn = sw[start + n]
-            lse = mx[n] + math.log(s[n])
-            t_ll += wn * lse
-            if has_bg:
-                t_bg += wn * math.exp(log_bg - lse)
-            ws[n] = wn / s[n]
-        ll[ci] = t_ll
-        Nbg[ci] = t_bg
-        for k in range(K):
-            tn = 0.0
+            r[n] = lp[k, n] * ws[n]
+            tn += r[n]
+        Nk[ci, k] = tn
+        for a in range(D):
+            ca = c[k, a]
+            t1 = 0.0
             for n in range(L):
-                r[n] = lp[k, n] * ws[n]
-                tn += r[n]
-            Nk[ci, k] = tn
-            for a in range(D):
-                ca = c[k, a]
-                t1 = 0.0
+                dd[a, n] = xt[a, n] - ca
+                t1 += r[n] * dd[a, n]
+            S1[ci, k, a] = t1
+        for a in range(D):
+            for b in range(a, D):
+                t2 = 0.0
                 for n in range(L):
-                    dd[a, n] = xt[a, n] - ca
-                    t1 += r[n] * dd[a, n]
-                S1[ci, k, a] = t1
-            for a in range(D):
-                for b in range(a, D):
-                    t2 = 0.0
-                    for n in range(L):
-                        t2 += r[n] * dd[a, n] * dd[b, n]
-                    S2[ci, k, a, b] = t2
-    return ll, Nk, Nbg, S1, S2
+                    t2 += r[n] * dd[a, n] * dd[b, n]
+                S2[ci, k, a, b] = t2
 
 
-@nb.njit(cache=True, parallel=True, fastmath=_FM)
+@nb.njit(cache=True, parallel=True)
+def _gmm_stats_par(X, sw, mu, P, log_det_P, log_w, log_bg, c, ll, Nk, Nbg, S1, S2):
+    for ci in nb.prange(ll.shape[0]):
+        _gmm_stats_chunk(ci, X, sw, mu, P, log_det_P, log_w, log_bg, c, ll, Nk, Nbg, S1, S2)
+
+
+@nb.njit(cache=True)
+def _gmm_stats_ser(X, sw, mu, P, log_det_P, log_w, log_bg, c, ll, Nk, Nbg, S1, S2):
+    for ci in range(ll.shape[0]):
+        _gmm_stats_chunk(ci, X, sw, mu, P, log_det_P, log_w, log_bg, c, ll, Nk, Nbg, S1, S2)
+
+
+def gmm_stats(X, sw, mu, P, log_det_P, log_w, log_bg, c):
+    """Fused E-step and sufficient statistics for a Gaussian mixture (complete data).
+
+    Returns per-chunk (ll, N_k, N_bg, S1, S2); S2 holds the upper triangle only.
+    """
+    N, D = X.shape
+    K = mu.shape[0]
+    nc = n_chunks(N)
+    out = (np.zeros(nc), np.zeros((nc, K)), np.zeros(nc), np.zeros((nc, K, D)),
+           np.zeros((nc, K, D, D)))
+    kern = _gmm_stats_par if nc > 1 else _gmm_stats_ser
+    kern(X, sw, mu, P, log_det_P, log_w, float(log_bg), c, *out)
+    return out
+
+
+@nb.njit(cache=True, fastmath=_FM)
+def _gmm_score_chunk(ci, X, mu, P, log_det_P, log_w, log_bg, want_resp, out_lse, out_log_resp):
+    N, D = X.shape
+    K = mu.shape[0]
+    has_bg = out_log_resp.shape[1] > K
+    start = ci * CHUNK
+    L = min(CHUNK, N - start)
+    xt = np.empty((D, CHUNK))
+    acc = np.empty(CHUNK)
+    y = np.empty(CHUNK)
+    lp = np.empty((K, CHUNK))
+    mx = np.empty(CHUNK)
+    s = np.empty(CHUNK)
+    _chunk_log_prob(X, start, L, mu, P, log_det_P, log_w, xt, acc, y, lp)
+    if want_resp:
+        for k in range(K):
+            for n in range(L):
+                out_log_resp[start + n, k] = lp[k, n]
+    _chunk_normalise(lp, L, K, log_bg, mx, s)
+    for n in range(L):
+        lse = mx[n] + math.log(s[n])
+        out_lse[start + n] = lse
+        if want_resp:
+            for k in range(K):
+                out_log_resp[start + n, k] -= lse
+            if has_bg:
+                out_log_resp[start + n, K] = log_bg - lse
+
+
+@nb.njit(cache=True, parallel=True)
+def _gmm_score_par(X, mu, P, log_det_P, log_w, log_bg, want_resp, out_lse, out_log_resp):
+    for ci in nb.prange((X.shape[0] + CHUNK - 1) // CHUNK):
+        _gmm_score_chunk(ci, X, mu, P, log_det_P, log_w, log_bg, want_resp, out_lse, out_log_resp)
+
+
+@nb.njit(cache=True)
+def _gmm_score_ser(X, mu, P, log_det_P, log_w, log_bg, want_resp, out_lse, out_log_resp):
+    for ci in range((X.shape[0] + CHUNK - 1) // CHUNK):
+        _gmm_score_chunk(ci, X, mu, P, log_det_P, log_w, log_bg, want_resp, out_lse, out_log_resp)
+
+
 def gmm_score(X, mu, P, log_det_P, log_w, log_bg, want_resp, out_lse, out_log_resp):
     """Per-object log-density (``out_lse``) and, if ``want_resp``, log responsibilities.
 
     ``out_log_resp`` has shape (N, K) or (N, K + 1) with the background last.
     """
-    N, D = X.shape
-    K = mu.shape[0]
-    nc = (N + CHUNK - 1) // CHUNK
-    has_bg = out_log_resp.shape[1] > K
-    for ci in nb.prange(nc):
-        start = ci * CHUNK
-        L = min(CHUNK, N - start)
-        xt = np.empty((D, CHUNK))
-        acc = np.empty(CHUNK)
-        y = np.empty(CHUNK)
-        lp = np.empty((K, CHUNK))
-        mx = np.empty(CHUNK)
-        s = np.empty(CHUNK)
-        _chunk_log_prob(X, start, L, mu, P, log_det_P, log_w, xt, acc, y, lp)
-        if want_resp:
-            for k in range(K):
-                for n in range(L):
-                    out_log_resp[start + n, k] = lp[k, n]
-        _chunk_normalise(lp, L, K, log_bg, mx, s)
-        for n in range(L):
-            lse = mx[n] + math.log(s[n])
-            out_lse[start + n] = lse
-            if want_resp:
-                for k in range(K):
-                    out_log_resp[start + n, k] -= lse
-                if has_bg:
-                    out_log_resp[start + n, K] = log_bg - lse
+    kern = _gmm_score_par if n_chunks(X.shape[0]) > 1 else _gmm_score_ser
+    kern(X, mu, P, log_det_P, log_w, float(log_bg), bool(want_resp), out_lse, out_log_resp)
 
 
 @nb.njit(cache=True, inline="always")
@@ -246,125 +279,154 @@ def _xd_component(x, S_n, mu_k, V_k, D, T, z, u, W):
     return True, -logdet - 0.5 * maha
 
 
-@nb.njit(cache=True, parallel=True, fastmath=False)
+@nb.njit(cache=True)
+def _xd_stats_chunk(ci, X, S, sw, mu, V, log_w, log_bg, c, ll, Nk, Nbg, S1, S2, bad):
+    N, D = X.shape
+    K = mu.shape[0]
+    const = -0.5 * D * _LOG_2PI
+    T = np.empty((D, D))
+    z = np.empty(D)
+    u = np.empty(D)
+    W = np.empty((D, D))
+    lp = np.empty(K)
+    bvec = np.empty((K, D))
+    Bmat = np.empty((K, D, D))
+    start = ci * CHUNK
+    stop = min(start + CHUNK, N)
+    for n in range(start, stop):
+        x = X[n]
+        m = log_bg
+        ok_all = True
+        for k in range(K):
+            ok, val = _xd_component(x, S[n], mu[k], V[k], D, T, z, u, W)
+            if not ok:
+                ok_all = False
+                break
+            lp[k] = log_w[k] + const + val
+            if lp[k] > m:
+                m = lp[k]
+            # b = mu + V u ; B = V - W^T W
+            for a in range(D):
+                t = mu[k, a]
+                for b in range(D):
+                    t += V[k, a, b] * u[b]
+                bvec[k, a] = t
+            for a in range(D):
+                for b in range(a, D):
+                    t = V[k, a, b]
+                    for q in range(D):
+                        t -= W[q, a] * W[q, b]
+                    Bmat[k, a, b] = t
+        if not ok_all:
+            bad[ci] += 1
+            continue
+        if m == -np.inf:
+            continue
+        s = math.exp(log_bg - m)
+        for k in range(K):
+            s += math.exp(lp[k] - m)
+        lse = m + math.log(s)
+        wn = sw[n]
+        ll[ci] += wn * lse
+        Nbg[ci] += wn * math.exp(log_bg - lse)
+        for k in range(K):
+            wr = wn * math.exp(lp[k] - lse)
+            if wr == 0.0:
+                continue
+            Nk[ci, k] += wr
+            for a in range(D):
+                z[a] = bvec[k, a] - c[k, a]
+            for a in range(D):
+                S1[ci, k, a] += wr * z[a]
+                wa = wr * z[a]
+                for b in range(a, D):
+                    S2[ci, k, a, b] += wa * z[b] + wr * Bmat[k, a, b]
+
+
+@nb.njit(cache=True, parallel=True)
+def _xd_stats_par(X, S, sw, mu, V, log_w, log_bg, c, ll, Nk, Nbg, S1, S2, bad):
+    for ci in nb.prange(ll.shape[0]):
+        _xd_stats_chunk(ci, X, S, sw, mu, V, log_w, log_bg, c, ll, Nk, Nbg, S1, S2, bad)
+
+
+@nb.njit(cache=True)
+def _xd_stats_ser(X, S, sw, mu, V, log_w, log_bg, c, ll, Nk, Nbg, S1, S2, bad):
+    for ci in range(ll.shape[0]):
+        _xd_stats_chunk(ci, X, S, sw, mu, V, log_w, log_bg, c, ll, Nk, Nbg, S1, S2, bad)
+
+
 def xd_stats(X, S, sw, mu, V, log_w, log_bg, c):
     """Fused extreme-deconvolution E-step and sufficient statistics.
 
-    ``S`` is (N, D, D), the per-object error covariances.  Returns
+    ``S`` is (N, D, D), the per-object error covariances.  Returns per-chunk
     (ll, N_k, N_bg, S1, S2, n_bad) where ``n_bad`` counts failed factorisations.
     """
     N, D = X.shape
     K = mu.shape[0]
-    nc = (N + CHUNK - 1) // CHUNK
-    ll = np.zeros(nc)
-    Nk = np.zeros((nc, K))
-    Nbg = np.zeros(nc)
-    S1 = np.zeros((nc, K, D))
-    S2 = np.zeros((nc, K, D, D))
-    bad = np.zeros(nc, dtype=np.int64)
-    const = -0.5 * D * _LOG_2PI
-    for ci in nb.prange(nc):
-        T = np.empty((D, D))
-        z = np.empty(D)
-        u = np.empty(D)
-        W = np.empty((D, D))
-        lp = np.empty(K)
-        bvec = np.empty((K, D))
-        Bmat = np.empty((K, D, D))
-        start = ci * CHUNK
-        stop = min(start + CHUNK, N)
-        for n in range(start, stop):
-            x = X[n]
-            m = log_bg
-            ok_all = True
-            for k in range(K):
-                ok, val = _xd_component(x, S[n], mu[k], V[k], D, T, z, u, W)
-                if not ok:
-                    ok_all = False
-                    break
-                lp[k] = log_w[k] + const + val
-                if lp[k] > m:
-                    m = lp[k]
-                # b = mu + V u ; B = V - W^T W
-                for a in range(D):
-                    t = mu[k, a]
-                    for b in range(D):
-                        t += V[k, a, b] * u[b]
-                    bvec[k, a] = t
-                for a in range(D):
-                    for b in range(a, D):
-                        t = V[k, a, b]
-                        for q in range(D):
-                            t -= W[q, a] * W[q, b]
-                        Bmat[k, a, b] = t
-            if not ok_all:
-                bad[ci] += 1
-                continue
-            if m == -np.inf:
-                continue
-            s = math.exp(log_bg - m)
-            for k in range(K):
-                s += math.exp(lp[k] - m)
-            lse = m + math.log(s)
-            wn = sw[n]
-            ll[ci] += wn * lse
-            Nbg[ci] += wn * math.exp(log_bg - lse)
-            for k in range(K):
-                wr = wn * math.exp(lp[k] - lse)
-                if wr == 0.0:
-                    continue
-                Nk[ci, k] += wr
-                for a in range(D):
-                    z[a] = bvec[k, a] - c[k, a]
-                for a in range(D):
-                    S1[ci, k, a] += wr * z[a]
-                    wa = wr * z[a]
-                    for b in range(a, D):
-                        S2[ci, k, a, b] += wa * z[b] + wr * Bmat[k, a, b]
-    return ll, Nk, Nbg, S1, S2, bad
+    nc = n_chunks(N)
+    out = (np.zeros(nc), np.zeros((nc, K)), np.zeros(nc), np.zeros((nc, K, D)),
+           np.zeros((nc, K, D, D)), np.zeros(nc, dtype=np.int64))
+    kern = _xd_stats_par if nc > 1 else _xd_stats_ser
+    kern(X, S, sw, mu, V, log_w, float(log_bg), c, *out)
+    return out
 
 
-@nb.njit(cache=True, parallel=True, fastmath=False)
-def xd_score(X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp):
-    """Per-object log-density of the noisy data and (optionally) log responsibilities."""
+@nb.njit(cache=True)
+def _xd_score_chunk(ci, X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp):
     N, D = X.shape
     K = mu.shape[0]
-    nc = (N + CHUNK - 1) // CHUNK
     const = -0.5 * D * _LOG_2PI
     has_bg = out_log_resp.shape[1] > K
-    for ci in nb.prange(nc):
-        T = np.empty((D, D))
-        z = np.empty(D)
-        u = np.empty(D)
-        W = np.empty((D, D))
-        lp = np.empty(K)
-        start = ci * CHUNK
-        stop = min(start + CHUNK, N)
-        for n in range(start, stop):
-            x = X[n]
-            m = log_bg
-            failed = False
+    T = np.empty((D, D))
+    z = np.empty(D)
+    u = np.empty(D)
+    W = np.empty((D, D))
+    lp = np.empty(K)
+    start = ci * CHUNK
+    stop = min(start + CHUNK, N)
+    for n in range(start, stop):
+        x = X[n]
+        m = log_bg
+        failed = False
+        for k in range(K):
+            ok, val = _xd_component(x, S[n], mu[k], V[k], D, T, z, u, W)
+            if not ok:
+                failed = True
+                break
+            lp[k] = log_w[k] + const + val
+            if lp[k] > m:
+                m = lp[k]
+        if failed:
+            out_lse[n] = np.nan
+            continue
+        if m == -np.inf:
+            out_lse[n] = -np.inf
+            continue
+        s = math.exp(log_bg - m)
+        for k in range(K):
+            s += math.exp(lp[k] - m)
+        lse = m + math.log(s)
+        out_lse[n] = lse
+        if want_resp:
             for k in range(K):
-                ok, val = _xd_component(x, S[n], mu[k], V[k], D, T, z, u, W)
-                if not ok:
-                    failed = True
-                    break
-                lp[k] = log_w[k] + const + val
-                if lp[k] > m:
-                    m = lp[k]
-            if failed:
-                out_lse[n] = np.nan
-                continue
-            if m == -np.inf:
-                out_lse[n] = -np.inf
-                continue
-            s = math.exp(log_bg - m)
-            for k in range(K):
-                s += math.exp(lp[k] - m)
-            lse = m + math.log(s)
-            out_lse[n] = lse
-            if want_resp:
-                for k in range(K):
-                    out_log_resp[n, k] = lp[k] - lse
-                if has_bg:
-                    out_log_resp[n, K] = log_bg - lse
+                out_log_resp[n, k] = lp[k] - lse
+            if has_bg:
+                out_log_resp[n, K] = log_bg - lse
+
+
+@nb.njit(cache=True, parallel=True)
+def _xd_score_par(X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp):
+    for ci in nb.prange((X.shape[0] + CHUNK - 1) // CHUNK):
+        _xd_score_chunk(ci, X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp)
+
+
+@nb.njit(cache=True)
+def _xd_score_ser(X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp):
+    for ci in range((X.shape[0] + CHUNK - 1) // CHUNK):
+        _xd_score_chunk(ci, X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp)
+
+
+def xd_score(X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp):
+    """Per-object log-density of the noisy data and (optionally) log responsibilities."""
+    kern = _xd_score_par if n_chunks(X.shape[0]) > 1 else _xd_score_ser
+    kern(X, S, mu, V, log_w, float(log_bg), bool(want_resp), out_lse, out_log_resp)
