@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats
 
 from bayesmix._geometry import covariance_ellipse, ellipse_radius, marginal_2d
@@ -89,3 +91,19 @@ def test_bad_input(kwargs, match):
     args = {"mean": np.zeros(2), "cov": np.eye(2), "level": 0.68, "n_points": 50, **kwargs}
     with pytest.raises(DataError, match=match):
         covariance_ellipse(**args)
+
+
+@given(
+    log_sd=st.tuples(st.floats(-4, 4), st.floats(-4, 4)),
+    corr=st.floats(-0.99, 0.99),
+    mean=st.tuples(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3)),
+    level=st.floats(0.01, 0.999),
+)
+def test_contour_property(log_sd, corr, mean, level):
+    sd = np.exp(np.array(log_sd))
+    cov = np.array([[sd[0] ** 2, corr * sd[0] * sd[1]], [corr * sd[0] * sd[1], sd[1] ** 2]])
+    pts = covariance_ellipse(mean, cov, level, n_points=16)
+    d = pts - np.asarray(mean)
+    m2 = np.einsum("ni,ij,nj->n", d, np.linalg.inv(cov), d)
+    # relative 1e-6: inverting a covariance with condition number up to ~1e9 loses digits
+    np.testing.assert_allclose(m2, stats.chi2.ppf(level, 2), rtol=1e-6)

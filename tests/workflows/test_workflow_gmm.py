@@ -35,7 +35,8 @@ def analysis():
     t = make_table()
     t["b"] = MaskedColumn(t["b"], mask=np.arange(len(t)) == 7)
     t["a"][11] = np.nan
-    return fit_gmm_selection(t, ["a", "b"], candidates=range(1, 4), n_init=2, rng=4)
+    # tol=1e-3: the over-fitted K = 3 candidate converges slowly and is not what is tested
+    return fit_gmm_selection(t, ["a", "b"], candidates=range(1, 4), n_init=2, tol=1e-3, rng=4)
 
 
 def test_parse_candidates():
