@@ -248,13 +248,16 @@ class BaseMixture:
                 raise DataError(
                     f"init['means'] must have {K} rows; got {means.shape[0]}", argument="init"
                 )
-            resp = self._hard_resp(Xc, means)
-            w0, _, full0 = self._params_from_resp(Xc, sw, resp)
-            weights = np.asarray(init.get("weights", w0), dtype=float)
-            if "covariances" in init:
+            if "weights" in init and "covariances" in init:
+                weights = np.asarray(init["weights"], dtype=float)
                 full = _to_full(init["covariances"], self.covariance_type, K, D)
             else:
-                full = self._regularise(full0, w0)
+                w0, _, full0 = self._params_from_labels(Xc, sw, self._nearest(Xc, means), K)
+                weights = np.asarray(init.get("weights", w0), dtype=float)
+                if "covariances" in init:
+                    full = _to_full(init["covariances"], self.covariance_type, K, D)
+                else:
+                    full = self._regularise(full0, w0)
             if weights.shape != (K,) or np.any(weights < 0) or not np.isfinite(weights).all():
                 raise DataError(
                     f"init['weights'] must be {K} non-negative numbers", argument="init"
@@ -269,33 +272,44 @@ class BaseMixture:
                     f"'init' must have {K} rows (one mean per component); got {means.shape[0]}",
                     argument="init",
                 )
-            resp = self._hard_resp(Xc, means)
-            weights, _, full = self._params_from_resp(Xc, sw, resp)
+            weights, _, full = self._params_from_labels(Xc, sw, self._nearest(Xc, means), K)
             return weights * (1.0 - bg), means.copy(), self._regularise(full, weights), bg
         if init == "kmeans":
             labels = kmeans(Xc, K, n_init=1, sample_weight=sw, rng=gen).labels
-            resp = np.zeros((n, K))
-            resp[np.arange(n), labels] = 1.0
         elif init == "kmeans++":
-            centers = kmeans_plusplus(Xc, K, sample_weight=sw, rng=gen)
-            resp = self._hard_resp(Xc, centers)
+            labels = self._nearest(Xc, kmeans_plusplus(Xc, K, sample_weight=sw, rng=gen))
         elif init == "random_from_data":
-            centers = Xc[gen.choice(n, size=K, replace=False)]
-            resp = self._hard_resp(Xc, centers)
-        else:  # random
+            labels = self._nearest(Xc, Xc[gen.choice(n, size=K, replace=False)])
+        else:  # random responsibilities, as in scikit-learn
             resp = gen.uniform(size=(n, K))
             resp /= resp.sum(axis=1, keepdims=True)
-        weights, means, full = self._params_from_resp(Xc, sw, resp)
+            weights, means, full = self._params_from_resp(Xc, sw, resp)
+            return weights * (1.0 - bg), means, self._regularise(full, weights), bg
+        weights, means, full = self._params_from_labels(Xc, sw, labels, K)
         return weights * (1.0 - bg), means, self._regularise(full, weights), bg
 
     @staticmethod
-    def _hard_resp(X, centers):
+    def _nearest(X, centers):
         from bayesmix.em.init import _sq_dist_min
 
-        _, labels = _sq_dist_min(X, centers)
-        resp = np.zeros((X.shape[0], centers.shape[0]))
-        resp[np.arange(X.shape[0]), labels] = 1.0
-        return resp
+        return _sq_dist_min(X, centers)[1]
+
+    def _params_from_labels(self, X, sw, labels, K):
+        """Weights, means, full covariances from a hard assignment (O(N D) memory)."""
+        D = X.shape[1]
+        nk = np.bincount(labels, weights=sw, minlength=K) + _EPS10
+        means = np.empty((K, D))
+        for j in range(D):
+            means[:, j] = np.bincount(labels, weights=sw * X[:, j], minlength=K) / nk
+        full = np.zeros((K, D, D))
+        order = np.argsort(labels, kind="stable")
+        bounds = np.searchsorted(labels[order], np.arange(K + 1))
+        for k in range(K):
+            rows = order[bounds[k] : bounds[k + 1]]
+            if len(rows):
+                diff = X[rows] - means[k]
+                full[k] = (sw[rows] * diff.T) @ diff / nk[k]
+        return nk / nk.sum(), means, full
 
     @staticmethod
     def _prec_chol(full):

@@ -33,6 +33,9 @@ import numpy as np
 __all__ = ["CHUNK", "gmm_stats", "gmm_score", "xd_stats", "xd_score"]
 
 CHUNK = 4096
+# Below this many chunks the serial kernels are used: starting threads costs more than it
+# saves on small data (and OpenMP's spin-waiting is slow on a busy machine).
+PARALLEL_MIN_CHUNKS = 16
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -166,7 +169,7 @@ def gmm_stats(X, sw, mu, P, log_det_P, log_w, log_bg, c):
     nc = n_chunks(N)
     out = (np.zeros(nc), np.zeros((nc, K)), np.zeros(nc), np.zeros((nc, K, D)),
            np.zeros((nc, K, D, D)))
-    kern = _gmm_stats_par if nc > 1 else _gmm_stats_ser
+    kern = _gmm_stats_par if nc >= PARALLEL_MIN_CHUNKS else _gmm_stats_ser
     kern(X, sw, mu, P, log_det_P, log_w, float(log_bg), c, *out)
     return out
 
@@ -217,7 +220,7 @@ def gmm_score(X, mu, P, log_det_P, log_w, log_bg, want_resp, out_lse, out_log_re
 
     ``out_log_resp`` has shape (N, K) or (N, K + 1) with the background last.
     """
-    kern = _gmm_score_par if n_chunks(X.shape[0]) > 1 else _gmm_score_ser
+    kern = _gmm_score_par if n_chunks(X.shape[0]) >= PARALLEL_MIN_CHUNKS else _gmm_score_ser
     kern(X, mu, P, log_det_P, log_w, float(log_bg), bool(want_resp), out_lse, out_log_resp)
 
 
@@ -366,7 +369,7 @@ def xd_stats(X, S, sw, mu, V, log_w, log_bg, c):
     nc = n_chunks(N)
     out = (np.zeros(nc), np.zeros((nc, K)), np.zeros(nc), np.zeros((nc, K, D)),
            np.zeros((nc, K, D, D)), np.zeros(nc, dtype=np.int64))
-    kern = _xd_stats_par if nc > 1 else _xd_stats_ser
+    kern = _xd_stats_par if nc >= PARALLEL_MIN_CHUNKS else _xd_stats_ser
     kern(X, S, sw, mu, V, log_w, float(log_bg), c, *out)
     return out
 
@@ -428,5 +431,5 @@ def _xd_score_ser(X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp):
 
 def xd_score(X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp):
     """Per-object log-density of the noisy data and (optionally) log responsibilities."""
-    kern = _xd_score_par if n_chunks(X.shape[0]) > 1 else _xd_score_ser
+    kern = _xd_score_par if n_chunks(X.shape[0]) >= PARALLEL_MIN_CHUNKS else _xd_score_ser
     kern(X, S, mu, V, log_w, float(log_bg), bool(want_resp), out_lse, out_log_resp)
