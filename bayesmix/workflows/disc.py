@@ -105,9 +105,10 @@ class DiscAnalysis:
             return (f"{crit} selects 2 components, which are the thin and thick discs; "
                     "both membership tables hold the same fit.")
         return (
-            f"{crit} prefers {k} components: the [Fe/H]-[Mg/Fe] distribution is not two "
-            "Gaussians (the thin-disc sequence is curved and extended in [Fe/H], and there is "
-            "a metal-poor tail), so extra Gaussians describe its shape rather than new stellar "
+            f"{crit} prefers {k} components: the [Fe/H]-[Mg/Fe] distribution is not exactly "
+            "two Gaussians (in the bundled data the thin-disc sequence is extended in [Fe/H] "
+            "and there are metal-poor and outlying stars), so the extra Gaussians mostly "
+            "describe the shape of the two sequences and need not be distinct stellar "
             "populations. The exercise asks for 2 components (thin and thick disc), so the "
             "2-component fit is written explicitly (membership_thin_thick.csv, p_thin/p_thick) "
             "and is the thin/thick classification; membership_selected.csv holds the "
