@@ -19,6 +19,7 @@ With ``fastmath`` off, cold and warm runs give identical draws (tested in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import warnings
@@ -125,11 +126,17 @@ def _warn_poor(diag: dict) -> None:
         )
 
 
+@contextlib.contextmanager
 def _deterministic_flags():
     import pytensor
 
     # see the module docstring: cached fastmath code differs from fresh code
-    return pytensor.config.change_flags(numba__fastmath=False)
+    with pytensor.config.change_flags(numba__fastmath=False), warnings.catch_warnings():
+        # helper graphs (initial points) use PyTensor's C linker, which warns when a
+        # pip-installed PyTensor finds no BLAS; the sampled logp/gradient are numba.
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS",
+                                category=UserWarning)
+        yield
 
 
 def _sample_nutpie(mm, *, draws, tune, chains, seed, progressbar, cores, target_accept):
