@@ -46,7 +46,6 @@ Stat. 5, 1657.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -95,19 +94,6 @@ _ASSIGN = {"threshold", "best"}
 
 class DivideWarning(UserWarning):
     """A divide left a mixture sample empty or small, or left objects in no mixture sample."""
-
-
-def _blas_one_thread():
-    """Context limiting BLAS to one thread during EM (see the comment below)."""
-    # Workaround, not a design choice: the EM engine calls scipy's solve_triangular on
-    # (D, D) matrices between numba-parallel passes; OpenBLAS worker threads then spin
-    # against numba's OpenMP threads, and on a loaded 2-core machine a 4,830-object fit
-    # took 3-4 s instead of 1.3 s.  BLAS work in EM is tiny, so one thread loses nothing.
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # threadpoolctl comes with scikit-learn; without it, no limit
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
 
 
 # ----------------------------------------------------------------- validation helpers
@@ -436,10 +422,9 @@ class GPzAugment:
 
     def _fit_mixture(self, Xs, err):
         gm = self._new_mixture()
-        with _blas_one_thread():
-            if self.uses_errors_:
-                return gm.fit(Xs, X_err=err)
-            return gm.fit(Xs)
+        if self.uses_errors_:
+            return gm.fit(Xs, X_err=err)
+        return gm.fit(Xs)
 
     def fit_population(self, X_pop: ArrayLike, *, X_err: ArrayLike | None = None) -> GPzAugment:
         """Fit the scaling and the population mixture ``gmm_pop``.
@@ -1077,9 +1062,7 @@ def kl_score_mixture(
             tol=augment.tol,
             n_init=augment.n_init,
             rng=augment.seed_,
-        )
-        with _blas_one_thread():
-            q.fit(Xt, sample_weight=w)
+        ).fit(Xt, sample_weight=w)
         e = lp - q.score_samples(Xs)
         kl_w = float(e.mean())
         se_w = float(e.std(ddof=1) / math.sqrt(S))
