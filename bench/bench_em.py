@@ -85,8 +85,12 @@ def run_one(tool, n, d, k, iters):
         base = rss_bytes()
         t0 = time.perf_counter()
         sk = SK(
-            k, weights_init=w, means_init=m, precisions_init=np.linalg.inv(c),
-            max_iter=iters, tol=0,
+            k,
+            weights_init=w,
+            means_init=m,
+            precisions_init=np.linalg.inv(c),
+            max_iter=iters,
+            tol=0,
         ).fit(X)
         out["seconds"] = time.perf_counter() - t0
         out["lower_bound"] = sk.lower_bound_
@@ -120,7 +124,9 @@ def run_one(tool, n, d, k, iters):
         out["lower_bound"] = float(logL) / n  # mean log L at the final parameters
     else:
         raise ValueError(tool)
-    out["peak_extra_MiB"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base) / 2**20
+    out["peak_extra_MiB"] = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+    ) / 2**20
     out["s_per_iter"] = out["seconds"] / iters
     print(json.dumps(out))
 
@@ -128,7 +134,9 @@ def run_one(tool, n, d, k, iters):
 def spawn(tool, n, d, k, iters):
     res = subprocess.run(
         [sys.executable, __file__, "--one", tool, str(n), str(d), str(k), str(iters)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(res.stdout.strip().splitlines()[-1])
 
@@ -138,15 +146,23 @@ def cold_compile_seconds():
     code = (
         "import time, numpy as np, warnings; warnings.simplefilter('ignore');"
         "t=time.perf_counter(); from bayesmix.em import GaussianMixture, XDGaussianMixture;"
-        "X=np.random.default_rng(0).normal(size=(500,2));"
-        "GaussianMixture(2, rng=0).fit(X); XDGaussianMixture(2, rng=0, max_iter=2).fit(X, X_err=0*X);"
+        "r=np.random.default_rng(0);"
+        "[(GaussianMixture(2, rng=0).fit(X).predict_proba(X),"
+        " XDGaussianMixture(2, rng=0, max_iter=2).fit(X, X_err=0*X).predict_proba(X, X_err=0*X))"
+        " for X in (r.normal(size=(500, 2)), r.normal(size=(70000, 2)))];"
         "print(time.perf_counter()-t)"
     )
-    env = dict(os.environ, NUMBA_CACHE_DIR="/tmp/bayesmix-bench-nocache-%d" % os.getpid())
-    cold = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                env=env, check=True).stdout)
-    warm = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                env=env, check=True).stdout)
+    env = dict(os.environ, NUMBA_CACHE_DIR=f"/tmp/bayesmix-bench-nocache-{os.getpid()}")
+    cold = float(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        ).stdout
+    )
+    warm = float(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        ).stdout
+    )
     return cold, warm
 
 
@@ -159,15 +175,20 @@ def main():
         tool, n, d, k, iters = args.one
         run_one(tool, int(n), int(d), int(k), int(iters))
         return
-    print(f"# bench_em  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  "
-          f"python {platform.python_version()}  cores {os.cpu_count()}  "
-          f"load {os.getloadavg()[0]:.2f}  OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}")
+    print(
+        f"# bench_em  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  "
+        f"python {platform.python_version()}  cores {os.cpu_count()}  "
+        f"load {os.getloadavg()[0]:.2f}  OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}"
+    )
     cold, warm = cold_compile_seconds()
-    print(f"first fit in a fresh process: cold (no numba cache) {cold:.1f} s, "
-          f"with cache {warm:.1f} s")
+    print(
+        f"first fit in a fresh process: cold (no numba cache) {cold:.1f} s, with cache {warm:.1f} s"
+    )
     print()
-    print("| N | D | K | iters | bayesmix s/iter | sklearn s/iter | speed-up | "
-          "bayesmix peak MiB | sklearn peak MiB | lower bound (ours / sklearn) |")
+    print(
+        "| N | D | K | iters | bayesmix s/iter | sklearn s/iter | speed-up | "
+        "bayesmix peak MiB | sklearn peak MiB | lower bound (ours / sklearn) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for n, d, k in GMM_CONFIGS:
         if args.quick and n > 100_000:
@@ -175,22 +196,28 @@ def main():
         iters = 20 if n <= 100_000 else 10
         a = spawn("bayesmix", n, d, k, iters)
         b = spawn("sklearn", n, d, k, iters)
-        print(f"| {n:.0e} | {d} | {k} | {iters} | {a['s_per_iter']:.4f} | {b['s_per_iter']:.4f} | "
-              f"{b['s_per_iter'] / a['s_per_iter']:.1f}x | {a['peak_extra_MiB']:.0f} | "
-              f"{b['peak_extra_MiB']:.0f} | {a['lower_bound']:.10f} / {b['lower_bound']:.10f} |",
-              flush=True)
+        print(
+            f"| {n:.0e} | {d} | {k} | {iters} | {a['s_per_iter']:.4f} | {b['s_per_iter']:.4f} | "
+            f"{b['s_per_iter'] / a['s_per_iter']:.1f}x | {a['peak_extra_MiB']:.0f} | "
+            f"{b['peak_extra_MiB']:.0f} | {a['lower_bound']:.10f} / {b['lower_bound']:.10f} |",
+            flush=True,
+        )
     print()
-    print("| N | D | K | iters | bayesmix XD s/iter | astroML XDGMM s/iter | speed-up | "
-          "bayesmix peak MiB | astroML peak MiB | lower bound (ours / astroML) |")
+    print(
+        "| N | D | K | iters | bayesmix XD s/iter | astroML XDGMM s/iter | speed-up | "
+        "bayesmix peak MiB | astroML peak MiB | lower bound (ours / astroML) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for n, d, k in XD_CONFIGS:
         iters = 10
         a = spawn("bayesmix_xd", n, d, k, iters)
         b = spawn("astroml_xd", n, d, k, iters)
-        print(f"| {n:.0e} | {d} | {k} | {iters} | {a['s_per_iter']:.5f} | {b['s_per_iter']:.4f} | "
-              f"{b['s_per_iter'] / a['s_per_iter']:.0f}x | {a['peak_extra_MiB']:.0f} | "
-              f"{b['peak_extra_MiB']:.0f} | {a['lower_bound']:.10f} / {b['lower_bound']:.10f} |",
-              flush=True)
+        print(
+            f"| {n:.0e} | {d} | {k} | {iters} | {a['s_per_iter']:.5f} | {b['s_per_iter']:.4f} | "
+            f"{b['s_per_iter'] / a['s_per_iter']:.0f}x | {a['peak_extra_MiB']:.0f} | "
+            f"{b['peak_extra_MiB']:.0f} | {a['lower_bound']:.10f} / {b['lower_bound']:.10f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

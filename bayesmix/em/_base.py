@@ -169,9 +169,11 @@ class BaseMixture:
                 "covariances=...) giving the parameters to hold fixed",
                 key="frozen",
             )
-        if masks["covariances"].any() and self.covariance_type == "tied" and not masks[
-            "covariances"
-        ].all():
+        if (
+            masks["covariances"].any()
+            and self.covariance_type == "tied"
+            and not masks["covariances"].all()
+        ):
             raise SpecError(
                 "with covariance_type='tied' the covariance is shared: freeze all components' "
                 "covariances or none",
@@ -214,7 +216,7 @@ class BaseMixture:
         return out
 
     def _initial_params(self, X, sw, observed, gen):
-        """Initial (weights, means, full covariances, background weight) for one restart."""
+        """Return initial (weights, means, full covariances, background weight) for one restart."""
         K = self.n_components
         n, D = X.shape
         Xc = X
@@ -406,7 +408,7 @@ class BaseMixture:
         return ll, Nk, Nbg, S1, S2
 
     def _m_step(self, stats, weights, means, full, bg, frozen):
-        """New (weights, means, full covariances, background weight) from statistics."""
+        """Compute new (weights, means, full covariances, background weight) from statistics."""
         _, Nk_raw, Nbg, S1, S2 = stats
         K, D = means.shape
         total = Nk_raw.sum() + Nbg
@@ -468,7 +470,7 @@ class BaseMixture:
             lower = -np.inf
             converged = False
             it = 0
-            for it in range(1, self.max_iter + 1):
+            for it in range(1, self.max_iter + 1):  # noqa: B007 (it is read after the loop)
                 prev = lower
                 log_bg = self._log_bg(bg)
                 stats = self._stats(X, S, sw, observed, w, mu, full, log_bg)
@@ -546,8 +548,15 @@ class BaseMixture:
             lr_c = np.empty((Xc.shape[0], n_out)) if want_resp else np.empty((0, n_out))
             if Sc is None:
                 _kernels.gmm_score(
-                    Xc, self.means_, self.precisions_cholesky_, self._log_det_P, log_w, log_bg,
-                    want_resp, lse_c, lr_c,
+                    Xc,
+                    self.means_,
+                    self.precisions_cholesky_,
+                    self._log_det_P,
+                    log_w,
+                    log_bg,
+                    want_resp,
+                    lse_c,
+                    lr_c,
                 )
             else:
                 _kernels.xd_score(
@@ -583,7 +592,7 @@ class BaseMixture:
         return int(n_cov + n_mean + n_weight)
 
     def n_parameters(self) -> int:
-        """Number of free parameters (used by :meth:`bic` and :meth:`aic`)."""
+        """Return the number of free parameters (used by :meth:`bic` and :meth:`aic`)."""
         self._check_fitted()
         return self._n_parameters()
 

@@ -1,10 +1,10 @@
 """Fused EM kernels (numba): one pass over the data per EM iteration.
 
-Each kernel walks the rows in fixed-size chunks (``CHUNK`` rows) in parallel
-and writes the partial sums of every chunk to its own slot; the slots are then
-summed in a fixed order.  The result therefore does not depend on the number
-of threads, and no (n_objects, n_components) array is ever allocated during
-fitting.
+Each kernel walks the rows in fixed-size chunks (``CHUNK`` rows), split over
+threads for large inputs, and writes the partial sums of every chunk to its own
+slot; the slots are then summed in a fixed order.  The result therefore does
+not depend on the number of threads, and no (n_objects, n_components) array is
+ever allocated during fitting.
 
 Symbols (shared by every kernel)
 --------------------------------
@@ -26,6 +26,9 @@ for extreme deconvolution x is replaced by the conditional mean b_nk and
 from __future__ import annotations
 
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba as nb
 import numpy as np
@@ -33,14 +36,55 @@ import numpy as np
 __all__ = ["CHUNK", "gmm_stats", "gmm_score", "xd_stats", "xd_score"]
 
 CHUNK = 4096
-# Below this many chunks the serial kernels are used: starting threads costs more than it
-# saves on small data (and OpenMP's spin-waiting is slow on a busy machine).
+# Below this many chunks everything runs on the calling thread: handing work to threads
+# costs more than it saves on small data.  Above it, the chunk range is split over a pool
+# of Python threads running GIL-free numba code (no numba parallel=True: its parfor
+# compilation is slow, and OpenMP spin-waiting is slow on a busy machine).
 PARALLEL_MIN_CHUNKS = 16
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
+def n_threads() -> int:
+    """Return the number of worker threads: the CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=n_threads(), thread_name_prefix="bayesmix")
+        return _POOL
+
+
+def _run(kernel, nc: int, args: tuple) -> None:
+    """Run ``kernel(c0, c1, *args)`` over chunks 0..nc, on threads when there are many.
+
+    The kernels release the GIL and write each chunk's partial sums to its own
+    slot, so the result is identical whatever the number of threads.
+    """
+    nt = n_threads()
+    if nc < PARALLEL_MIN_CHUNKS or nt == 1:
+        kernel(0, nc, *args)
+        return
+    bounds = np.linspace(0, nc, min(nt, nc) + 1).astype(int)
+    futures = [
+        _pool().submit(kernel, int(a), int(b), *args)
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    for f in futures:
+        f.result()
+
+
 def n_chunks(n: int) -> int:
-    """Number of fixed-size chunks covering ``n`` rows."""
+    """Return the number of fixed-size chunks covering ``n`` rows."""
     return (n + CHUNK - 1) // CHUNK
 
 
@@ -50,7 +94,7 @@ _FM = {"contract", "arcp", "nsz", "reassoc"}
 
 @nb.njit(cache=True, inline="always", fastmath=_FM)
 def _chunk_log_prob(X, start, L, mu, P, log_det_P, log_w, xt, acc, y, lp):
-    """Fill lp[k, :L] = ln w_k + ln N(x | mu_k, Sigma_k) for rows start..start+L (SIMD over rows)."""
+    """Fill lp[k, :L] = ln w_k + ln N(x | mu_k, Sigma_k) for rows start..start+L (SIMD)."""
     D = X.shape[1]
     K = mu.shape[0]
     const = -0.5 * D * _LOG_2PI
@@ -147,15 +191,9 @@ def _gmm_stats_chunk(ci, X, sw, mu, P, log_det_P, log_w, log_bg, c, ll, Nk, Nbg,
                 S2[ci, k, a, b] = t2
 
 
-@nb.njit(cache=True, parallel=True)
-def _gmm_stats_par(X, sw, mu, P, log_det_P, log_w, log_bg, c, ll, Nk, Nbg, S1, S2):
-    for ci in nb.prange(ll.shape[0]):
-        _gmm_stats_chunk(ci, X, sw, mu, P, log_det_P, log_w, log_bg, c, ll, Nk, Nbg, S1, S2)
-
-
-@nb.njit(cache=True)
-def _gmm_stats_ser(X, sw, mu, P, log_det_P, log_w, log_bg, c, ll, Nk, Nbg, S1, S2):
-    for ci in range(ll.shape[0]):
+@nb.njit(cache=True, nogil=True)
+def _gmm_stats_range(c0, c1, X, sw, mu, P, log_det_P, log_w, log_bg, c, ll, Nk, Nbg, S1, S2):
+    for ci in range(c0, c1):
         _gmm_stats_chunk(ci, X, sw, mu, P, log_det_P, log_w, log_bg, c, ll, Nk, Nbg, S1, S2)
 
 
@@ -167,10 +205,14 @@ def gmm_stats(X, sw, mu, P, log_det_P, log_w, log_bg, c):
     N, D = X.shape
     K = mu.shape[0]
     nc = n_chunks(N)
-    out = (np.zeros(nc), np.zeros((nc, K)), np.zeros(nc), np.zeros((nc, K, D)),
-           np.zeros((nc, K, D, D)))
-    kern = _gmm_stats_par if nc >= PARALLEL_MIN_CHUNKS else _gmm_stats_ser
-    kern(X, sw, mu, P, log_det_P, log_w, float(log_bg), c, *out)
+    out = (
+        np.zeros(nc),
+        np.zeros((nc, K)),
+        np.zeros(nc),
+        np.zeros((nc, K, D)),
+        np.zeros((nc, K, D, D)),
+    )
+    _run(_gmm_stats_range, nc, (X, sw, mu, P, log_det_P, log_w, float(log_bg), c, *out))
     return out
 
 
@@ -203,15 +245,9 @@ def _gmm_score_chunk(ci, X, mu, P, log_det_P, log_w, log_bg, want_resp, out_lse,
                 out_log_resp[start + n, K] = log_bg - lse
 
 
-@nb.njit(cache=True, parallel=True)
-def _gmm_score_par(X, mu, P, log_det_P, log_w, log_bg, want_resp, out_lse, out_log_resp):
-    for ci in nb.prange((X.shape[0] + CHUNK - 1) // CHUNK):
-        _gmm_score_chunk(ci, X, mu, P, log_det_P, log_w, log_bg, want_resp, out_lse, out_log_resp)
-
-
-@nb.njit(cache=True)
-def _gmm_score_ser(X, mu, P, log_det_P, log_w, log_bg, want_resp, out_lse, out_log_resp):
-    for ci in range((X.shape[0] + CHUNK - 1) // CHUNK):
+@nb.njit(cache=True, nogil=True)
+def _gmm_score_range(c0, c1, X, mu, P, log_det_P, log_w, log_bg, want_resp, out_lse, out_log_resp):
+    for ci in range(c0, c1):
         _gmm_score_chunk(ci, X, mu, P, log_det_P, log_w, log_bg, want_resp, out_lse, out_log_resp)
 
 
@@ -220,8 +256,8 @@ def gmm_score(X, mu, P, log_det_P, log_w, log_bg, want_resp, out_lse, out_log_re
 
     ``out_log_resp`` has shape (N, K) or (N, K + 1) with the background last.
     """
-    kern = _gmm_score_par if n_chunks(X.shape[0]) >= PARALLEL_MIN_CHUNKS else _gmm_score_ser
-    kern(X, mu, P, log_det_P, log_w, float(log_bg), bool(want_resp), out_lse, out_log_resp)
+    args = (X, mu, P, log_det_P, log_w, float(log_bg), bool(want_resp), out_lse, out_log_resp)
+    _run(_gmm_score_range, n_chunks(X.shape[0]), args)
 
 
 @nb.njit(cache=True, inline="always")
@@ -346,15 +382,9 @@ def _xd_stats_chunk(ci, X, S, sw, mu, V, log_w, log_bg, c, ll, Nk, Nbg, S1, S2, 
                     S2[ci, k, a, b] += wa * z[b] + wr * Bmat[k, a, b]
 
 
-@nb.njit(cache=True, parallel=True)
-def _xd_stats_par(X, S, sw, mu, V, log_w, log_bg, c, ll, Nk, Nbg, S1, S2, bad):
-    for ci in nb.prange(ll.shape[0]):
-        _xd_stats_chunk(ci, X, S, sw, mu, V, log_w, log_bg, c, ll, Nk, Nbg, S1, S2, bad)
-
-
-@nb.njit(cache=True)
-def _xd_stats_ser(X, S, sw, mu, V, log_w, log_bg, c, ll, Nk, Nbg, S1, S2, bad):
-    for ci in range(ll.shape[0]):
+@nb.njit(cache=True, nogil=True)
+def _xd_stats_range(c0, c1, X, S, sw, mu, V, log_w, log_bg, c, ll, Nk, Nbg, S1, S2, bad):
+    for ci in range(c0, c1):
         _xd_stats_chunk(ci, X, S, sw, mu, V, log_w, log_bg, c, ll, Nk, Nbg, S1, S2, bad)
 
 
@@ -367,10 +397,15 @@ def xd_stats(X, S, sw, mu, V, log_w, log_bg, c):
     N, D = X.shape
     K = mu.shape[0]
     nc = n_chunks(N)
-    out = (np.zeros(nc), np.zeros((nc, K)), np.zeros(nc), np.zeros((nc, K, D)),
-           np.zeros((nc, K, D, D)), np.zeros(nc, dtype=np.int64))
-    kern = _xd_stats_par if nc >= PARALLEL_MIN_CHUNKS else _xd_stats_ser
-    kern(X, S, sw, mu, V, log_w, float(log_bg), c, *out)
+    out = (
+        np.zeros(nc),
+        np.zeros((nc, K)),
+        np.zeros(nc),
+        np.zeros((nc, K, D)),
+        np.zeros((nc, K, D, D)),
+        np.zeros(nc, dtype=np.int64),
+    )
+    _run(_xd_stats_range, nc, (X, S, sw, mu, V, log_w, float(log_bg), c, *out))
     return out
 
 
@@ -417,19 +452,13 @@ def _xd_score_chunk(ci, X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_
                 out_log_resp[n, K] = log_bg - lse
 
 
-@nb.njit(cache=True, parallel=True)
-def _xd_score_par(X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp):
-    for ci in nb.prange((X.shape[0] + CHUNK - 1) // CHUNK):
-        _xd_score_chunk(ci, X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp)
-
-
-@nb.njit(cache=True)
-def _xd_score_ser(X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp):
-    for ci in range((X.shape[0] + CHUNK - 1) // CHUNK):
+@nb.njit(cache=True, nogil=True)
+def _xd_score_range(c0, c1, X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp):
+    for ci in range(c0, c1):
         _xd_score_chunk(ci, X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp)
 
 
 def xd_score(X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp):
     """Per-object log-density of the noisy data and (optionally) log responsibilities."""
-    kern = _xd_score_par if n_chunks(X.shape[0]) >= PARALLEL_MIN_CHUNKS else _xd_score_ser
-    kern(X, S, mu, V, log_w, float(log_bg), bool(want_resp), out_lse, out_log_resp)
+    args = (X, S, mu, V, log_w, float(log_bg), bool(want_resp), out_lse, out_log_resp)
+    _run(_xd_score_range, n_chunks(X.shape[0]), args)

@@ -199,7 +199,7 @@ def kmeans(
         history: list[float] = []
         converged = False
         it = 0
-        for it in range(1, max_iter + 1):
+        for it in range(1, max_iter + 1):  # noqa: B007 (it is read after the loop)
             closest, labels = _sq_dist_min(X, centers, x_sq)
             history.append(float(np.sum(w * closest)))
             counts = np.bincount(labels, weights=w, minlength=n_clusters)

@@ -97,8 +97,13 @@ def test_far_object_is_finite(rng):
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
     # a naive pdf-then-normalise E-step underflows here
     with np.errstate(all="ignore"):
-        dens = np.stack([multivariate_normal(m, c).pdf(far) for m, c in zip(gm.means_,
-                         gm.covariances_, strict=True)], axis=1)
+        dens = np.stack(
+            [
+                multivariate_normal(m, c).pdf(far)
+                for m, c in zip(gm.means_, gm.covariances_, strict=True)
+            ],
+            axis=1,
+        )
         naive = dens / dens.sum(axis=1, keepdims=True)
     assert np.isnan(naive).any()
 
@@ -302,6 +307,8 @@ def test_not_fitted_and_wrong_features(rng):
 
 
 def test_em_does_not_import_pymc():
-    code = "import bayesmix.em, sys; sys.exit(1 if 'pymc' in sys.modules or 'pytensor' in " \
-           "sys.modules else 0)"
+    code = (
+        "import bayesmix.em, sys; sys.exit(1 if 'pymc' in sys.modules or 'pytensor' in "
+        "sys.modules else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -7,8 +7,7 @@ import pytest
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from bayesmix.em import GaussianMixture, XDGaussianMixture, load
-from bayesmix.em import _kernels
+from bayesmix.em import GaussianMixture, XDGaussianMixture, _kernels, load
 from bayesmix.em._generic import generic_stats, group_patterns
 from bayesmix.exceptions import ConvergenceWarning, DataError
 
@@ -101,8 +100,11 @@ def test_astroml_agreement(rng):
     X, S, _ = noisy_correlated(rng, n=1500)
     X = np.vstack([X, X[:300] + 4.0])
     S = np.concatenate([S, S[:300]])
-    start = {"weights": [0.5, 0.5], "means": [[0.0, -1.0], [4.0, 3.0]],
-             "covariances": [np.eye(2), np.eye(2)]}
+    start = {
+        "weights": [0.5, 0.5],
+        "means": [[0.0, -1.0], [4.0, 3.0]],
+        "covariances": [np.eye(2), np.eye(2)],
+    }
     ref = astroml.XDGMM(2, max_iter=1, tol=0.0)
     ref.alpha = np.array(start["weights"])
     ref.mu = np.array(start["means"])
@@ -147,3 +149,31 @@ def test_bad_error_inputs(rng):
         XDGaussianMixture(1).fit(X, X_err=err)
     with pytest.raises(DataError, match=r"'X_err' must have shape"):
         XDGaussianMixture(1).fit(X, X_err=np.ones((40, 3)))
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_threaded_kernels_are_deterministic(rng, monkeypatch, threads):
+    # enough rows for the threaded path; any number of threads gives identical bits
+    n = _kernels.CHUNK * (_kernels.PARALLEL_MIN_CHUNKS + 3) + 17
+    X = rng.normal(size=(n, 2))
+    S = np.zeros((n, 2, 2))
+    S[:, [0, 1], [0, 1]] = rng.uniform(0.1, 0.5, size=(n, 2)) ** 2
+    xd_ref = XDGaussianMixture(2, init=X[:2], tol=0.0, max_iter=3)
+    gm_ref = GaussianMixture(2, init=X[:2], tol=0.0, max_iter=3)
+    monkeypatch.setattr(_kernels, "n_threads", lambda: 1)
+    with pytest.warns(ConvergenceWarning):
+        xd_ref.fit(X, X_cov=S)
+    with pytest.warns(ConvergenceWarning):
+        gm_ref.fit(X)
+    p_ref = gm_ref.predict_proba(X)
+    monkeypatch.setattr(_kernels, "n_threads", lambda: threads)
+    xd = XDGaussianMixture(2, init=X[:2], tol=0.0, max_iter=3)
+    gm = GaussianMixture(2, init=X[:2], tol=0.0, max_iter=3)
+    with pytest.warns(ConvergenceWarning):
+        xd.fit(X, X_cov=S)
+    with pytest.warns(ConvergenceWarning):
+        gm.fit(X)
+    np.testing.assert_array_equal(xd.covariances_, xd_ref.covariances_)
+    np.testing.assert_array_equal(gm.covariances_, gm_ref.covariances_)
+    np.testing.assert_array_equal(gm.predict_proba(X), p_ref)
+    np.testing.assert_array_equal(xd.score_samples(X, X_cov=S), xd_ref.score_samples(X, X_cov=S))
