@@ -195,7 +195,7 @@ def _as_matrix(X, *, name: str, columns=None, lengths: bool = False):
     _, da = _dask()
     if _is_frame(X):
         cols = _frame_columns(X, columns, name)
-        arr = X[cols].astype("float64").to_dask_array(lengths=lengths)
+        arr = X[cols].astype("float64").to_dask_array(lengths=True if lengths else None)
     elif isinstance(X, da.Array):
         arr = X
     else:
@@ -933,16 +933,14 @@ def _reason_strings(code: np.ndarray) -> np.ndarray:
     return table[code]
 
 
-def _divide_partition(pdf, augment, feature_cols, err_cols, opts, offsets, keep_input,
-                      partition_info=None):
+def _divide_partition(pdf, augment, feature_cols, err_cols, opts, start, keep_input):
     import pandas as pd
 
-    number = partition_info["number"] if partition_info is not None else 0
     Xb = pdf[feature_cols].to_numpy(dtype=np.float64)
     Eb = None if err_cols is None else pdf[err_cols].to_numpy(dtype=np.float64)
     cols = _gpz_divide_arrays(augment, Xb, Eb, opts)
     code = cols.pop("_code")
-    start = int(offsets[number])
+    start = int(start)
     new = {"index": np.arange(start, start + len(pdf), dtype=np.int64), **cols,
            _REASON_COLUMN: _reason_strings(code)}
     frame = pd.DataFrame(new, index=pdf.index)
@@ -1004,7 +1002,7 @@ def gpz_divide(
     over a lazy catalogue the counts are only known after computing, so no
     warning is given here: sum the ``m`` columns.  ``index`` needs each
     partition's row offset: for a dataframe, one pass counts the rows of every
-    partition (reading one column).
+    partition (a first pass over the data).
     """
     from bayesmix.gpz import _ASSIGN, _check_eta, _check_threshold, _check_weight_bounds
 
@@ -1036,17 +1034,25 @@ def gpz_divide(
         errs = None if error_columns is None else _frame_columns(X, error_columns, "X")
         if keep_input:
             _check_clash(X.columns, new_cols)
-        lengths = X[feats[0]].map_partitions(len).compute()
+        # The partitions are fixed once by to_delayed (dask's optimiser may otherwise fuse
+        # partitions differently for different column selections) and counted, so that
+        # ``index`` is the global row number.
+        sel = X if keep_input else X[feats + (errs or [])]
+        parts = list(sel.to_delayed())
+        lengths = dask.compute(*[dask.delayed(len)(p) for p in parts])
         offsets = np.concatenate([[0], np.cumsum(np.asarray(lengths, dtype=np.int64))])
         meta = _empty_frame(new_cols, X._meta.index)
         if keep_input:
             import pandas as pd
 
             meta = pd.concat([X._meta, meta], axis=1)
-        return X.map_partitions(
-            _divide_partition, augment, feats, errs, opts, offsets, keep_input, meta=meta,
-            align_dataframes=False,
-        )
+        import dask.dataframe as dd
+
+        fn = dask.delayed(_divide_partition, pure=True)
+        aug_d = dask.delayed(augment, pure=True)
+        out = [fn(p, aug_d, feats, errs, opts, int(offsets[i]), keep_input)
+               for i, p in enumerate(parts)]
+        return dd.from_delayed(out, meta=meta, verify_meta=False)
     # Dask array input: one partition per row chunk
     import dask.dataframe as dd
     import pandas as pd
@@ -1065,8 +1071,7 @@ def gpz_divide(
         if eb is not None:
             data.update({f: eb[:, j] for j, f in enumerate(errs)})
         pdf = pd.DataFrame(data, index=pd.RangeIndex(start, start + xb.shape[0]))
-        return _divide_partition(pdf, augment, feats, errs, opts, [start], False,
-                                 partition_info={"number": 0})
+        return _divide_partition(pdf, augment, feats, errs, opts, start, False)
 
     xb = Xd.to_delayed().ravel()
     eb = [None] * len(xb) if Ed is None else Ed.to_delayed().ravel()
