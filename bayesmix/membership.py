@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.special import logsumexp
 
 from bayesmix._validate import check_choice, check_int
 
@@ -27,8 +26,8 @@ __all__ = ["membership", "posterior_values", "to_table"]
 
 #: default number of float64 values held per chunk (32 MiB)
 _CHUNK_ELEMENTS = 2**22
-#: default number of float64 values held per object block for exact percentiles (128 MiB)
-_QUANTILE_ELEMENTS = 2**24
+#: default number of float64 values held per object block for exact percentiles (32 MiB)
+_QUANTILE_ELEMENTS = 2**22
 _QUANTILES = (16.0, 50.0, 84.0)
 
 
@@ -43,9 +42,15 @@ def posterior_values(fit, var_names) -> dict[str, np.ndarray]:
 
 
 def _log_resp(mm, values, data) -> np.ndarray:
+    """Per-draw log responsibilities, shape (c, K, N)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         lj = mm.log_joint(values, data, backend="numpy")  # (c, K, N)
-        return lj - logsumexp(lj, axis=-2, keepdims=True)
+        # logsumexp over components: subtract the per-(draw, object) maximum first
+        # (scipy.special.logsumexp gives the same numbers but is ~3x slower here)
+        m = lj.max(axis=-2, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0.0)
+        lj -= m
+        return lj - np.log(np.exp(lj).sum(axis=-2, keepdims=True))
 
 
 def _block(data: Mapping[str, np.ndarray], sl: slice) -> dict[str, np.ndarray]:
@@ -77,8 +82,8 @@ def membership(
         shape (chunk, n_components, n_objects), i.e. 32 MiB).
     quantiles : bool, default True
         Also compute the 16th, 50th and 84th percentiles over draws.
-    max_quantile_elements : int, default 2**24
-        Memory bound (in float64 values, default 128 MiB) of the percentile
+    max_quantile_elements : int, default 2**22
+        Memory bound (in float64 values, default 32 MiB) of the percentile
         pass, which evaluates all draws for blocks of objects.
 
     Returns
