@@ -26,10 +26,8 @@ __all__ = ["em_trace"]
 
 
 def _params(estimator: BaseMixture) -> dict[str, Any]:
-    """Constructor arguments of ``estimator`` (read from the attributes of the same names)."""
-    names = [
-        p for p in inspect.signature(type(estimator).__init__).parameters if p != "self"
-    ]
+    """Return the constructor arguments of ``estimator`` (its attributes of the same names)."""
+    names = [p for p in inspect.signature(type(estimator).__init__).parameters if p != "self"]
     return {name: getattr(estimator, name) for name in names}
 
 
@@ -41,6 +39,7 @@ def _fit(est: BaseMixture, X, X_err, X_cov, sample_weight) -> BaseMixture:
 
 
 def _state(iteration: int, weights, means, full, background_weight: float) -> dict[str, Any]:
+    """Return one trace entry (copies of the parameters)."""
     return {
         "iteration": int(iteration),
         "weights": np.array(weights, dtype=np.float64),

@@ -30,8 +30,9 @@ RTOL, ATOL = 1e-12, 1e-12
 def test_final_state_equals_fit_with_same_start(X, covariance_type):
     n = 7
     trace = em_trace(GaussianMixture(2, covariance_type=covariance_type, rng=5), X, n)
-    gm = _fit_fixed(GaussianMixture(2, covariance_type=covariance_type, rng=5, max_iter=n,
-                                    tol=0), X)
+    gm = _fit_fixed(
+        GaussianMixture(2, covariance_type=covariance_type, rng=5, max_iter=n, tol=0), X
+    )
     assert len(trace) == n + 1
     assert [s["iteration"] for s in trace] == list(range(n + 1))
     last = trace[-1]
@@ -43,8 +44,11 @@ def test_final_state_equals_fit_with_same_start(X, covariance_type):
 
 
 def test_dict_init_is_state_zero_and_loglike_never_decreases(X):
-    init = {"weights": [0.5, 0.5], "means": [[-1.0, 0.0], [1.0, 0.0]],
-            "covariances": [np.eye(2), np.eye(2)]}
+    init = {
+        "weights": [0.5, 0.5],
+        "means": [[-1.0, 0.0], [1.0, 0.0]],
+        "covariances": [np.eye(2), np.eye(2)],
+    }
     trace = em_trace(GaussianMixture(2, init=init), X, 15)
     np.testing.assert_array_equal(trace[0]["means"], init["means"])
     np.testing.assert_array_equal(trace[0]["covariances"], init["covariances"])
@@ -57,19 +61,22 @@ def test_dict_init_is_state_zero_and_loglike_never_decreases(X):
 def test_background_and_sample_weight(X, rng):
     sw = rng.uniform(0.5, 2.0, X.shape[0])
     trace = em_trace(GaussianMixture(2, background=True, rng=1), X, 4, sample_weight=sw)
-    gm = _fit_fixed(GaussianMixture(2, background=True, rng=1, max_iter=4, tol=0), X,
-                    sample_weight=sw)
+    gm = _fit_fixed(
+        GaussianMixture(2, background=True, rng=1, max_iter=4, tol=0), X, sample_weight=sw
+    )
     np.testing.assert_allclose(trace[-1]["means"], gm.means_, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(trace[-1]["background_weight"], gm.background_weight_,
-                               rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(
+        trace[-1]["background_weight"], gm.background_weight_, rtol=RTOL, atol=ATOL
+    )
 
 
 def test_xd(X):
     err = np.full_like(X, 0.3)
     trace = em_trace(XDGaussianMixture(2, rng=2), X, 4, X_err=err)
     xd = _fit_fixed(XDGaussianMixture(2, rng=2, max_iter=4, tol=0), X, X_err=err)
-    np.testing.assert_allclose(trace[-1]["covariances"], xd.full_covariances(), rtol=RTOL,
-                               atol=ATOL)
+    np.testing.assert_allclose(
+        trace[-1]["covariances"], xd.full_covariances(), rtol=RTOL, atol=ATOL
+    )
 
 
 def test_fitted_estimator_and_generator_untouched(X):
