@@ -35,7 +35,7 @@ def _fit(est: BaseMixture, X, X_err, X_cov, sample_weight) -> BaseMixture:
     """Fit ``est`` (passing errors to extreme deconvolution)."""
     if isinstance(est, XDGaussianMixture):
         return est.fit(X, X_err=X_err, X_cov=X_cov, sample_weight=sample_weight)
-    return est.fit(X, sample_weight=sample_weight)
+    return est.fit(X, sample_weight=sample_weight)  # type: ignore[attr-defined]
 
 
 def _state(iteration: int, weights, means, full, background_weight: float) -> dict[str, Any]:

@@ -7,14 +7,17 @@ matplotlib Axes it drew on, and never calls ``plt.show()`` or ``savefig``.
 from __future__ import annotations
 
 from bayesmix.plot._axes import new_axes
+from bayesmix.plot.animation import animate_em, save_animation
 from bayesmix.plot.ellipses import plot_ellipses
 from bayesmix.plot.em import plot_log_likelihood_history, plot_selection
 from bayesmix.plot.membership import plot_membership
 
 __all__ = [
+    "animate_em",
     "new_axes",
     "plot_ellipses",
     "plot_log_likelihood_history",
     "plot_membership",
     "plot_selection",
+    "save_animation",
 ]
