@@ -6,7 +6,7 @@ STAMP := $(VENV)/.bayesmix-installed
 OUT ?= out/demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench lint clean
 
 $(PY):
 	@PYTHON=$$(bash .ci/find_python.sh) && echo "using $$PYTHON" && "$$PYTHON" -m venv $(VENV)
@@ -24,9 +24,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+lint: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(VENV)/bin/ruff check bayesmix tests bench
+	$(VENV)/bin/ruff format --check bayesmix tests bench
+
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
-	$(PY) bench/run_all.py
+	for f in bench/bench_*.py; do echo "== $$f"; env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -33,7 +33,7 @@ _LAZY = {
 }
 _SUBMODULES = {
     "builders", "components", "datasets", "em", "exceptions", "gpz", "inference", "io",
-    "membership", "plot", "scale", "testing",
+    "membership", "plot", "scale", "testing", "workflows",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

@@ -482,7 +482,8 @@ class BaseMixture:
                     break
             if self.verbose:
                 print(
-                    f"[bayesmix] restart {restart + 1}/{self.n_init}: {it} iterations, "
+                    f"[bayesmix] {type(self).__name__}(n_components={K}) restart "
+                    f"{restart + 1}/{self.n_init}: {it} iterations, "
                     f"log-likelihood {lower:.6g}{'' if converged else ' (not converged)'}",
                     file=sys.stderr,
                 )
