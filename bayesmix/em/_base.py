@@ -306,11 +306,20 @@ class BaseMixture:
         full = np.zeros((K, D, D))
         order = np.argsort(labels, kind="stable")
         bounds = np.searchsorted(labels[order], np.arange(K + 1))
+        empty = []
         for k in range(K):
             rows = order[bounds[k] : bounds[k + 1]]
-            if len(rows):
+            if len(rows) and nk[k] > 2 * _EPS10:
                 diff = X[rows] - means[k]
                 full[k] = (sw[rows] * diff.T) @ diff / nk[k]
+            else:
+                empty.append(k)
+        if empty:  # e.g. duplicate seeds: start empty components from the whole data set
+            mean_all = np.average(X, axis=0, weights=sw)
+            diff = X - mean_all
+            cov_all = (sw * diff.T) @ diff / sw.sum()
+            means[empty] = mean_all
+            full[empty] = cov_all
         return nk / nk.sum(), means, full
 
     @staticmethod

@@ -312,3 +312,14 @@ def test_em_does_not_import_pymc():
         "sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_degenerate_data_stays_inside_the_data():
+    # duplicate k-means++ seeds leave a component empty: it starts from the whole data set
+    X = np.r_[np.zeros((50, 1)), np.ones((50, 1))]
+    gm = GaussianMixture(3, rng=0).fit(X)
+    assert np.all((gm.means_ >= 0) & (gm.means_ <= 1))
+    np.testing.assert_allclose(gm.weights_.sum(), 1.0)
+    assert np.all(np.isfinite(gm.score_samples(X)))
+    const = GaussianMixture(2, rng=0).fit(np.ones((30, 2)))
+    np.testing.assert_allclose(const.means_, 1.0)
