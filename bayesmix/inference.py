@@ -120,7 +120,8 @@ def _warn_poor(diag: dict) -> None:
         problems.append(f"{diag['divergences']} divergent transitions (> 0)")
     if problems:
         warnings.warn(
-            "poor MCMC diagnostics: " + "; ".join(problems)
+            "poor MCMC diagnostics: "
+            + "; ".join(problems)
             + ". Run more draws/tune or chains; with divergences, reparameterise or tighten "
             "priors before trusting the posterior.",
             DiagnosticsWarning,
@@ -136,8 +137,9 @@ def _deterministic_flags():
     with pytensor.config.change_flags(numba__fastmath=False), warnings.catch_warnings():
         # helper graphs (initial points) use PyTensor's C linker, which warns when a
         # pip-installed PyTensor finds no BLAS; the sampled logp/gradient are numba.
-        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS",
-                                category=UserWarning)
+        warnings.filterwarnings(
+            "ignore", message="PyTensor could not link to a BLAS", category=UserWarning
+        )
         yield
 
 
@@ -150,9 +152,16 @@ def _sample_nutpie(mm, *, draws, tune, chains, seed, progressbar, cores, target_
             compiled = nutpie.compile_pymc_model(mm.model, backend="numba")
             mm._cache["nutpie"] = compiled
         t0 = time.perf_counter()
-        idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
-                              progress_bar=progressbar, cores=cores,
-                              target_accept=target_accept)
+        idata = nutpie.sample(
+            compiled,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            progress_bar=progressbar,
+            cores=cores,
+            target_accept=target_accept,
+        )
         return idata, time.perf_counter() - t0
 
 
@@ -162,9 +171,16 @@ def _sample_pymc(mm, *, draws, tune, chains, seed, progressbar, cores, target_ac
     with _deterministic_flags():
         t0 = time.perf_counter()
         idata = pm.sample(
-            draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
-            model=mm.model, nuts_sampler="pymc", progressbar=progressbar,
-            compute_convergence_checks=False, compile_kwargs={"mode": "NUMBA"},
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            random_seed=seed,
+            model=mm.model,
+            nuts_sampler="pymc",
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+            compile_kwargs={"mode": "NUMBA"},
             target_accept=target_accept,
         )
         return idata, time.perf_counter() - t0
@@ -235,8 +251,16 @@ def sample(
     seed = derive_seed(as_generator(rng))
     t0 = time.perf_counter()
     run = _sample_nutpie if sampler == "nutpie" else _sample_pymc
-    idata, sampling_time = run(model, draws=draws, tune=tune, chains=chains, seed=seed,
-                progressbar=progressbar, cores=cores, target_accept=float(target_accept))
+    idata, sampling_time = run(
+        model,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        progressbar=progressbar,
+        cores=cores,
+        target_accept=float(target_accept),
+    )
     wall = time.perf_counter() - t0
     diag = diagnostics(idata)
     diag["wall_time"] = wall
@@ -270,7 +294,13 @@ def find_map(model, *, rng: int | np.random.Generator | None = None) -> dict[str
 
     seed = derive_seed(as_generator(rng))
     with _deterministic_flags():
-        tree = pm.find_MAP(model=model.model, progressbar=False, random_seed=seed, jitter=False,
-                           return_inferencedata=True, compile_kwargs={"mode": "NUMBA"})
+        tree = pm.find_MAP(
+            model=model.model,
+            progressbar=False,
+            random_seed=seed,
+            jitter=False,
+            return_inferencedata=True,
+            compile_kwargs={"mode": "NUMBA"},
+        )
     post = tree["posterior"].to_dataset()
     return {k: np.asarray(v.values).reshape(v.shape[2:]) for k, v in post.data_vars.items()}

@@ -129,7 +129,7 @@ def membership(
     mean = np.zeros((K, N))
     m2 = np.zeros((K, N))
     for start in range(0, S, chunk_size):
-        chunk = {k: v[start:start + chunk_size] for k, v in values.items()}
+        chunk = {k: v[start : start + chunk_size] for k, v in values.items()}
         p = np.exp(_log_resp(mm, chunk, d))
         c = p.shape[0]
         c_mean = p.mean(axis=0)
@@ -155,10 +155,14 @@ def membership(
             out[f"probability_q{int(q)}"] = (dims, arr.T)
     unscored = ~np.isfinite(mean).all(axis=0)
     return xr.Dataset(
-        out, coords=coords,
-        attrs={"n_draws": int(S), "chunk_size": int(chunk_size),
-               "n_unscored": int(unscored.sum()),
-               "formula": "mean over draws of exp(ln w_k + ln p_k - logsumexp_j(ln w_j + ln p_j))"},
+        out,
+        coords=coords,
+        attrs={
+            "n_draws": int(S),
+            "chunk_size": int(chunk_size),
+            "n_unscored": int(unscored.sum()),
+            "formula": "mean over draws of exp(ln w_k + ln p_k - logsumexp_j(ln w_j + ln p_j))",
+        },
     )
 
 

@@ -76,8 +76,9 @@ def assert_backends_agree(
         match exactly).
     """
     y = np.asarray(y, dtype=np.float64)
-    np_params = {k: (None if v is None else np.asarray(v, dtype=np.float64))
-                 for k, v in params.items()}
+    np_params = {
+        k: (None if v is None else np.asarray(v, dtype=np.float64)) for k, v in params.items()
+    }
     expected = np.asarray(component.logp(y, np_params, backend="numpy"))
     got = evaluate_pytensor(component, y, np_params)
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)

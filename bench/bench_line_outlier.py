@@ -49,8 +49,11 @@ def make_data(n: int, seed: int = 0):
         from bayesmix.datasets import load_hogg2010
 
         t = load_hogg2010()
-        return (np.asarray(t["x"], float), np.asarray(t["y"], float),
-                np.asarray(t["sigma_y"], float))
+        return (
+            np.asarray(t["x"], float),
+            np.asarray(t["y"], float),
+            np.asarray(t["sigma_y"], float),
+        )
     rng = np.random.default_rng(seed)
     x = rng.uniform(50, 300, n)
     y_err = rng.uniform(10, 40, n)
@@ -66,7 +69,8 @@ def _ess_per_s(idata, seconds):
     post = idata["posterior"].to_dataset()[["slope", "intercept"]]
     ess = arviz_stats.ess(post, method="bulk")
     return {k: float(ess[k]) / seconds for k in ("slope", "intercept")}, {
-        k: float(ess[k]) for k in ("slope", "intercept")}
+        k: float(ess[k]) for k in ("slope", "intercept")
+    }
 
 
 def run_bayesmix(x, y, y_err, chains, draws, tune, seed):
@@ -94,9 +98,15 @@ def run_bayesmix(x, y, y_err, chains, draws, tune, seed):
     sampling = fit.diagnostics["sampling_time"]
     ess_s, ess = _ess_per_s(fit.idata, sampling)
     return {
-        "build_s": t_build, "compile_and_sample_s": t_sample_call, "sampling_s": sampling,
-        "membership_s": t_member, "membership_no_quantiles_s": t_member_noq, "total_s": total,
-        "ess_per_s": ess_s, "ess": ess, "divergences": fit.diagnostics["divergences"],
+        "build_s": t_build,
+        "compile_and_sample_s": t_sample_call,
+        "sampling_s": sampling,
+        "membership_s": t_member,
+        "membership_no_quantiles_s": t_member_noq,
+        "total_s": total,
+        "ess_per_s": ess_s,
+        "ess": ess,
+        "divergences": fit.diagnostics["divergences"],
         "p_outlier_mean": float(ds["probability"].sel(component="outlier").mean()),
         "check": float(ds_noq["probability"].sum()),
     }
@@ -122,8 +132,15 @@ def run_reference(x, y, y_err, chains, draws, tune, seed):
         pm.Deterministic("logp_inlier", pm.logp(inl, y))
         pm.Deterministic("logp_outlier", pm.logp(out, y))
     t_build = time.perf_counter() - t0
-    idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
-                      nuts_sampler="nutpie", progressbar=False, model=model)
+    idata = pm.sample(
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        random_seed=seed,
+        nuts_sampler="nutpie",
+        progressbar=False,
+        model=model,
+    )
     t_sample_call = time.perf_counter() - t0 - t_build
     t1 = time.perf_counter()
     post = idata["posterior"].to_dataset()
@@ -137,9 +154,15 @@ def run_reference(x, y, y_err, chains, draws, tune, seed):
     ess_s, ess = _ess_per_s(idata, sampling)
     div = int(idata["sample_stats"].to_dataset()["diverging"].values.sum())
     return {
-        "build_s": t_build, "compile_and_sample_s": t_sample_call, "sampling_s": sampling,
-        "membership_s": t_member, "total_s": total, "ess_per_s": ess_s, "ess": ess,
-        "divergences": div, "p_outlier_mean": float(p_out.mean()),
+        "build_s": t_build,
+        "compile_and_sample_s": t_sample_call,
+        "sampling_s": sampling,
+        "membership_s": t_member,
+        "total_s": total,
+        "ess_per_s": ess_s,
+        "ess": ess,
+        "divergences": div,
+        "p_outlier_mean": float(p_out.mean()),
     }
 
 
@@ -178,26 +201,33 @@ def machine_facts() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
     except (OSError, StopIteration):
         pass
-    return (f"{cpu}; {os.cpu_count()} cores; Python {platform.python_version()}; "
-            f"PyMC {pymc.__version__}, PyTensor {pytensor.__version__}, nutpie "
-            f"{nutpie.__version__}; load average at start {load[0]:.1f} (machine shared "
-            "with other jobs)")
+    return (
+        f"{cpu}; {os.cpu_count()} cores; Python {platform.python_version()}; "
+        f"PyMC {pymc.__version__}, PyTensor {pytensor.__version__}, nutpie "
+        f"{nutpie.__version__}; load average at start {load[0]:.1f} (machine shared "
+        "with other jobs)"
+    )
 
 
 def fmt_table(rows: list[dict]) -> str:
-    out = ["| N | impl | run | chains x draws (tune) | total wall s | build s | compile+sample s "
-           "| sampling s | membership s | ESS/s slope | ESS/s intercept | peak RSS GB | div |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| N | impl | run | chains x draws (tune) | total wall s | build s | compile+sample s "
+        "| sampling s | membership s | ESS/s slope | ESS/s intercept | peak RSS GB | div |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         if "error" in r:
-            out.append(f"| {r['n']} | {r['impl']} | {r['run']} | failed: "
-                       f"{r['error'].strip().splitlines()[-1][:80]} |||||||||")
+            out.append(
+                f"| {r['n']} | {r['impl']} | {r['run']} | failed: "
+                f"{r['error'].strip().splitlines()[-1][:80]} |||||||||"
+            )
             continue
         out.append(
             f"| {r['n']} | {r['impl']} | {r['run']} | {r['chains']} x {r['draws']} ({r['tune']}) "
             f"| {r['process_wall_s']:.1f} | {r['build_s']:.2f} | {r['compile_and_sample_s']:.1f} "
             f"| {r['sampling_s']:.1f} | {r['membership_s']:.2f} | {r['ess_per_s']['slope']:.0f} "
-            f"| {r['ess_per_s']['intercept']:.0f} | {r['peak_rss_gb']:.2f} | {r['divergences']} |")
+            f"| {r['ess_per_s']['intercept']:.0f} | {r['peak_rss_gb']:.2f} | {r['divergences']} |"
+        )
     return "\n".join(out)
 
 
@@ -214,7 +244,8 @@ def ratios(rows: list[dict]) -> str:
             f"{b['ess_per_s']['intercept'] / ref['ess_per_s']['intercept']:.2f}; peak memory "
             f"ratio {b['peak_rss_gb'] / ref['peak_rss_gb']:.2f}; warm wall time "
             f"{b['process_wall_s']:.1f} s vs {ref['process_wall_s']:.1f} s (process, incl. "
-            "imports)")
+            "imports)"
+        )
     return "\n".join(lines)
 
 
@@ -244,10 +275,11 @@ def main(argv=None) -> int:
                     print(json.dumps(r), flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
-    text = (f"\n## Issue 3: line + outlier vs notebook recipe\n\n"
-            f"Command: `python bench/bench_line_outlier.py {' '.join(argv or sys.argv[1:])}`"
-            f"\n\nDate: {start}. Machine: {facts}.\n\n" + fmt_table(rows) + "\n\n"
-            + ratios(rows) + "\n")
+    text = (
+        f"\n## Issue 3: line + outlier vs notebook recipe\n\n"
+        f"Command: `python bench/bench_line_outlier.py {' '.join(argv or sys.argv[1:])}`"
+        f"\n\nDate: {start}. Machine: {facts}.\n\n" + fmt_table(rows) + "\n\n" + ratios(rows) + "\n"
+    )
     print(text)
     if not args.no_append:
         with open(HERE / "RESULTS.md", "a") as f:

@@ -32,8 +32,9 @@ def hogg_fit():
     mm = line_outlier(t["x"], t["y"], t["sigma_y"], ids=t["ID"])
     # 4 x 1000 draws and target_accept=0.95: with the default 0.8 the broad outlier
     # component gives a few divergences per 4000 draws on these 20 points
-    return sample(mm, draws=1000, tune=1000, chains=4, rng=HOGG_SEED, progressbar=False,
-                  target_accept=0.95)
+    return sample(
+        mm, draws=1000, tune=1000, chains=4, rng=HOGG_SEED, progressbar=False, target_accept=0.95
+    )
 
 
 def simulate_line(seed, n=150, outlier_fraction=0.2):
@@ -44,8 +45,14 @@ def simulate_line(seed, n=150, outlier_fraction=0.2):
     is_out = rng.random(n) < outlier_fraction
     y = 1.5 * x - 2.0 + rng.normal(0, y_err)
     y[is_out] = rng.normal(5.0, np.sqrt(6.0**2 + y_err[is_out] ** 2))
-    truth = {"slope": 1.5, "intercept": -2.0, "outlier_mean": 5.0, "outlier_sigma": 6.0,
-             "weights": np.array([1 - outlier_fraction, outlier_fraction]), "is_outlier": is_out}
+    truth = {
+        "slope": 1.5,
+        "intercept": -2.0,
+        "outlier_mean": 5.0,
+        "outlier_sigma": 6.0,
+        "weights": np.array([1 - outlier_fraction, outlier_fraction]),
+        "is_outlier": is_out,
+    }
     return x, y, y_err, truth
 
 
@@ -59,8 +66,9 @@ def line_recovery_fit(seed):
     with warnings.catch_warnings():
         # short chains for test speed: ESS may fall below 400; R-hat is checked by the tests
         warnings.simplefilter("ignore", DiagnosticsWarning)
-        fit = sample(mm, draws=500, tune=500, chains=2, rng=seed, progressbar=False,
-                     target_accept=0.9)
+        fit = sample(
+            mm, draws=500, tune=500, chains=2, rng=seed, progressbar=False, target_accept=0.9
+        )
     return fit, truth
 
 
@@ -71,8 +79,11 @@ def simulate_gm2d(seed, n=200):
     covs = np.array([[[0.5, 0.2], [0.2, 0.4]], [[0.3, -0.1], [-0.1, 0.6]]])
     w = np.array([0.4, 0.6])
     z = rng.random(n) < w[1]
-    X_true = np.where(z[:, None], rng.multivariate_normal(means[1], covs[1], n),
-                      rng.multivariate_normal(means[0], covs[0], n))
+    X_true = np.where(
+        z[:, None],
+        rng.multivariate_normal(means[1], covs[1], n),
+        rng.multivariate_normal(means[0], covs[0], n),
+    )
     sd = rng.uniform(0.1, 0.4, (n, 2))
     rho = rng.uniform(-0.5, 0.5, n)
     X_cov = np.empty((n, 2, 2))

@@ -5,10 +5,10 @@ import sys
 import textwrap
 import warnings
 
+import _bayes_fits as fits
 import numpy as np
 import pytest
 
-import _bayes_fits as fits
 from bayesmix.builders import line_outlier
 from bayesmix.exceptions import DiagnosticsWarning, SpecError
 from bayesmix.inference import Fit, find_map, sample
@@ -100,8 +100,14 @@ def test_same_seed_same_draws_cold_vs_warm(tmp_path):
     now-warm cache.
     """
     env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'cold_cache'}")
-    out = subprocess.run([sys.executable, "-c", _COLD_SCRIPT], env=env, capture_output=True,
-                         text=True, timeout=600, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _COLD_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     cold = json.loads(out.stdout)
     t = fits.hogg_table()
     warm = []
@@ -121,8 +127,17 @@ def test_pymc_sampler_agrees(hogg_fit):
     mm = line_outlier(t["x"], t["y"], t["sigma_y"], ids=t["ID"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DiagnosticsWarning)  # 2 x 300 draws for speed
-        fit = sample(mm, draws=300, tune=300, chains=2, rng=5, sampler="pymc", cores=1,
-                     progressbar=False, target_accept=0.95)
+        fit = sample(
+            mm,
+            draws=300,
+            tune=300,
+            chains=2,
+            rng=5,
+            sampler="pymc",
+            cores=1,
+            progressbar=False,
+            target_accept=0.95,
+        )
     assert fit.sampler == "pymc"
     ref = hogg_fit.posterior["slope"].values.ravel()
     got = fit.posterior["slope"].values.ravel()
@@ -141,9 +156,11 @@ def test_find_map(hogg_fit):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [(dict(sampler="stan"), r"'sampler' must be one of \['nutpie', 'pymc'\]"),
-     (dict(draws=0), "'draws' must be >= 1"),
-     (dict(chains=1.5), "'chains' must be an integer")],
+    [
+        (dict(sampler="stan"), r"'sampler' must be one of \['nutpie', 'pymc'\]"),
+        (dict(draws=0), "'draws' must be >= 1"),
+        (dict(chains=1.5), "'chains' must be an integer"),
+    ],
 )
 def test_bad_arguments(hogg_fit, kwargs, match):
     with pytest.raises(SpecError, match=match):

@@ -1,9 +1,9 @@
+import _bayes_fits as fits
 import numpy as np
 import pytest
 from scipy import stats
 from scipy.special import logsumexp
 
-import _bayes_fits as fits
 from bayesmix.exceptions import DataError
 from bayesmix.membership import membership, posterior_values, to_table
 
@@ -25,10 +25,13 @@ def _brute_force(fit, x, y, s):
     probs = np.empty((S, 2, len(y)))
     for i in range(S):
         lw = np.log(v["weights"][i])
-        terms = np.array([
-            lw[0] + stats.norm.logpdf(y, v["slope"][i] * x + v["intercept"][i], s),
-            lw[1] + stats.norm.logpdf(y, v["outlier_mean"][i], np.hypot(v["outlier_sigma"][i], s)),
-        ])
+        terms = np.array(
+            [
+                lw[0] + stats.norm.logpdf(y, v["slope"][i] * x + v["intercept"][i], s),
+                lw[1]
+                + stats.norm.logpdf(y, v["outlier_mean"][i], np.hypot(v["outlier_sigma"][i], s)),
+            ]
+        )
         probs[i] = np.exp(terms - logsumexp(terms, axis=0))
     return probs
 
@@ -41,8 +44,9 @@ def test_matches_brute_force(hogg_fit, hogg_members):
     np.testing.assert_allclose(ds["probability"].values, probs.mean(0).T, rtol=0, atol=1e-10)
     np.testing.assert_allclose(ds["probability_sd"].values, probs.std(0).T, rtol=0, atol=1e-10)
     for q in (16, 50, 84):
-        np.testing.assert_allclose(ds[f"probability_q{q}"].values,
-                                   np.percentile(probs, q, axis=0).T, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(
+            ds[f"probability_q{q}"].values, np.percentile(probs, q, axis=0).T, rtol=0, atol=1e-10
+        )
 
 
 def test_far_objects_match_brute_force(hogg_fit):
@@ -50,8 +54,12 @@ def test_far_objects_match_brute_force(hogg_fit):
     x = np.array([100.0, 150.0, 200.0])
     y = np.array([1e5, -1e5, 3e4])
     s = np.array([1.0, 1.0, 30.0])
-    ds = membership(hogg_fit, {"x": x, "y": y, "y_err": s, "ids": ["a", "b", "c"]},
-                    chunk_size=333, max_quantile_elements=5000)
+    ds = membership(
+        hogg_fit,
+        {"x": x, "y": y, "y_err": s, "ids": ["a", "b", "c"]},
+        chunk_size=333,
+        max_quantile_elements=5000,
+    )
     p = ds["probability"].values
     assert np.isfinite(p).all() and ds.attrs["n_unscored"] == 0
     probs = _brute_force(hogg_fit, x, y, s)
@@ -64,10 +72,12 @@ def test_far_objects_match_brute_force(hogg_fit):
 def test_chunking_does_not_change_results(hogg_fit, hogg_members):
     for chunk in (1, 7, 4000):
         ds = membership(hogg_fit, chunk_size=chunk, quantiles=False)
-        np.testing.assert_allclose(ds["probability"].values,
-                                   hogg_members["probability"].values, rtol=0, atol=1e-13)
-        np.testing.assert_allclose(ds["probability_sd"].values,
-                                   hogg_members["probability_sd"].values, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            ds["probability"].values, hogg_members["probability"].values, rtol=0, atol=1e-13
+        )
+        np.testing.assert_allclose(
+            ds["probability_sd"].values, hogg_members["probability_sd"].values, rtol=0, atol=1e-12
+        )
         assert "probability_q50" not in ds
 
 

@@ -17,7 +17,9 @@ from bayesmix.exceptions import DataError
 __all__ = ["make_coords", "object_ids"]
 
 
-def object_ids(ids: Sequence | np.ndarray | None, n_objects: int, *, name: str = "ids") -> np.ndarray:
+def object_ids(
+    ids: Sequence | np.ndarray | None, n_objects: int, *, name: str = "ids"
+) -> np.ndarray:
     """Return object ids: ``ids`` validated (length, uniqueness) or ``arange(n_objects)``."""
     if ids is None:
         return np.arange(n_objects)

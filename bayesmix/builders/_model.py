@@ -81,8 +81,13 @@ class MixtureModel:
         """Number of objects the model was built from."""
         return len(self.coords["object"])
 
-    def log_joint(self, values: Mapping[str, Any], data: Mapping[str, Any] | None = None, *,
-                  backend: str = "numpy") -> Any:
+    def log_joint(
+        self,
+        values: Mapping[str, Any],
+        data: Mapping[str, Any] | None = None,
+        *,
+        backend: str = "numpy",
+    ) -> Any:
         """Return ``ln w_k + ln p_k(y_n)``, shape (..., n_components, n_objects).
 
         Parameters

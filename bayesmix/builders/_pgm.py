@@ -65,8 +65,13 @@ def pgm_layout(model, *, plate_dim: str = "object") -> dict[str, Any]:
         ys = [pos[n][1] for n in in_plate]
         plate = (min(xs) - 0.5, min(ys) - 0.5, max(xs) - min(xs) + 1.0, max(ys) - min(ys) + 1.0)
     edges = [(p, n) for n in names for p in parents[n]]
-    return {"kinds": {n: kinds[n] for n in names}, "positions": pos, "edges": edges,
-            "plate": plate, "plate_size": len(model.coords.get(plate_dim, ()))}
+    return {
+        "kinds": {n: kinds[n] for n in names},
+        "positions": pos,
+        "edges": edges,
+        "plate": plate,
+        "plate_size": len(model.coords.get(plate_dim, ())),
+    }
 
 
 def draw_pgm(model, *, plate_dim: str = "object", **kwargs: Any):
@@ -94,8 +99,11 @@ def draw_pgm(model, *, plate_dim: str = "object", **kwargs: Any):
         pgm.add_edge(a, b)
     if lay["plate"] is not None:
         x0, y0, w, h = lay["plate"]
-        pgm.add_plate([x0 * scale_x + 0.1 * scale_x, y0, w * scale_x - 0.2 * scale_x, h],
-                      label=f"{plate_dim} n = 1..{lay['plate_size']}", position="bottom right")
+        pgm.add_plate(
+            [x0 * scale_x + 0.1 * scale_x, y0, w * scale_x - 0.2 * scale_x, h],
+            label=f"{plate_dim} n = 1..{lay['plate_size']}",
+            position="bottom right",
+        )
     import numpy as np
 
     # daft computes edge slopes as dy/dx and divides by zero for vertical

@@ -15,8 +15,9 @@ def check_priors(priors: Mapping[str, Any] | None, allowed: set[str]) -> dict[st
     if priors is None:
         return {}
     if not isinstance(priors, Mapping):
-        raise SpecError(f"'priors' must be a mapping of variable name to prior; got {priors!r}",
-                        key="priors")
+        raise SpecError(
+            f"'priors' must be a mapping of variable name to prior; got {priors!r}", key="priors"
+        )
     out = {}
     for name, spec in priors.items():
         if name not in allowed:
@@ -40,8 +41,9 @@ def _dist_class(dist: str, *, key: str):
 
     cls = getattr(pm, str(dist), None)
     if cls is None or not hasattr(cls, "dist"):
-        raise SpecError(f"'{key}' must name a PyMC distribution (e.g. 'Normal'); got {dist!r}",
-                        key=key)
+        raise SpecError(
+            f"'{key}' must name a PyMC distribution (e.g. 'Normal'); got {dist!r}", key=key
+        )
     return cls
 
 

@@ -20,7 +20,9 @@ from bayesmix.exceptions import DataError, SpecError
 __all__ = ["gaussian_mixture"]
 
 
-def _prepare(X, X_err, X_cov, user_ids, *, n_features: int | None = None) -> tuple[dict, np.ndarray]:
+def _prepare(
+    X, X_err, X_cov, user_ids, *, n_features: int | None = None
+) -> tuple[dict, np.ndarray]:
     """Validate mixture data; return ``{"X", ["X_cov"]}`` and the object ids."""
     n = check_matrix(X, name="X", n_features=n_features, allow_nan=True).shape[0]
     ids = object_ids(user_ids, n)
@@ -41,8 +43,14 @@ def _prepare(X, X_err, X_cov, user_ids, *, n_features: int | None = None) -> tup
     return data, ids
 
 
-def _mixture_terms(values: Mapping[str, Any], data: Mapping[str, Any], *, backend: str,
-                   n_components: int, n_features: int) -> tuple[Any, list[Any]]:
+def _mixture_terms(
+    values: Mapping[str, Any],
+    data: Mapping[str, Any],
+    *,
+    backend: str,
+    n_components: int,
+    n_features: int,
+) -> tuple[Any, list[Any]]:
     """Log weights and each component's log-density (one formula for both backends)."""
     b = get_backend(backend)
     comp = MultivariateGaussian(n_features)
@@ -51,8 +59,11 @@ def _mixture_terms(values: Mapping[str, Any], data: Mapping[str, Any], *, backen
     cov = L @ L.swapaxes(-1, -2) if b.name == "numpy" else L @ L.mT
     logps = []
     for k in range(n_components):
-        params = {"mean": means[..., k, None, :], "cov": cov[..., k, None, :, :],
-                  "error_cov": data.get("X_cov")}
+        params = {
+            "mean": means[..., k, None, :],
+            "cov": cov[..., k, None, :, :],
+            "error_cov": data.get("X_cov"),
+        }
         logps.append(comp.logp(data["X"], params, backend=b))
     return b.log(values["weights"]), logps
 
@@ -131,8 +142,8 @@ def gaussian_mixture(
     import pytensor.tensor as pt
 
     data, ids = _prepare(X, X_err, X_cov, ids)
-    X = data["X"]
-    n, d = X.shape
+    Xv = data["X"]
+    n, d = Xv.shape
     K = check_int(n_components, name="n_components", minimum=1, maximum=n)
     if labels is None:
         labels = tuple(str(k) for k in range(K))
@@ -140,7 +151,7 @@ def gaussian_mixture(
     if len(labels) != K or len(set(labels)) != K:
         raise SpecError(f"'labels' must be {K} distinct names; got {labels!r}", key="labels")
     user = check_priors(priors, {"means", "sigma", "weights"})
-    m, s = X.mean(axis=0), X.std(axis=0)
+    m, s = Xv.mean(axis=0), Xv.std(axis=0)
     s = np.where(s > 0, s, 1.0)
     features = tuple(f"x{j}" for j in range(d))
     coords = make_coords(ids, labels, features)
@@ -151,43 +162,76 @@ def gaussian_mixture(
     with pm.Model(coords=coords) as model:
         data_vars = {}
         if "X_cov" in data:
-            data_vars["X_cov"] = pm.Data("X_cov", data["X_cov"],
-                                         dims=("object", "feature", "feature_"))
-        weights = prior_rv("weights", user.get("weights", {"dist": "Dirichlet", "a": [1.0] * K}),
-                           dims="component")
+            data_vars["X_cov"] = pm.Data(
+                "X_cov", data["X_cov"], dims=("object", "feature", "feature_")
+            )
+        weights = prior_rv(
+            "weights", user.get("weights", {"dist": "Dirichlet", "a": [1.0] * K}), dims="component"
+        )
         # ordered first feature: initial values at the data quantiles
-        init0 = np.quantile(X[:, 0], (np.arange(K) + 0.5) / K)
+        init0 = np.quantile(Xv[:, 0], (np.arange(K) + 0.5) / K)
         init0 = init0 + 1e-3 * s[0] * np.arange(K)  # strictly increasing
         mean_spec = user.get("means")
-        first = (prior_rv("means_first", mean_spec, dims="component",
-                          transform=pm.distributions.transforms.ordered, initval=init0)
-                 if mean_spec is not None else
-                 pm.Normal("means_first", mu=m[0], sigma=2.0 * s[0], dims="component",
-                           transform=pm.distributions.transforms.ordered, initval=init0))
+        first = (
+            prior_rv(
+                "means_first",
+                mean_spec,
+                dims="component",
+                transform=pm.distributions.transforms.ordered,
+                initval=init0,
+            )
+            if mean_spec is not None
+            else pm.Normal(
+                "means_first",
+                mu=m[0],
+                sigma=2.0 * s[0],
+                dims="component",
+                transform=pm.distributions.transforms.ordered,
+                initval=init0,
+            )
+        )
         if d > 1:
-            rest = (prior_rv("means_rest", mean_spec, dims=("component", "feature_rest"))
-                    if mean_spec is not None else
-                    pm.Normal("means_rest", mu=m[1:], sigma=2.0 * s[1:],
-                              dims=("component", "feature_rest")))
-            means = pm.Deterministic("means", pt.concatenate([first[:, None], rest], axis=1),
-                                     dims=("component", "feature"))
+            rest = (
+                prior_rv("means_rest", mean_spec, dims=("component", "feature_rest"))
+                if mean_spec is not None
+                else pm.Normal(
+                    "means_rest", mu=m[1:], sigma=2.0 * s[1:], dims=("component", "feature_rest")
+                )
+            )
+            means = pm.Deterministic(
+                "means",
+                pt.concatenate([first[:, None], rest], axis=1),
+                dims=("component", "feature"),
+            )
         else:
             means = pm.Deterministic("means", first[:, None], dims=("component", "feature"))
         sd_spec = user.get("sigma")
         if d == 1:
-            sig = (prior_rv("sigma", sd_spec, dims="component") if sd_spec is not None
-                   else pm.HalfNormal("sigma", sigma=s[0], dims="component"))
+            sig = (
+                prior_rv("sigma", sd_spec, dims="component")
+                if sd_spec is not None
+                else pm.HalfNormal("sigma", sigma=s[0], dims="component")
+            )
             chol = sig[:, None, None]
         else:
             r, c = np.tril_indices(d)
             chols = []
             for k in range(K):
-                sd_dist = (pm.HalfNormal.dist(sigma=s, shape=d) if sd_spec is None else
-                           getattr(pm, sd_spec["dist"]).dist(
-                               **{a: v for a, v in sd_spec.items() if a != "dist"}, shape=d))
-                packed = pm.LKJCholeskyCov(f"cov_packed_{labels[k]}", n=d, eta=2.0,
-                                           sd_dist=sd_dist, compute_corr=False,
-                                           dims="cov_packed")
+                sd_dist = (
+                    pm.HalfNormal.dist(sigma=s, shape=d)
+                    if sd_spec is None
+                    else getattr(pm, sd_spec["dist"]).dist(
+                        **{a: v for a, v in sd_spec.items() if a != "dist"}, shape=d
+                    )
+                )
+                packed = pm.LKJCholeskyCov(
+                    f"cov_packed_{labels[k]}",
+                    n=d,
+                    eta=2.0,
+                    sd_dist=sd_dist,
+                    compute_corr=False,
+                    dims="cov_packed",
+                )
                 chols.append(pt.zeros((d, d))[r, c].set(packed))
             chol = pt.stack(chols, axis=0)
         chol = pm.Deterministic("cov_chol", chol, dims=("component", "feature", "feature_"))
@@ -195,35 +239,54 @@ def gaussian_mixture(
 
         def _logp(value, w, mu, L, *dv):
             dd = {"X": value, **dict(zip(dnames, dv, strict=True))}
-            lw, lps = log_terms({"weights": w, "means": mu, "cov_chol": L}, dd,
-                                backend="pytensor")
+            lw, lps = log_terms({"weights": w, "means": mu, "cov_chol": L}, dd, backend="pytensor")
             return mixture_logp(lw, lps, backend="pytensor")
 
         # one observation per object with core dim ``feature``; the error
         # covariances are per object (batch over ``object``)
         sig_in = ["(k)", "(k,d)", "(k,d,d)"] + ["(d,d)"] * len(dnames)
-        pm.CustomDist("X", weights, means, chol, *data_vars.values(), logp=_logp, observed=X,
-                      signature=",".join(sig_in) + "->(d)", dims=("object", "feature"))
+        pm.CustomDist(
+            "X",
+            weights,
+            means,
+            chol,
+            *data_vars.values(),
+            logp=_logp,
+            observed=Xv,
+            signature=",".join(sig_in) + "->(d)",
+            dims=("object", "feature"),
+        )
 
-    spec = {"builder": "gaussian_mixture", "n_components": K, "n_features": d,
-            "labels": list(labels), "priors": user,
-            "errors": "X_err" if X_err is not None else ("X_cov" if X_cov is not None else None)}
+    spec = {
+        "builder": "gaussian_mixture",
+        "n_components": K,
+        "n_features": d,
+        "labels": list(labels),
+        "priors": user,
+        "errors": "X_err" if X_err is not None else ("X_cov" if X_cov is not None else None),
+    }
     has_err = "X_cov" in data
 
     def prepare_data(dd: Mapping[str, Any]) -> tuple[dict, np.ndarray]:
         if has_err and dd.get("X_err") is None and dd.get("X_cov") is None:
-            raise DataError("'data' must include 'X_err' or 'X_cov' (the model has errors)",
-                            argument="data")
-        return _prepare(dd.get("X"), dd.get("X_err"), dd.get("X_cov"), dd.get("ids"),
-                        n_features=d)
+            raise DataError(
+                "'data' must include 'X_err' or 'X_cov' (the model has errors)", argument="data"
+            )
+        return _prepare(dd.get("X"), dd.get("X_err"), dd.get("X_cov"), dd.get("ids"), n_features=d)
 
     comp = MultivariateGaussian(d)
     return MixtureModel(
         model=model,
         components=tuple(
-            ComponentSpec(lab, comp, {"mean": f"means[{k}]",
-                                      "cov": f"cov_chol[{k}] @ cov_chol[{k}].T",
-                                      "error_cov": "X_cov" if has_err else "0"})
+            ComponentSpec(
+                lab,
+                comp,
+                {
+                    "mean": f"means[{k}]",
+                    "cov": f"cov_chol[{k}] @ cov_chol[{k}].T",
+                    "error_cov": "X_cov" if has_err else "0",
+                },
+            )
             for k, lab in enumerate(labels)
         ),
         coords=coords,

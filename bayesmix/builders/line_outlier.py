@@ -41,18 +41,25 @@ def _prepare(x, y, y_err, x_err, user_ids, *, outlier_range=None) -> tuple[dict,
         bad = (y < lo) | (y > hi)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
+            where = f"row {i}" if lab is None else f"row {i} (id {ids[i]})"
             raise DataError(
                 f"'y' must lie inside outlier_range [{lo}, {hi}] for the uniform outlier "
-                f"component; got {y[i]} at row {i}{'' if lab is None else f' (id {ids[i]})'}. Widen outlier_range.",
+                f"component; got {y[i]} at {where}. Widen outlier_range.",
                 argument="y",
                 rows=np.flatnonzero(bad)[:100],
             )
     return data, ids
 
 
-def _line_terms(values: Mapping[str, Any], data: Mapping[str, Any], *, backend: str,
-                outlier: str, outlier_range: tuple[float, float] | None,
-                intrinsic_scatter: bool) -> tuple[Any, list[Any]]:
+def _line_terms(
+    values: Mapping[str, Any],
+    data: Mapping[str, Any],
+    *,
+    backend: str,
+    outlier: str,
+    outlier_range: tuple[float, float] | None,
+    intrinsic_scatter: bool,
+) -> tuple[Any, list[Any]]:
     """Log weights and the inlier/outlier log-densities (one formula for both backends)."""
     b = get_backend(backend)
     slope = values["slope"][..., None]
@@ -63,17 +70,22 @@ def _line_terms(values: Mapping[str, Any], data: Mapping[str, Any], *, backend: 
         inlier_var = inlier_var + b.square(slope * data["x_err"])
     sigma = values["intrinsic_scatter"][..., None] if intrinsic_scatter else 0.0
     inlier = Gaussian().logp(
-        data["y"], {"mean": slope * data["x"] + intercept, "sigma": sigma,
-                    "error_var": inlier_var}, backend=b,
+        data["y"],
+        {"mean": slope * data["x"] + intercept, "sigma": sigma, "error_var": inlier_var},
+        backend=b,
     )
     if outlier == "gaussian":
         out = Gaussian().logp(
-            data["y"], {"mean": values["outlier_mean"][..., None],
-                        "sigma": values["outlier_sigma"][..., None], "error_var": err_var},
+            data["y"],
+            {
+                "mean": values["outlier_mean"][..., None],
+                "sigma": values["outlier_sigma"][..., None],
+                "error_var": err_var,
+            },
             backend=b,
         )
     else:
-        lo, hi = outlier_range
+        lo, hi = outlier_range or (-np.inf, np.inf)  # always set for uniform outliers
         out = Uniform().logp(data["y"], {"lower": lo, "upper": hi}, backend=b)
     return b.log(values["weights"]), [inlier, out]
 
@@ -179,40 +191,51 @@ def line_outlier(
         try:
             lo, hi = (float(v) for v in outlier_range)
         except (TypeError, ValueError):
-            raise SpecError(f"'outlier_range' must be (lower, upper); got {outlier_range!r}",
-                            key="outlier_range") from None
+            raise SpecError(
+                f"'outlier_range' must be (lower, upper); got {outlier_range!r}",
+                key="outlier_range",
+            ) from None
         if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
-            raise SpecError(f"'outlier_range' must be finite with upper > lower; got "
-                            f"{outlier_range!r}", key="outlier_range")
+            raise SpecError(
+                f"'outlier_range' must be finite with upper > lower; got {outlier_range!r}",
+                key="outlier_range",
+            )
         outlier_range = (lo, hi)
-    data, ids = _prepare(x, y, y_err, x_err, ids,
-                         outlier_range=outlier_range if outlier == "uniform" else None)
-    x, y = data["x"], data["y"]
+    data, ids = _prepare(
+        x, y, y_err, x_err, ids, outlier_range=outlier_range if outlier == "uniform" else None
+    )
+    xv, yv = data["x"], data["y"]
     if outlier == "uniform" and outlier_range is None:
-        span = float(np.ptp(y)) or float(np.max(data["y_err"]))
-        outlier_range = (float(y.min()) - 0.1 * span, float(y.max()) + 0.1 * span)
+        span = float(np.ptp(yv)) or float(np.max(data["y_err"]))
+        outlier_range = (float(yv.min()) - 0.1 * span, float(yv.max()) + 0.1 * span)
     allowed = {"slope", "intercept", "weights"}
     allowed |= {"outlier_mean", "outlier_sigma"} if outlier == "gaussian" else set()
     allowed |= {"intrinsic_scatter"} if intrinsic_scatter else set()
     user_priors = check_priors(priors, allowed)
 
-    s_y = float(np.std(y)) or float(np.median(data["y_err"]))
-    s_x = float(np.std(x)) or 1.0
-    x_pivot = float(np.mean(x))
-    defaults = {
+    s_y = float(np.std(yv)) or float(np.median(data["y_err"]))
+    s_x = float(np.std(xv)) or 1.0
+    x_pivot = float(np.mean(xv))
+    defaults: dict[str, dict[str, Any]] = {
         "slope": {"dist": "Normal", "mu": 0.0, "sigma": 10.0 * s_y / s_x},
-        "intercept": {"dist": "Normal", "mu": float(np.mean(y)),
-                      "sigma": 10.0 * s_y * (1.0 + abs(x_pivot) / s_x)},
+        "intercept": {
+            "dist": "Normal",
+            "mu": float(np.mean(yv)),
+            "sigma": 10.0 * s_y * (1.0 + abs(x_pivot) / s_x),
+        },
         "weights": {"dist": "Dirichlet", "a": [1.0, 1.0]},
-        "outlier_mean": {"dist": "Normal", "mu": float(np.mean(y)), "sigma": 10.0 * s_y},
+        "outlier_mean": {"dist": "Normal", "mu": float(np.mean(yv)), "sigma": 10.0 * s_y},
         "outlier_sigma": {"dist": "HalfNormal", "sigma": 10.0 * s_y},
         "intrinsic_scatter": {"dist": "HalfNormal", "sigma": s_y},
     }
     pri = {k: user_priors.get(k, defaults[k]) for k in sorted(allowed)}
 
     coords = make_coords(ids, _LABELS)
-    options = {"outlier": outlier, "outlier_range": outlier_range,
-               "intrinsic_scatter": bool(intrinsic_scatter)}
+    options = {
+        "outlier": outlier,
+        "outlier_range": outlier_range,
+        "intrinsic_scatter": bool(intrinsic_scatter),
+    }
 
     def log_terms(values, d, *, backend="numpy"):
         return _line_terms(values, d, backend=backend, **options)
@@ -226,10 +249,11 @@ def line_outlier(
     with pm.Model(coords=coords) as model:
         data_vars = {k: pm.Data(k, v, dims="object") for k, v in data.items() if k != "y"}
         slope = prior_rv("slope", pri["slope"])
-        pivot = pm.Flat("intercept_at_pivot", initval=float(np.median(y)))
+        pivot = pm.Flat("intercept_at_pivot", initval=float(np.median(yv)))
         intercept = pm.Deterministic("intercept", pivot - slope * x_pivot)
-        pm.Potential("intercept_prior", pm.logp(prior_dist("intercept", pri["intercept"]),
-                                                intercept))
+        pm.Potential(
+            "intercept_prior", pm.logp(prior_dist("intercept", pri["intercept"]), intercept)
+        )
         weights = prior_rv("weights", pri["weights"], dims="component")
         rvs = {"slope": slope, "intercept": intercept, "weights": weights}
         for name in var_names[3:]:
@@ -240,7 +264,7 @@ def line_outlier(
         def _logp(value, *args):
             # args: the model variables (in ``names`` order), then the data vectors
             vals = dict(zip(names, args[: len(names)], strict=True))
-            d = dict(zip(data_names, args[len(names):], strict=True))
+            d = dict(zip(data_names, args[len(names) :], strict=True))
             d["y"] = value
             return mixture_logp(*log_terms(vals, d, backend="pytensor"), backend="pytensor")
 
@@ -249,32 +273,61 @@ def line_outlier(
         # compiles to one fused loop with no (object, component) intermediate.
         core = ["()", "()", "(k)"] + ["()"] * (len(names) - 3 + len(data_names))
         pm.CustomDist(
-            "y", *rvs.values(), *data_vars.values(), logp=_logp, observed=y, dims="object",
+            "y",
+            *rvs.values(),
+            *data_vars.values(),
+            logp=_logp,
+            observed=yv,
+            dims="object",
             signature=",".join(core) + "->()",
         )
 
-    spec = {"builder": "line_outlier", "outlier": outlier, "outlier_range": outlier_range,
-            "intrinsic_scatter": bool(intrinsic_scatter), "priors": pri,
-            "x_err": x_err is not None, "x_pivot": x_pivot}
+    bounds = outlier_range or (float("nan"), float("nan"))  # set for uniform outliers
+    spec = {
+        "builder": "line_outlier",
+        "outlier": outlier,
+        "outlier_range": outlier_range,
+        "intrinsic_scatter": bool(intrinsic_scatter),
+        "priors": pri,
+        "x_err": x_err is not None,
+        "x_pivot": x_pivot,
+    }
 
     def prepare_data(d: Mapping[str, Any]) -> tuple[dict, np.ndarray]:
         if x_err is not None and d.get("x_err") is None:
-            raise DataError("'data' must include 'x_err' (the model was built with x_err)",
-                            argument="data")
-        return _prepare(d.get("x"), d.get("y"), d.get("y_err"),
-                        d.get("x_err") if x_err is not None else None, d.get("ids"))
+            raise DataError(
+                "'data' must include 'x_err' (the model was built with x_err)", argument="data"
+            )
+        return _prepare(
+            d.get("x"),
+            d.get("y"),
+            d.get("y_err"),
+            d.get("x_err") if x_err is not None else None,
+            d.get("ids"),
+        )
 
     return MixtureModel(
         model=model,
         components=(
-            ComponentSpec("inlier", Gaussian(), {
-                "mean": "slope * x + intercept",
-                "sigma": "intrinsic_scatter" if intrinsic_scatter else "0",
-                "error_var": "y_err**2" + (" + slope**2 * x_err**2" if x_err is not None else "")}),
-            ComponentSpec("outlier", Gaussian() if outlier == "gaussian" else Uniform(), (
-                {"mean": "outlier_mean", "sigma": "outlier_sigma", "error_var": "y_err**2"}
-                if outlier == "gaussian"
-                else {"lower": repr(outlier_range[0]), "upper": repr(outlier_range[1])})),
+            ComponentSpec(
+                "inlier",
+                Gaussian(),
+                {
+                    "mean": "slope * x + intercept",
+                    "sigma": "intrinsic_scatter" if intrinsic_scatter else "0",
+                    "error_var": "y_err**2"
+                    + (" + slope**2 * x_err**2" if x_err is not None else ""),
+                },
+            ),
+            ComponentSpec(
+                "outlier",
+                Gaussian() if outlier == "gaussian" else Uniform(),
+                (
+                    {"mean": "outlier_mean", "sigma": "outlier_sigma", "error_var": "y_err**2"}
+                    if outlier == "gaussian"
+                    else {"lower": repr(bounds[0]), "upper": repr(bounds[1])}
+                ),
+            ),
         ),
         coords=coords,
         data=data,

@@ -45,13 +45,23 @@ def test_likelihood_matches_scipy(rng, d):
     m = mm.model
     point = m.initial_point()
     outs = m.replace_rvs_by_values([m["weights"], m["means"], m["cov_chol"]])
-    fn = m.compile_fn([*outs, m.logp(vars=[m["X"]])], inputs=m.value_vars,
-                      mode="FAST_COMPILE", on_unused_input="ignore")
+    fn = m.compile_fn(
+        [*outs, m.logp(vars=[m["X"]])],
+        inputs=m.value_vars,
+        mode="FAST_COMPILE",
+        on_unused_input="ignore",
+    )
     w, mu, L, got = fn(point)
     V = L @ np.swapaxes(L, -1, -2)
     expected = logsumexp(
-        [[np.log(w[k]) + stats.multivariate_normal(mu[k], V[k] + C[i]).logpdf(X[i])
-          for i in range(12)] for k in range(2)], axis=0
+        [
+            [
+                np.log(w[k]) + stats.multivariate_normal(mu[k], V[k] + C[i]).logpdf(X[i])
+                for i in range(12)
+            ]
+            for k in range(2)
+        ],
+        axis=0,
     ).sum()
     np.testing.assert_allclose(float(got), expected, rtol=1e-10)
     # numpy path with a draw axis agrees
@@ -77,15 +87,27 @@ def test_x_err_equals_diagonal_cov(rng):
     [
         (dict(n_components=0), SpecError, r"'n_components' must be >= 1; got 0"),
         (dict(n_components=7), SpecError, r"'n_components' must be <= 6; got 7"),
-        (dict(X=np.array([[0.0, 1], [1, 2], [2, np.nan], [0, 0], [1, 1], [2, 2]])), DataError,
-         r"'X' has a non-finite value \(nan\) at row 2, column 1"),
-        (dict(X_err=np.array([[1.0, 1]] * 4 + [[1, -1]] + [[1, 1]])), DataError,
-         r"'X_err' must be non-negative; got -1.0 at row 4"),
+        (
+            dict(X=np.array([[0.0, 1], [1, 2], [2, np.nan], [0, 0], [1, 1], [2, 2]])),
+            DataError,
+            r"'X' has a non-finite value \(nan\) at row 2, column 1",
+        ),
+        (
+            dict(X_err=np.array([[1.0, 1]] * 4 + [[1, -1]] + [[1, 1]])),
+            DataError,
+            r"'X_err' must be non-negative; got -1.0 at row 4",
+        ),
         (dict(X_err=np.ones((5, 2))), DataError, r"'X_err' must have shape \(6, 2\)"),
-        (dict(X_cov=np.array([np.eye(2)] * 3 + [[[1.0, 2.0], [2.0, 1.0]]] + [np.eye(2)] * 2)),
-         DataError, r"'X_cov' must be positive semi-definite; row 3"),
-        (dict(X_err=np.ones((6, 2)), X_cov=np.array([np.eye(2)] * 6)), SpecError,
-         "at most one of 'X_err' and 'X_cov'"),
+        (
+            dict(X_cov=np.array([np.eye(2)] * 3 + [[[1.0, 2.0], [2.0, 1.0]]] + [np.eye(2)] * 2)),
+            DataError,
+            r"'X_cov' must be positive semi-definite; row 3",
+        ),
+        (
+            dict(X_err=np.ones((6, 2)), X_cov=np.array([np.eye(2)] * 6)),
+            SpecError,
+            "at most one of 'X_err' and 'X_cov'",
+        ),
         (dict(labels=["a"]), SpecError, "'labels' must be 2 distinct names"),
         (dict(priors={"mean": {"dist": "Normal"}}), SpecError, "unknown variable 'mean'"),
     ],

@@ -25,8 +25,9 @@ def _eval(mm, outs, point):
     single = not isinstance(outs, list)
     outs = model.replace_rvs_by_values([outs] if single else outs)
     outs = outs[0] if single else outs
-    fn = model.compile_fn(outs, inputs=model.value_vars, mode="FAST_COMPILE",
-                          on_unused_input="ignore")
+    fn = model.compile_fn(
+        outs, inputs=model.value_vars, mode="FAST_COMPILE", on_unused_input="ignore"
+    )
     return fn(point)
 
 
@@ -48,37 +49,54 @@ def test_structure(hogg_model):
 
 def test_likelihood_matches_scipy(hogg_model, hogg):
     mm = hogg_model
-    point = {"slope": 2.1, "intercept_at_pivot": 420.0, "weights_simplex__": np.array([0.7]),
-             "outlier_mean": 400.0, "outlier_sigma_log__": np.log(150.0)}
+    point = {
+        "slope": 2.1,
+        "intercept_at_pivot": 420.0,
+        "weights_simplex__": np.array([0.7]),
+        "outlier_mean": 400.0,
+        "outlier_sigma_log__": np.log(150.0),
+    }
     x, y, s = (np.asarray(hogg[c], float) for c in ("x", "y", "sigma_y"))
     intercept = 420.0 - 2.1 * x.mean()
     w, got = _eval(mm, [mm.model["weights"], mm.model.logp(vars=[mm.model["y"]])], point)
     w = np.log(np.asarray(w))
     expected = logsumexp(
-        [w[0] + stats.norm(2.1 * x + intercept, s).logpdf(y),
-         w[1] + stats.norm(400.0, np.sqrt(150.0**2 + s**2)).logpdf(y)], axis=0
+        [
+            w[0] + stats.norm(2.1 * x + intercept, s).logpdf(y),
+            w[1] + stats.norm(400.0, np.sqrt(150.0**2 + s**2)).logpdf(y),
+        ],
+        axis=0,
     ).sum()
     np.testing.assert_allclose(float(got), expected, rtol=1e-10)
 
 
 def test_numpy_log_joint_matches_scipy(hogg_model, hogg):
     # the numpy path used by membership, with a leading draw axis
-    values = {"slope": np.array([2.0, 2.3]), "intercept": np.array([40.0, 20.0]),
-              "weights": np.array([[0.8, 0.2], [0.6, 0.4]]),
-              "outlier_mean": np.array([450.0, 380.0]), "outlier_sigma": np.array([90.0, 200.0])}
+    values = {
+        "slope": np.array([2.0, 2.3]),
+        "intercept": np.array([40.0, 20.0]),
+        "weights": np.array([[0.8, 0.2], [0.6, 0.4]]),
+        "outlier_mean": np.array([450.0, 380.0]),
+        "outlier_sigma": np.array([90.0, 200.0]),
+    }
     lj = hogg_model.log_joint(values)
     assert lj.shape == (2, 2, 20)
     x, y, s = (np.asarray(hogg[c], float) for c in ("x", "y", "sigma_y"))
     np.testing.assert_allclose(
-        lj[1, 1], np.log(0.4) + stats.norm(380.0, np.hypot(200.0, s)).logpdf(y), rtol=1e-12)
+        lj[1, 1], np.log(0.4) + stats.norm(380.0, np.hypot(200.0, s)).logpdf(y), rtol=1e-12
+    )
     np.testing.assert_allclose(
-        lj[0, 0], np.log(0.8) + stats.norm(2.0 * x + 40.0, s).logpdf(y), rtol=1e-12)
+        lj[0, 0], np.log(0.8) + stats.norm(2.0 * x + 40.0, s).logpdf(y), rtol=1e-12
+    )
 
 
 def test_variants_build_with_finite_logp(hogg):
     x, y, sy, sx = (np.asarray(hogg[c], float) for c in ("x", "y", "sigma_y", "sigma_x"))
-    for kwargs in [dict(outlier="uniform"), dict(x_err=sx, intrinsic_scatter=True),
-                   dict(outlier="uniform", outlier_range=(0.0, 1000.0), x_err=sx)]:
+    for kwargs in [
+        dict(outlier="uniform"),
+        dict(x_err=sx, intrinsic_scatter=True),
+        dict(outlier="uniform", outlier_range=(0.0, 1000.0), x_err=sx),
+    ]:
         mm = line_outlier(x, y, sy, **kwargs)
         ip = mm.model.initial_point()
         lp = _eval(mm, mm.model.logp(), ip)
@@ -89,14 +107,19 @@ def test_variants_build_with_finite_logp(hogg):
 def test_uniform_outlier_numpy(hogg):
     x, y, s = (np.asarray(hogg[c], float) for c in ("x", "y", "sigma_y"))
     mm = line_outlier(x, y, s, outlier="uniform", outlier_range=(0.0, 1000.0))
-    lj = mm.log_joint({"slope": np.array([2.0]), "intercept": np.array([30.0]),
-                       "weights": np.array([[0.5, 0.5]])})
+    lj = mm.log_joint(
+        {"slope": np.array([2.0]), "intercept": np.array([30.0]), "weights": np.array([[0.5, 0.5]])}
+    )
     np.testing.assert_allclose(lj[0, 1], np.log(0.5) - np.log(1000.0), rtol=1e-14)
 
 
 def test_priors_override(hogg):
-    mm = line_outlier(hogg["x"], hogg["y"], hogg["sigma_y"],
-                      priors={"slope": {"dist": "Normal", "mu": 2.0, "sigma": 0.5}})
+    mm = line_outlier(
+        hogg["x"],
+        hogg["y"],
+        hogg["sigma_y"],
+        priors={"slope": {"dist": "Normal", "mu": 2.0, "sigma": 0.5}},
+    )
     assert mm.spec["priors"]["slope"] == {"dist": "Normal", "mu": 2.0, "sigma": 0.5}
 
 
@@ -110,8 +133,11 @@ def test_priors_override(hogg):
         (dict(x=[1.0, 2.0]), DataError, r"'x' must have length 3"),
         (dict(x_err=[1.0, -1.0, 1.0]), DataError, r"'x_err' must be non-negative.*row 1"),
         (dict(outlier="student"), SpecError, r"'outlier' must be one of \['gaussian', 'uniform'\]"),
-        (dict(outlier="uniform", outlier_range=(0.0, 2.5)), DataError,
-         r"'y' must lie inside outlier_range.*row 2"),
+        (
+            dict(outlier="uniform", outlier_range=(0.0, 2.5)),
+            DataError,
+            r"'y' must lie inside outlier_range.*row 2",
+        ),
         (dict(outlier_range=(3.0, 1.0), outlier="uniform"), SpecError, "outlier_range"),
         (dict(priors={"slop": {"dist": "Normal"}}), SpecError, r"unknown variable 'slop'"),
         (dict(priors={"slope": {"dist": "NoSuchDist"}}), SpecError, "priors.slope.dist"),

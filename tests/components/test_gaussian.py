@@ -34,8 +34,9 @@ def test_gaussian_1d_far_tail_finite():
 def test_gaussian_1d_backends_agree(rng):
     y = np.r_[rng.normal(0, 3, 20), 1e4]
     assert_backends_agree(
-        Gaussian(), y, {"mean": np.array(0.3), "sigma": np.array(0.8),
-                        "error_var": rng.uniform(0.1, 1, 21)}
+        Gaussian(),
+        y,
+        {"mean": np.array(0.3), "sigma": np.array(0.8), "error_var": rng.uniform(0.1, 1, 21)},
     )
 
 
@@ -51,12 +52,8 @@ def test_multivariate_matches_scipy(rng, d):
     mean = rng.normal(size=d)
     V = _random_spd(rng, 1, d)[0]
     C = _random_spd(rng, n, d)
-    got = MultivariateGaussian(d).logp(
-        X, {"mean": mean[None, :], "cov": V[None], "error_cov": C}
-    )
-    expected = np.array(
-        [stats.multivariate_normal(mean, V + C[i]).logpdf(X[i]) for i in range(n)]
-    )
+    got = MultivariateGaussian(d).logp(X, {"mean": mean[None, :], "cov": V[None], "error_cov": C})
+    expected = np.array([stats.multivariate_normal(mean, V + C[i]).logpdf(X[i]) for i in range(n)])
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
 
@@ -78,8 +75,11 @@ def test_multivariate_backends_agree(rng, d):
     assert_backends_agree(
         MultivariateGaussian(d),
         X,
-        {"mean": rng.normal(size=(1, d)), "cov": _random_spd(rng, 1, d),
-         "error_cov": _random_spd(rng, n, d)},
+        {
+            "mean": rng.normal(size=(1, d)),
+            "cov": _random_spd(rng, 1, d),
+            "error_cov": _random_spd(rng, n, d),
+        },
     )
 
 

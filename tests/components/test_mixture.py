@@ -8,8 +8,10 @@ from bayesmix.components._backend import get_backend
 
 def _parts(rng):
     y = np.r_[rng.normal(0, 2, 30), 1e4, -1e4]  # two objects thousands of sigma away
-    lps = [Gaussian().logp(y, {"mean": 0.0, "sigma": 1.0}),
-           Gaussian().logp(y, {"mean": 3.0, "sigma": 2.0})]
+    lps = [
+        Gaussian().logp(y, {"mean": 0.0, "sigma": 1.0}),
+        Gaussian().logp(y, {"mean": 3.0, "sigma": 2.0}),
+    ]
     return y, np.log(np.array([0.3, 0.7])), lps
 
 
