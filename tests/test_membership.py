@@ -180,3 +180,15 @@ def test_gaussian_mixture_recovery_and_membership():
     np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-12)
     # components 4 sigma apart: >= 95 % of objects are assigned to their true component
     assert ((p[:, 1] > 0.5) == truth["labels"]).mean() > 0.95
+
+
+def test_gaussian_mixture_scores_new_objects():
+    fit, truth = fits.gm2d_fit()
+    X_new = np.array([[-2.0, 0.0], [2.0, 1.0], [1e3, -1e3]])  # last: far from both
+    ds = membership(fit, {"X": X_new, "X_err": np.full((3, 2), 0.2)})
+    p = ds["probability"].values
+    assert np.isfinite(p).all()
+    assert p[0, 0] > 0.9 and p[1, 1] > 0.9
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-12)
+    with pytest.raises(DataError, match="'X' must have 2 feature column"):
+        membership(fit, {"X": np.zeros((2, 3)), "X_err": np.ones((2, 3))})

@@ -55,3 +55,36 @@ def test_pytensor_fold_matches_numpy(rng):
     # -inf in every component stays -inf (not nan)
     ninf = np.full(2, -np.inf)
     assert np.all(fn(lw, ninf, ninf) == -np.inf)
+
+
+# -- properties (hypothesis) ----------------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+_finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+
+
+@given(
+    lps=arrays(np.float64, (3, 6), elements=_finite),
+    raw_w=arrays(np.float64, 3, elements=st.floats(0.01, 1.0)),
+    shift=st.floats(-1e5, 1e5),
+    perm=st.permutations(range(3)),
+)
+def test_responsibility_properties(lps, raw_w, shift, perm):
+    lw = np.log(raw_w / raw_w.sum())
+    # log-densities up to 1e6 (plus shift) carry absolute rounding ~ |lp| * eps, which
+    # becomes that relative error in the probabilities: scale the tolerance with it
+    tol = 1e-12 + 8 * np.finfo(float).eps * (np.abs(lps).max() + abs(shift))
+    r = np.exp(log_responsibilities(lw, list(lps)))
+    # in [0, 1], normalised, finite even for objects 1e6 log-units apart
+    assert np.isfinite(r).all() and (r >= 0).all() and (r <= 1).all()
+    np.testing.assert_allclose(r.sum(axis=0), 1.0, rtol=0, atol=tol)
+    # adding a constant to every component log-density changes nothing
+    r_shift = np.exp(log_responsibilities(lw, list(lps + shift)))
+    np.testing.assert_allclose(r_shift, r, rtol=0, atol=2 * tol)
+    # permuting components permutes memberships
+    perm = list(perm)
+    r_perm = np.exp(log_responsibilities(lw[perm], list(lps[perm])))
+    np.testing.assert_allclose(r_perm, r[perm], rtol=0, atol=tol)
