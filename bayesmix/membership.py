@@ -53,6 +53,24 @@ def _log_resp(mm, values, data) -> np.ndarray:
         return lj - np.log(np.exp(lj).sum(axis=-2, keepdims=True))
 
 
+def _percentiles(p: np.ndarray, qs) -> np.ndarray:
+    """Percentiles over axis 0 (numpy's default 'linear' method), shape (len(qs), ...).
+
+    Sorting a contiguous copy along the last axis is ~8x faster than
+    ``np.percentile(p, qs, axis=0)`` (which partitions once per quantile).
+    """
+    a = np.sort(np.moveaxis(p, 0, -1), axis=-1)
+    n = a.shape[-1]
+    out = []
+    for q in qs:
+        pos = q / 100.0 * (n - 1)
+        lo = int(np.floor(pos))
+        hi = min(lo + 1, n - 1)
+        t = pos - lo
+        out.append(a[..., lo] + (a[..., hi] - a[..., lo]) * t)
+    return np.stack(out)
+
+
 def _block(data: Mapping[str, np.ndarray], sl: slice) -> dict[str, np.ndarray]:
     return {k: v[sl] for k, v in data.items()}
 
@@ -150,7 +168,7 @@ def membership(
         for start in range(0, N, block):
             sl = slice(start, min(N, start + block))
             p = np.exp(_log_resp(mm, values, _block(d, sl)))
-            qs[:, :, sl] = np.percentile(p, _QUANTILES, axis=0)
+            qs[:, :, sl] = _percentiles(p, _QUANTILES)
         for q, arr in zip(_QUANTILES, qs, strict=True):
             out[f"probability_q{int(q)}"] = (dims, arr.T)
     unscored = ~np.isfinite(mean).all(axis=0)
