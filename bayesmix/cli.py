@@ -71,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="bayesmix",
-        description="Mixture models for astronomy: EM Gaussian mixtures with BIC/AIC "
-        "selection and membership tables (Bayesian models and specs: planned).",
+        description="Mixture models for astronomy: run analysis specs (Bayesian mixture "
+        "models, EM Gaussian mixtures with BIC/AIC selection, GPz training-set tools) and "
+        "write membership tables, summaries and figures.",
     )
     parser.add_argument("--version", action="version", version=f"bayesmix {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -93,6 +94,34 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                       help=argparse.SUPPRESS)
     demo.set_defaults(handler=_run_demo)
+
+    run = sub.add_parser(
+        "run",
+        help="run an analysis spec (models/<name>.toml)",
+        description="Validate a TOML analysis spec (data, columns, builder and options, "
+        "priors, sampler, outputs), fit it, and write to --out: the input table with "
+        "membership columns added (every input row, input order), summary.json, summary.txt, "
+        "the posterior (Bayesian builders) and figures. Nothing is fitted before the whole "
+        "spec and its data check out.",
+    )
+    run.add_argument("spec", metavar="SPEC", help="the spec file (TOML)")
+    run.add_argument("--out", default=None, metavar="DIR",
+                     help="output folder (default: out/<spec name>)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace existing output files (otherwise they are never replaced)")
+    run.add_argument("--seed", type=_seed, default=None, metavar="N",
+                     help="random seed (default: the spec's seed)")
+    run.add_argument("--draws", type=_positive_int, default=None, metavar="N",
+                     help="posterior draws per chain (default: the spec's [sampler].draws)")
+    run.add_argument("--tune", type=_seed, default=None, metavar="N",
+                     help="tuning steps per chain (default: the spec's [sampler].tune)")
+    run.add_argument("--chains", type=_positive_int, default=None, metavar="N",
+                     help="number of chains (default: the spec's [sampler].chains)")
+    run.add_argument("--quiet", action="store_true",
+                     help="print nothing except errors (results are still written to --out)")
+    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                     help=argparse.SUPPRESS)
+    run.set_defaults(handler=_run_spec)
 
     gmm = sub.add_parser("gmm", help="Gaussian mixtures fitted by EM")
     gmm_sub = gmm.add_subparsers(dest="gmm_command", metavar="ACTION", parser_class=_Parser)
@@ -211,6 +240,35 @@ def _run_gmm_fit(args) -> int:
     return EXIT_OK
 
 
+def _run_spec(args) -> int:
+    from bayesmix.spec import load_spec
+    from bayesmix.workflows.run import run_spec
+
+    spec = load_spec(args.spec).with_overrides(
+        seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains
+    )
+    if args.out is None:
+        args.out = f"out/{spec.name}"
+    ignored = [f"--{k}" for k in ("draws", "tune", "chains") if getattr(args, k) is not None]
+    if ignored and spec.kind != "bayes" and not args.quiet:
+        print(f"bayesmix: note: {', '.join(ignored)} ignored: builder {spec.builder!r} is not "
+              "sampled", file=sys.stderr)
+    result = run_spec(
+        spec,
+        args.out,
+        overwrite=args.overwrite,
+        progress=_progress(args),
+        progressbar=not args.quiet and sys.stderr.isatty(),
+        verbose=not args.quiet,
+    )
+    if not args.quiet:
+        sys.stdout.write(result.report)
+        for note in result.notes:
+            print(f"note: {note}")
+        _print_written(args, result.paths)
+    return EXIT_OK
+
+
 class _UsageError(Exception):
     """A command-line option is invalid (exit code 2)."""
 
@@ -220,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is None:
-        print("bayesmix: error: choose a COMMAND: demo or gmm (see 'bayesmix --help')",
+        print("bayesmix: error: choose a COMMAND: run, demo or gmm (see 'bayesmix --help')",
               file=sys.stderr)
         return EXIT_USAGE
     from bayesmix.exceptions import DataError, FormatError, SpecError

@@ -21,3 +21,8 @@ __all__ = [
     "plot_selection",
     "save_animation",
 ]
+
+from bayesmix.plot.gpz import plot_weighted_histograms  # noqa: E402
+from bayesmix.plot.posterior import plot_pair  # noqa: E402
+
+__all__ += ["plot_pair", "plot_weighted_histograms"]

@@ -1,0 +1,170 @@
+"""Posterior pair plots: arviz_plots' ``plot_pair``, or a simple corner grid without it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from bayesmix.exceptions import DataError
+
+__all__ = ["plot_pair", "posterior_columns"]
+
+
+def _tree(fit: Any):
+    """Return the DataTree of a Fit (or a DataTree given directly)."""
+    return getattr(fit, "idata", fit)
+
+
+def posterior_columns(fit: Any, var_names: Sequence[str] | None = None
+                      ) -> tuple[list[str], np.ndarray]:
+    """Flatten posterior draws into labelled columns, e.g. ``weights[inlier]``.
+
+    Parameters
+    ----------
+    fit : Fit or xarray.DataTree
+    var_names : sequence of str, optional
+        Variables to include (default: every posterior variable).
+
+    Returns
+    -------
+    labels : list of str
+    draws : ndarray of shape (n_draws_total, n_columns)
+        Chains concatenated (chain-major).  Columns constant over draws (such as
+        the zero upper triangle of a Cholesky factor) are left out.
+    """
+    post = _tree(fit)["posterior"].to_dataset()
+    names = list(post.data_vars) if var_names is None else list(var_names)
+    labels: list[str] = []
+    cols: list[np.ndarray] = []
+    for name in names:
+        if name not in post:
+            raise DataError(
+                f"'var_names' has {name!r}, which is not a posterior variable; available: "
+                f"{', '.join(post.data_vars)}",
+                argument="var_names",
+            )
+        da = post[name].transpose("chain", "draw", ...)
+        extra = [d for d in da.dims if d not in ("chain", "draw")]
+        values = np.asarray(da.values, dtype=np.float64).reshape(
+            da.sizes["chain"] * da.sizes["draw"], -1
+        )
+        coord_lists = [list(da[d].values) for d in extra]
+        for j in range(values.shape[1]):
+            idx = np.unravel_index(j, [len(c) for c in coord_lists]) if extra else ()
+            label = name + ("[" + ", ".join(str(coord_lists[i][k]) for i, k in enumerate(idx))
+                            + "]" if extra else "")
+            col = values[:, j]
+            if np.ptp(col) == 0:
+                continue
+            labels.append(label)
+            cols.append(col)
+    if not cols:
+        raise DataError("no non-constant posterior variables to plot", argument="var_names")
+    return labels, np.column_stack(cols)
+
+
+def _corner(labels: Sequence[str], draws: np.ndarray, fig: Figure | None, *, bins: int,
+            max_points: int) -> Figure:
+    n = len(labels)
+    if fig is None:
+        fig = Figure(figsize=(min(2.2 * n, 14), min(2.2 * n, 14)))
+    axes = fig.subplots(n, n, squeeze=False)
+    step = max(1, draws.shape[0] // max_points)
+    for i in range(n):
+        for j in range(n):
+            ax = axes[i, j]
+            if j > i:
+                ax.set_visible(False)
+                continue
+            if i == j:
+                ax.hist(draws[:, i], bins=bins, histtype="step", color="k")
+                ax.set_yticks([])
+            else:
+                ax.scatter(draws[::step, j], draws[::step, i], s=2, alpha=0.3, color="k",
+                           linewidths=0)
+            if i == n - 1:
+                ax.set_xlabel(labels[j])
+            else:
+                ax.set_xticklabels([])
+            if j == 0 and i > 0:
+                ax.set_ylabel(labels[i])
+            elif j > 0:
+                ax.set_yticklabels([])
+    fig.suptitle("posterior (corner grid)")
+    return fig
+
+
+def plot_pair(
+    fit: Any,
+    var_names: Sequence[str] | None = None,
+    *,
+    fig: Figure | None = None,
+    kind: str = "auto",
+    bins: int = 30,
+    max_points: int = 2000,
+    detach: bool = False,
+    **kwargs: Any,
+) -> Figure:
+    """Pair plot of posterior draws: marginals on the diagonal, pairs below it.
+
+    Parameters
+    ----------
+    fit : Fit or xarray.DataTree
+        A sampled model (:func:`bayesmix.sample`) or its results tree.
+    var_names : sequence of str, optional
+        Posterior variables (default: every variable).  Vector variables give
+        one panel per element (e.g. ``weights[inlier]``).
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw the corner grid on (``kind="corner"`` only; arviz_plots
+        makes its own figure).
+    kind : {"auto", "arviz", "corner"}, default "auto"
+        ``"arviz"``: :func:`arviz_plots.plot_pair` with the matplotlib backend
+        (KDE marginals, chains coloured); ``"corner"``: a plain grid drawn
+        here (histograms and scatter; columns constant over draws omitted);
+        ``"auto"``: arviz_plots when installed and ``fig`` is None, else the
+        corner grid.
+    bins : int, default 30
+        Histogram bins of the corner grid's marginals.
+    max_points : int, default 2000
+        At most this many draws per scatter panel of the corner grid (thinned).
+    detach : bool, default False
+        Remove the figure from pyplot's figure manager (for batch jobs that
+        save and discard many figures); the Figure stays usable.
+    **kwargs
+        Passed to :func:`arviz_plots.plot_pair`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.get_label()`` is ``"arviz_plots.plot_pair"`` or ``"corner"``,
+        saying which was drawn.
+    """
+    if kind not in ("auto", "arviz", "corner"):
+        raise DataError(f"'kind' must be one of 'arviz', 'auto', 'corner'; got {kind!r}",
+                        argument="kind")
+    use_arviz = kind == "arviz" or (kind == "auto" and fig is None)
+    if use_arviz:
+        try:
+            import arviz_plots
+        except ImportError:
+            if kind == "arviz":
+                raise
+            use_arviz = False
+    if not use_arviz:
+        labels, draws = posterior_columns(fit, var_names)
+        out = _corner(labels, draws, fig, bins=bins, max_points=max_points)
+        out.set_label("corner")
+        return out
+    tree = _tree(fit)
+    names = None if var_names is None else list(var_names)
+    pc = arviz_plots.plot_pair(tree, var_names=names, backend="matplotlib", **kwargs)
+    out = pc.viz["figure"].item()
+    out.set_label("arviz_plots.plot_pair")
+    if detach:
+        import matplotlib.pyplot as plt
+
+        plt.close(out)
+    return out
