@@ -55,8 +55,9 @@ is active.  For a cluster, create a ``distributed.Client`` first::
 
 The workers need ``bayesmix`` (and its numba kernels) installed in the same
 version as the client.  One worker *process* per core with one thread each
-(``processes=8, cores=8`` above) suits the numba kernels best: each block is
-scored on one core (this module limits numba to one thread inside each task).
+(``processes=8, cores=8`` above) suits the kernels best: each block is scored
+on one core (inside a task this module feeds the kernels slices small enough
+that they stay on the task's thread).
 
 Catalogues
 ----------
@@ -137,22 +138,33 @@ def _dask():
     return dask, da
 
 
-@contextlib.contextmanager
-def _one_numba_thread():
-    """Run numba's parallel kernels on one thread inside a Dask task.
+def _serial_rows() -> int:
+    """Return the rows per kernel call that keep bayesmix's EM kernels on the calling thread.
 
-    Dask already runs one task per core; letting every task also start numba's
-    OpenMP threads would oversubscribe the cores.  ``set_num_threads`` is
-    thread-local in numba, so this does not affect other threads.
+    The kernels split a call of ``PARALLEL_MIN_CHUNKS`` or more chunks of ``CHUNK``
+    rows over a pool of threads.  Inside a Dask task (Dask already runs one task per
+    core) that would oversubscribe the cores, so blocks are fed to them in slices just
+    below that size; scoring is per row and statistics are sums, so slicing changes
+    nothing but the order of the sums.
     """
-    import numba
+    from bayesmix.em import _kernels
 
-    old = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
+    chunk = int(getattr(_kernels, "CHUNK", 4096))
+    min_chunks = int(getattr(_kernels, "PARALLEL_MIN_CHUNKS", 16))
+    return max(chunk, (min_chunks - 1) * chunk)
+
+
+def _by_rows(fn, n: int, *arrays):
+    """Apply ``fn`` to row slices of ``arrays`` (None passes) and concatenate the outputs."""
+    step = _serial_rows()
+    if n <= step:
+        return fn(*arrays)
+    outs = [fn(*(None if a is None else a[i:i + step] for a in arrays))
+            for i in range(0, n, step)]
+    if isinstance(outs[0], tuple):
+        return tuple(None if parts[0] is None else np.concatenate(parts)
+                     for parts in zip(*outs, strict=True))
+    return np.concatenate(outs)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -361,8 +373,16 @@ def _block_stats(est, Xb, Eb, Cb, swb, params):
         if not obs.all():
             observed = obs
     S = _error_cov_block(Xb, Eb, Cb, est._uses_errors)
-    with _one_numba_thread():
-        return est._stats(Xb, S, sw, observed, weights, means, full, log_bg)
+    step = _serial_rows()
+    K, D = means.shape
+    parts = []
+    for i in range(0, max(n, 1), step):
+        sl = slice(i, i + step)
+        parts.append(est._stats(
+            Xb[sl], None if S is None else S[sl], sw[sl],
+            None if observed is None else observed[sl], weights, means, full, log_bg,
+        ))
+    return parts[0] if len(parts) == 1 else _reduce_stats(parts, K, D)
 
 
 def _persist_budget() -> float:
@@ -697,8 +717,8 @@ def _score_block(est, Xb, Eb, Cb, *, want: str):
             if not obs.all():
                 observed = obs
         S = _error_cov_block(Xo, Eo, Co, est._uses_errors)
-        with _one_numba_thread():
-            lse_o, lr_o = est._log_prob(Xo, S, observed, want_resp)
+        lse_o, lr_o = _by_rows(lambda x, e, o: est._log_prob(x, e, o, want_resp),
+                               Xo.shape[0], Xo, S, observed)
         if all_ok:
             lse = lse_o
             lr = lr_o
@@ -812,10 +832,12 @@ def _gpz_weights_block(Xb, Eb=None, Cb=None, *, augment, max_weight, min_weight,
     ok = code == 0
     out = np.full(Xb.shape[0], np.nan)
     if ok.any():
-        with _one_numba_thread():
-            out[ok] = augment.calc_weights(
-                Xb[ok], max_weight=max_weight, min_weight=min_weight, eta=eta
-            )
+        Xo = np.ascontiguousarray(Xb[ok])
+        out[ok] = _by_rows(
+            lambda x: augment.calc_weights(x, max_weight=max_weight, min_weight=min_weight,
+                                           eta=eta),
+            Xo.shape[0], Xo,
+        )
     return out
 
 
@@ -898,17 +920,16 @@ def _gpz_divide_arrays(augment, Xb, Eb, opts) -> dict[str, np.ndarray]:
     if ok.any():
         Xo = np.ascontiguousarray(Xb[ok])
         Xs = augment._transform(Xo)
-        with _one_numba_thread():
-            if isinstance(augment.gmm_pop, XDGaussianMixture):
-                err = None if Eb is None else augment._transform_err(Eb[ok], Xo.shape, "X_err")
-                log_resp = augment.gmm_pop.predict_log_proba(Xs, X_err=err)
-            else:
-                log_resp = augment.gmm_pop.predict_log_proba(Xs)
-            if opts["weight"]:
-                weights[ok] = _clip_log_weights(
-                    augment.log_density_ratio(Xo, eta=opts["eta"]), opts["max_weight"],
-                    opts["min_weight"],
-                )
+        m = Xo.shape[0]
+        if isinstance(augment.gmm_pop, XDGaussianMixture):
+            err = None if Eb is None else augment._transform_err(Eb[ok], Xo.shape, "X_err")
+            log_resp = _by_rows(lambda x, e: augment.gmm_pop.predict_log_proba(x, X_err=e),
+                                m, Xs, err)
+        else:
+            log_resp = _by_rows(augment.gmm_pop.predict_log_proba, m, Xs)
+        if opts["weight"]:
+            ratio = _by_rows(lambda x: augment.log_density_ratio(x, eta=opts["eta"]), m, Xo)
+            weights[ok] = _clip_log_weights(ratio, opts["max_weight"], opts["min_weight"])
         p = np.exp(log_resp)
         b = np.argmax(log_resp, axis=1)
         m = p > opts["threshold"]

@@ -214,6 +214,16 @@ def test_scoring_equals_in_memory_threaded_ragged(fitted, blobs):
                                atol=1e-15)
 
 
+def test_blocks_larger_than_a_kernel_call_are_sliced_exactly(fitted):
+    """Blocks above the kernels' threading threshold are fed in slices: same numbers."""
+    X = _three_blobs(np.random.default_rng(8), n=150_001)
+    Xd = da.from_array(X, chunks=(100_000, 2))
+    np.testing.assert_allclose(scale.predict_proba(fitted, Xd).compute(),
+                               fitted.predict_proba(X), rtol=1e-12, atol=1e-15)
+    kw = dict(init=_init_dict(X), tol=1e-4, max_iter=300)
+    _assert_same_fit(scale.fit(GaussianMixture(3, **kw), Xd), GaussianMixture(3, **kw).fit(X))
+
+
 def test_scoring_xd_with_errors(blobs):
     rng = np.random.default_rng(4)
     X_err = rng.uniform(0.1, 0.5, blobs.shape)
@@ -486,7 +496,7 @@ def test_scale_does_not_import_pymc():
 
 
 def test_threading_is_safe_for_concurrent_scoring(fitted, blobs):
-    """Two threads scoring at once (numba thread count is per thread) give the same answer."""
+    """Two threads scoring at once give the same answer (the kernels share one thread pool)."""
     Xd = da.from_array(blobs, chunks=(500, 2))
     res = {}
 
