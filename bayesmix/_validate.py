@@ -185,9 +185,7 @@ def check_covariances(
     arr = np.asarray(X_cov, dtype=np.float64)
     expected = (n_objects, n_features, n_features)
     if arr.shape != expected:
-        raise DataError(
-            f"'{name}' must have shape {expected}; got {arr.shape}", argument=name
-        )
+        raise DataError(f"'{name}' must have shape {expected}; got {arr.shape}", argument=name)
     bad = ~np.isfinite(arr)
     if bad.any():
         i = _first_bad_row(bad)
@@ -198,7 +196,8 @@ def check_covariances(
     if asym.any():
         i = _first_bad_row(asym)
         raise DataError(
-            f"'{name}' must be symmetric; object {row_label(i, ids)} is not", argument=name,
+            f"'{name}' must be symmetric; object {row_label(i, ids)} is not",
+            argument=name,
             rows=[i],
         )
     eig_min = np.linalg.eigvalsh(arr)[:, 0] if n_features > 1 else arr[:, 0, 0]
@@ -245,7 +244,5 @@ def check_int(value, *, name: str, minimum: int | None = None, maximum: int | No
 def check_choice(value, *, name: str, choices) -> str:
     """Return ``value`` if it is one of ``choices``; otherwise list them sorted in the error."""
     if value not in choices:
-        raise SpecError(
-            f"'{name}' must be one of {sorted(choices)}; got {value!r}", key=name
-        )
+        raise SpecError(f"'{name}' must be one of {sorted(choices)}; got {value!r}", key=name)
     return value
