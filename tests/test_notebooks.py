@@ -18,6 +18,23 @@ def test_notebooks_found():
     assert NOTEBOOKS, "no notebooks found in notebooks/"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_committed_clean(path):
+    """Committed without outputs (small repository) and reading only bundled data."""
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code
+    dirty = [i for i, c in enumerate(code) if c.get("outputs") or c.get("execution_count")]
+    assert not dirty, f"{path.name}: code cells {dirty} have outputs; strip them before committing"
+    source = "\n".join(c.source for c in code)
+    assert "shared/" not in source and "shared\\" not in source, (
+        f"{path.name} reads from ../shared; use bayesmix.datasets"
+    )
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path, tmp_path):
@@ -26,9 +43,6 @@ def test_notebook_runs(path, tmp_path):
 
     before = sorted(path.parent.iterdir())
     nb = nbformat.read(path, as_version=4)
-    assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
-        f"{path.name} is committed with outputs; strip them"
-    )
     client = nbclient.NotebookClient(
         nb,
         timeout=CELL_TIMEOUT,
