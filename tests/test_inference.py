@@ -90,6 +90,7 @@ _COLD_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a fresh process compiling on an empty cache: 1-2.5 min on 2 busy cores
 def test_same_seed_same_draws_cold_vs_warm(tmp_path):
     """DESIGN.md: PyMC 6.4 + nutpie gave different draws cold vs warm for one seed.
 
