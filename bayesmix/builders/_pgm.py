@@ -79,12 +79,12 @@ def draw_pgm(model, *, plate_dim: str = "object", **kwargs: Any):
     import daft
 
     lay = pgm_layout(model, plate_dim=plate_dim)
-    scale_x = max(2.2, max((0.18 * len(n) + 0.9 for n in lay["kinds"]), default=2.2))
+    scale_x = max(2.2, max((0.22 * len(n) + 1.0 for n in lay["kinds"]), default=2.2))
     pgm = daft.PGM(**kwargs)
     for name, kind in lay["kinds"].items():
         x, y = lay["positions"][name]
         x *= scale_x
-        aspect = max(1.0, 0.18 * len(name) + 0.3)
+        aspect = max(1.0, 0.22 * len(name) + 0.4)
         if kind == "data":
             pgm.add_node(name, name, x, y, fixed=True, offset=(0, 8))
         elif kind == "observed":
@@ -99,6 +99,8 @@ def draw_pgm(model, *, plate_dim: str = "object", **kwargs: Any):
         pgm.add_edge(a, b)
     if lay["plate"] is not None:
         x0, y0, w, h = lay["plate"]
+        h += 0.3  # room for the plate label below the lowest node
+        y0 -= 0.3
         pgm.add_plate(
             [x0 * scale_x + 0.1 * scale_x, y0, w * scale_x - 0.2 * scale_x, h],
             label=f"{plate_dim} n = 1..{lay['plate_size']}",
