@@ -702,12 +702,14 @@ def _score_block(est, Xb, Eb, Cb, *, want: str):
     marginalize = est.nan_policy == "marginalize"
     code = _unusable(Xb, Eb, Cb, marginalize)
     ok = code == 0
+    all_ok = bool(ok.all())
     n_out = est.n_components + (1 if est.background else 0)
     want_resp = want == "resp"
-    lse = np.full(n, np.nan)
-    lr = np.full((n, n_out), np.nan) if want_resp else None
+    # outputs are allocated once and the kernels' slices copied in (no concatenation)
+    make = np.empty if all_ok else (lambda shape: np.full(shape, np.nan))
+    lse = make(n)
+    lr = make((n, n_out)) if want_resp else None
     if ok.any():
-        all_ok = bool(ok.all())
         Xo = np.ascontiguousarray(Xb if all_ok else Xb[ok])
         Eo = None if Eb is None else (Eb if all_ok else Eb[ok])
         Co = None if Cb is None else (Cb if all_ok else Cb[ok])
@@ -717,12 +719,18 @@ def _score_block(est, Xb, Eb, Cb, *, want: str):
             if not obs.all():
                 observed = obs
         S = _error_cov_block(Xo, Eo, Co, est._uses_errors)
-        lse_o, lr_o = _by_rows(lambda x, e, o: est._log_prob(x, e, o, want_resp),
-                               Xo.shape[0], Xo, S, observed)
-        if all_ok:
-            lse = lse_o
-            lr = lr_o
-        else:
+        m = Xo.shape[0]
+        lse_o = lse if all_ok else np.empty(m)
+        lr_o = (lr if all_ok else np.empty((m, n_out))) if want_resp else None
+        step = _serial_rows()
+        for i in range(0, m, step):
+            sl = slice(i, i + step)
+            a, b = est._log_prob(Xo[sl], None if S is None else S[sl],
+                                 None if observed is None else observed[sl], want_resp)
+            lse_o[sl] = a
+            if want_resp:
+                lr_o[sl] = b
+        if not all_ok:
             lse[ok] = lse_o
             if want_resp:
                 lr[ok] = lr_o
@@ -730,7 +738,8 @@ def _score_block(est, Xb, Eb, Cb, *, want: str):
 
 
 def _proba_block(Xb, Eb, Cb, *, est):
-    return np.exp(_score_block(est, Xb, Eb, Cb, want="resp")[1])
+    lr = _score_block(est, Xb, Eb, Cb, want="resp")[1]
+    return np.exp(lr, out=lr)
 
 
 def _lse_block(Xb, Eb, Cb, *, est):
