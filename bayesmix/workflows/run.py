@@ -141,6 +141,10 @@ def _add_columns(out, columns: dict[str, np.ndarray]) -> None:
         raise DataError(f"the input table already has a column named {clash[0]!r}; rename it "
                         "so that the new columns do not replace input data", argument="table")
     for name, values in columns.items():
+        if values.dtype.kind == "f":
+            # subnormal values (|v| < 2.2e-308, e.g. a probability of 1e-320) become 0: text
+            # readers such as astropy's fast CSV reader warn on them and lose them anyway
+            values = np.where(np.abs(values) < np.finfo(np.float64).tiny, 0.0, values)
         out[name] = values
 
 
@@ -487,6 +491,9 @@ def _run_em(spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: Pro
                        np.where(~finite, f"missing or non-finite value in {', '.join(feats)}",
                                 ""))
     out = membership_table(table, analysis.selected, X, usable)
+    for lab in analysis.selected.labels:
+        col = np.asarray(out[f"p_{lab}"], dtype=np.float64)
+        out[f"p_{lab}"] = np.where(np.abs(col) < np.finfo(np.float64).tiny, 0.0, col)
     if "unscored_reason" in out.colnames:
         out.remove_column("unscored_reason")
     _reasons_column(out, reasons)
