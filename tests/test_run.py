@@ -209,3 +209,78 @@ def test_every_spec_end_to_end(tmp_path, name):
             tree = xr.open_datatree(zarr.storage.ZipStore(post, mode="r"), engine="zarr")
         assert tree["posterior"].sizes["draw"] == 100
         assert "R-hat" in (out / "summary.txt").read_text()
+
+
+def test_builder_errors_are_mapped_to_spec_keys(tmp_path, capsys):
+    spec = tmp_path / "hogg.toml"
+    spec.write_text((MODELS / "hogg2010_line_outliers.toml").read_text()
+                    + "\n[priors.slop]\ndist = \"Normal\"\nsigma = 1\n")
+    assert main(["run", str(spec), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("bayesmix: error: [priors].slop: ") and "unknown variable" in err
+    assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------ figures the run draws
+
+
+def _tree(rng, n_chains=2, n_draws=50):
+    import xarray as xr
+
+    post = xr.Dataset(
+        {"slope": (("chain", "draw"), rng.normal(size=(n_chains, n_draws))),
+         "weights": (("chain", "draw", "component"),
+                     rng.dirichlet([3, 1], size=(n_chains, n_draws))),
+         "zero": (("chain", "draw"), np.zeros((n_chains, n_draws)))},
+        coords={"chain": np.arange(n_chains), "draw": np.arange(n_draws),
+                "component": ["inlier", "outlier"]},
+    )
+    return xr.DataTree.from_dict({"posterior": post})
+
+
+def test_plot_pair_arviz_and_corner(rng):
+    from bayesmix.plot import plot_pair
+    from bayesmix.plot.posterior import posterior_columns
+
+    tree = _tree(rng)
+    labels, draws = posterior_columns(tree)
+    assert labels == ["slope", "weights[inlier]", "weights[outlier]"]  # constant 'zero' left out
+    assert draws.shape == (100, 3)
+    fig = plot_pair(tree, ["slope", "weights"], kind="corner")
+    assert fig.get_label() == "corner"
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 6  # lower triangle and diagonal of a 3 x 3 grid
+    assert [ax.get_xlabel() for ax in fig.axes[-3:]] == labels
+    fig = plot_pair(tree, ["slope", "weights"], detach=True)
+    assert fig.get_label() == "arviz_plots.plot_pair"
+    import matplotlib.pyplot as plt
+
+    assert fig.number not in plt.get_fignums()
+    from bayesmix.exceptions import DataError
+
+    with pytest.raises(DataError, match="not a posterior variable"):
+        plot_pair(tree, ["slop"], kind="corner")
+
+
+def test_plot_weighted_histograms(rng):
+    from bayesmix._hist import weighted_histograms
+    from bayesmix.plot import plot_weighted_histograms
+
+    pop = rng.normal(size=(2000, 2))
+    train = pop[pop[:, 0] < 0.5]
+    w = np.exp(train[:, 0])
+    hists = weighted_histograms(pop, train, w, bins=20)
+    assert len(hists) == 2 and hists[0].edges.shape == (21,)
+    for h in hists:
+        width = np.diff(h.edges)
+        for dens in (h.population, h.training, h.weighted):
+            np.testing.assert_allclose((dens * width).sum(), 1.0, rtol=1e-12)
+    # weighting towards large x0 moves the training mean up
+    centres = 0.5 * (hists[0].edges[1:] + hists[0].edges[:-1])
+    assert (hists[0].weighted * centres).sum() > (hists[0].training * centres).sum()
+    fig = plot_weighted_histograms(pop, train, w, names=["a", "b"], bins=20)
+    assert [ax.get_xlabel() for ax in fig.axes] == ["a", "b"]
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["population", "training", "weighted training"]
+    assert weighted_histograms(pop, train, None)[0].weighted is None
