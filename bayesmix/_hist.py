@@ -89,10 +89,12 @@ def weighted_histograms(
         if not hi > lo:
             lo, hi = lo - 0.5, hi + 0.5
         edges = np.histogram_bin_edges(Xp[:, j], bins=bins, range=(lo, hi))
-        out.append(FeatureHistograms(
-            edges=edges,
-            population=_density(Xp[:, j], edges),
-            training=_density(Xt[:, j], edges),
-            weighted=None if w is None else _density(Xt[:, j], edges, w),
-        ))
+        out.append(
+            FeatureHistograms(
+                edges=edges,
+                population=_density(Xp[:, j], edges),
+                training=_density(Xt[:, j], edges),
+                weighted=None if w is None else _density(Xt[:, j], edges, w),
+            )
+        )
     return out

@@ -91,9 +91,7 @@ __all__ = [
 ]
 
 KINDS = ("bayes", "em", "gpz_weights", "gpz_divide")
-_SELECT_RE = re.compile(
-    r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$"
-)
+_SELECT_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "==": np.equal,
     "!=": np.not_equal,
@@ -109,8 +107,14 @@ def _err(key: str, message: str) -> SpecError:
 
 
 def _type_name(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,8 +149,14 @@ def _int(value: Any, key: str, *, minimum: int | None = None) -> int:
     return int(value)
 
 
-def _float(value: Any, key: str, *, minimum: float | None = None, maximum: float | None = None,
-           strict_min: bool = False) -> float:
+def _float(
+    value: Any,
+    key: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict_min: bool = False,
+) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _err(key, f"must be a number, got {_type_name(value)} {value!r}")
     v = float(value)
@@ -173,13 +183,15 @@ def _str(value: Any, key: str) -> str:
 
 def _choice(value: Any, key: str, choices: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in choices:
-        raise _err(key, f"must be one of {', '.join(repr(c) for c in sorted(choices))}, "
-                        f"got {value!r}")
+        raise _err(
+            key, f"must be one of {', '.join(repr(c) for c in sorted(choices))}, got {value!r}"
+        )
     return value
 
 
-def _str_list(value: Any, key: str, *, min_len: int = 1, length: int | None = None
-              ) -> tuple[str, ...]:
+def _str_list(
+    value: Any, key: str, *, min_len: int = 1, length: int | None = None
+) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
@@ -187,8 +199,10 @@ def _str_list(value: Any, key: str, *, min_len: int = 1, length: int | None = No
     if length is not None and len(value) != length:
         raise _err(key, f"must have {length} entries, got {len(value)}")
     if len(value) < min_len:
-        raise _err(key, f"must have at least {min_len} entr{'y' if min_len == 1 else 'ies'}, "
-                        f"got {len(value)}")
+        raise _err(
+            key,
+            f"must have at least {min_len} entr{'y' if min_len == 1 else 'ies'}, got {len(value)}",
+        )
     return tuple(value)
 
 
@@ -221,8 +235,9 @@ def _candidates(value: Any, key: str) -> tuple[int, ...]:
                 else:
                     vals.append(int(part))
         except ValueError:
-            raise _err(key, f"must look like 3, '1-6', '1,2,4' or [1, 2, 4], got {value!r}"
-                       ) from None
+            raise _err(
+                key, f"must look like 3, '1-6', '1,2,4' or [1, 2, 4], got {value!r}"
+            ) from None
     else:
         raise _err(key, f"must be a count, a range '1-6' or an array, got {value!r}")
     if not vals:
@@ -261,8 +276,7 @@ _GPZ_COMMON: dict[str, _Option] = {
     "n_init": _Option(lambda v, k: _int(v, k, minimum=1)),
     "tol": _Option(lambda v, k: _float(v, k, minimum=0.0, strict_min=True)),
     "scale": _Option(_bool),
-    "covariance_type": _Option(lambda v, k: _choice(v, k, ("full", "diag", "spherical",
-                                                           "tied"))),
+    "covariance_type": _Option(lambda v, k: _choice(v, k, ("full", "diag", "spherical", "tied"))),
     "max_weight": _Option(lambda v, k: _float(v, k, minimum=0.0, strict_min=True)),
     "min_weight": _Option(lambda v, k: _float(v, k, minimum=0.0, strict_min=True)),
     "eta": _Option(lambda v, k: _float(v, k, minimum=0.0, strict_min=True)),
@@ -274,8 +288,12 @@ _GPZ_COMMON: dict[str, _Option] = {
 BUILDERS: dict[str, _BuilderInfo] = {
     "line_outlier": _BuilderInfo(
         kind="bayes",
-        columns={"x": "required:1", "y": "required:1", "y_err": "required:1",
-                 "x_err": "optional:1"},
+        columns={
+            "x": "required:1",
+            "y": "required:1",
+            "y_err": "required:1",
+            "x_err": "optional:1",
+        },
         options={
             "outlier": _Option(lambda v, k: _choice(v, k, ("gaussian", "uniform"))),
             "outlier_range": _Option(_float_pair),
@@ -300,8 +318,9 @@ BUILDERS: dict[str, _BuilderInfo] = {
         options={
             "n_components": _Option(_candidates),
             "criterion": _Option(lambda v, k: _choice(v, k, ("aic", "bic"))),
-            "covariance_type": _Option(lambda v, k: _choice(v, k, ("full", "diag", "spherical",
-                                                                   "tied"))),
+            "covariance_type": _Option(
+                lambda v, k: _choice(v, k, ("full", "diag", "spherical", "tied"))
+            ),
             "n_init": _Option(lambda v, k: _int(v, k, minimum=1)),
             "max_iter": _Option(lambda v, k: _int(v, k, minimum=1)),
             "tol": _Option(lambda v, k: _float(v, k, minimum=0.0, strict_min=True)),
@@ -342,13 +361,23 @@ def _cluster_field_info() -> _BuilderInfo | None:
             continue
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             columns[p.name] = "required:1" if p.default is p.empty else "optional:1"
-        elif p.name.endswith(("_err", "_corr", "_error")) or p.name in ("parallax", "pmra",
-                                                                          "pmdec", "ra", "dec"):
+        elif p.name.endswith(("_err", "_corr", "_error")) or p.name in (
+            "parallax",
+            "pmra",
+            "pmdec",
+            "ra",
+            "dec",
+        ):
             columns[p.name] = "optional:1"
         else:
             options[p.name] = _Option(lambda v, k: v, required=p.default is p.empty)
-    return _BuilderInfo(kind="bayes", columns=columns, options=options, priors=True,
-                        description="star cluster plus field (Gaia astrometry)")
+    return _BuilderInfo(
+        kind="bayes",
+        columns=columns,
+        options=options,
+        priors=True,
+        description="star cluster plus field (Gaia astrometry)",
+    )
 
 
 def available_builders() -> dict[str, _BuilderInfo]:
@@ -364,8 +393,9 @@ def available_datasets() -> list[str]:
     """Names accepted by ``data.dataset``: the ``load_<name>`` functions of bayesmix.datasets."""
     import bayesmix.datasets as ds
 
-    return sorted(n[len("load_"):] for n in dir(ds) if n.startswith("load_")
-                  and callable(getattr(ds, n)))
+    return sorted(
+        n[len("load_") :] for n in dir(ds) if n.startswith("load_") and callable(getattr(ds, n))
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,16 +425,25 @@ class Selection:
         values = np.ma.getdata(col)
         if isinstance(self.value, str):
             if values.dtype.kind not in "US":
-                raise DataError(f"{where}.select compares column {self.column!r} (numeric) "
-                                f"with a string: {self.text!r}", argument="select")
+                raise DataError(
+                    f"{where}.select compares column {self.column!r} (numeric) "
+                    f"with a string: {self.text!r}",
+                    argument="select",
+                )
             if self.op not in ("==", "!="):
-                raise DataError(f"{where}.select can only use == or != on text column "
-                                f"{self.column!r}: {self.text!r}", argument="select")
+                raise DataError(
+                    f"{where}.select can only use == or != on text column "
+                    f"{self.column!r}: {self.text!r}",
+                    argument="select",
+                )
             ok = _OPS[self.op](values.astype(str), self.value)
         else:
             if values.dtype.kind not in "biuf":
-                raise DataError(f"{where}.select compares column {self.column!r} (text) with "
-                                f"a number: {self.text!r}", argument="select")
+                raise DataError(
+                    f"{where}.select compares column {self.column!r} (text) with "
+                    f"a number: {self.text!r}",
+                    argument="select",
+                )
             with np.errstate(invalid="ignore"):
                 ok = _OPS[self.op](values.astype(np.float64), self.value)
         return np.asarray(ok, dtype=bool) & ~missing
@@ -443,8 +482,11 @@ class TableSource:
 
     def describe(self) -> dict[str, Any]:
         """JSON-able record."""
-        return {"path": None if self.path is None else str(self.path), "dataset": self.dataset,
-                "select": [s.text for s in self.select]}
+        return {
+            "path": None if self.path is None else str(self.path),
+            "dataset": self.dataset,
+            "select": [s.text for s in self.select],
+        }
 
 
 @dataclass(frozen=True)
@@ -496,8 +538,14 @@ class Spec:
     sampler: SamplerSpec
     output: OutputSpec
 
-    def with_overrides(self, *, seed: int | None = None, draws: int | None = None,
-                       tune: int | None = None, chains: int | None = None) -> Spec:
+    def with_overrides(
+        self,
+        *,
+        seed: int | None = None,
+        draws: int | None = None,
+        tune: int | None = None,
+        chains: int | None = None,
+    ) -> Spec:
         """Return a copy with command-line overrides applied (None keeps the spec's value)."""
         s = self.sampler
         sampler = replace(
@@ -506,8 +554,11 @@ class Spec:
             tune=s.tune if tune is None else _int(tune, "--tune", minimum=0),
             chains=s.chains if chains is None else _int(chains, "--chains", minimum=1),
         )
-        return replace(self, seed=self.seed if seed is None else _int(seed, "--seed", minimum=0),
-                       sampler=sampler)
+        return replace(
+            self,
+            seed=self.seed if seed is None else _int(seed, "--seed", minimum=0),
+            sampler=sampler,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able record of the spec (as validated, paths absolute)."""
@@ -518,27 +569,35 @@ class Spec:
             "seed": self.seed,
             "builder": self.builder,
             "kind": self.kind,
-            "options": {k: list(v) if isinstance(v, tuple) else v
-                        for k, v in self.options.items()},
+            "options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()},
             "priors": {k: dict(v) for k, v in self.priors.items()},
             "data": {
                 **self.data.source.describe(),
                 "ids": self.data.ids,
-                "columns": {k: list(v) if isinstance(v, tuple) else v
-                            for k, v in self.data.columns.items()},
+                "columns": {
+                    k: list(v) if isinstance(v, tuple) else v for k, v in self.data.columns.items()
+                },
                 "features": list(self.data.features),
-                "population": None if self.data.population is None
+                "population": None
+                if self.data.population is None
                 else self.data.population.describe(),
             },
-            "output": {"table": self.output.table, "figures": list(self.output.figures),
-                       "posterior": self.output.posterior,
-                       "scatter": None if self.output.scatter is None
-                       else list(self.output.scatter)},
+            "output": {
+                "table": self.output.table,
+                "figures": list(self.output.figures),
+                "posterior": self.output.posterior,
+                "scatter": None if self.output.scatter is None else list(self.output.scatter),
+            },
         }
         if self.kind == "bayes":
             s = self.sampler
-            d["sampler"] = {"draws": s.draws, "tune": s.tune, "chains": s.chains,
-                            "sampler": s.sampler, "target_accept": s.target_accept}
+            d["sampler"] = {
+                "draws": s.draws,
+                "tune": s.tune,
+                "chains": s.chains,
+                "sampler": s.sampler,
+                "target_accept": s.target_accept,
+            }
         return d
 
 
@@ -559,15 +618,17 @@ FIGURES = {
 def _parse_select(value: Any, key: str) -> tuple[Selection, ...]:
     texts = [value] if isinstance(value, str) else value
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-        raise _err(key, f"must be a condition such as \"ID >= 5\" or an array of them, "
-                        f"got {value!r}")
+        raise _err(key, f'must be a condition such as "ID >= 5" or an array of them, got {value!r}')
     out = []
     for i, text in enumerate(texts):
         k = key if isinstance(value, str) else f"{key}[{i}]"
         m = _SELECT_RE.match(text)
         if m is None:
-            raise _err(k, f"must look like 'column op value' with op one of ==, !=, <, <=, >, "
-                          f">= (e.g. \"ID >= 5\" or \"split == 'train'\"), got {text!r}")
+            raise _err(
+                k,
+                f"must look like 'column op value' with op one of ==, !=, <, <=, >, "
+                f'>= (e.g. "ID >= 5" or "split == \'train\'"), got {text!r}',
+            )
         col, op, raw = m.groups()
         val: float | str
         if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
@@ -576,20 +637,24 @@ def _parse_select(value: Any, key: str) -> tuple[Selection, ...]:
             try:
                 val = float(raw)
             except ValueError:
-                raise _err(k, f"value {raw!r} must be a number or a quoted string "
-                              f"(in {text!r})") from None
+                raise _err(
+                    k, f"value {raw!r} must be a number or a quoted string (in {text!r})"
+                ) from None
         out.append(Selection(col, op, val, text))
     return tuple(out)
 
 
-def _parse_source(tab: Mapping[str, Any], where: str, base: Path | None,
-                  extra_keys: Sequence[str]) -> TableSource:
+def _parse_source(
+    tab: Mapping[str, Any], where: str, base: Path | None, extra_keys: Sequence[str]
+) -> TableSource:
     _check_keys(tab, (*_SOURCE_KEYS, *extra_keys), where)
     has_path, has_ds = "path" in tab, "dataset" in tab
     if has_path == has_ds:
-        raise SpecError(f"{where} needs exactly one of 'path' (a table file) and 'dataset' "
-                        f"(a bundled data set: {', '.join(available_datasets())})",
-                        key=f"{where}.path")
+        raise SpecError(
+            f"{where} needs exactly one of 'path' (a table file) and 'dataset' "
+            f"(a bundled data set: {', '.join(available_datasets())})",
+            key=f"{where}.path",
+        )
     select = _parse_select(tab["select"], f"{where}.select") if "select" in tab else ()
     fmt = _str(tab["format"], f"{where}.format") if "format" in tab else None
     if has_ds:
@@ -598,8 +663,10 @@ def _parse_source(tab: Mapping[str, Any], where: str, base: Path | None,
         if name not in names:
             close = difflib.get_close_matches(name, names, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise _err(f"{where}.dataset", f"must be a bundled data set "
-                                           f"({', '.join(names)}), got {name!r}{hint}")
+            raise _err(
+                f"{where}.dataset",
+                f"must be a bundled data set ({', '.join(names)}), got {name!r}{hint}",
+            )
         return TableSource(dataset=name, select=select)
     raw = _str(tab["path"], f"{where}.path")
     p = Path(os.path.expanduser(raw))
@@ -607,16 +674,25 @@ def _parse_source(tab: Mapping[str, Any], where: str, base: Path | None,
         p = (base or Path.cwd()) / p
     p = p.resolve()
     if not p.is_file():
-        raise _err(f"{where}.path", f"file '{p}' does not exist"
-                   + (" (relative paths resolve from the spec's folder)"
-                      if not Path(raw).is_absolute() else ""))
+        raise _err(
+            f"{where}.path",
+            f"file '{p}' does not exist"
+            + (
+                " (relative paths resolve from the spec's folder)"
+                if not Path(raw).is_absolute()
+                else ""
+            ),
+        )
     if fmt is None:
         from bayesmix.io import TABLE_FORMATS
 
         if not any(p.name.lower().endswith(e) for e in TABLE_FORMATS):
-            raise _err(f"{where}.path", f"has an unknown table format ('{p.name}'); use one of "
-                                        f"{', '.join(sorted(TABLE_FORMATS))} or set "
-                                        f"{where}.format")
+            raise _err(
+                f"{where}.path",
+                f"has an unknown table format ('{p.name}'); use one of "
+                f"{', '.join(sorted(TABLE_FORMATS))} or set "
+                f"{where}.format",
+            )
     return TableSource(path=p, format=fmt, select=select)
 
 
@@ -629,16 +705,21 @@ def _parse_columns(value: Any, info: _BuilderInfo, builder: str) -> dict[str, An
         need, n = how.split(":")
         if arg not in tab:
             if need == "required":
-                raise SpecError(f"{key}.{arg} is required by builder {builder!r} (the column "
-                                f"holding {arg!r})", key=f"{key}.{arg}")
+                raise SpecError(
+                    f"{key}.{arg} is required by builder {builder!r} (the column holding {arg!r})",
+                    key=f"{key}.{arg}",
+                )
             continue
         if n == "n":
             out[arg] = _str_list(tab[arg], f"{key}.{arg}")
         else:
             out[arg] = _str(tab[arg], f"{key}.{arg}")
     if "X" in out and "X_err" in out and len(out["X_err"]) != len(out["X"]):
-        raise SpecError(f"{key}.X_err must have one column per column of X ({len(out['X'])}), "
-                        f"got {len(out['X_err'])}", key=f"{key}.X_err")
+        raise SpecError(
+            f"{key}.X_err must have one column per column of X ({len(out['X'])}), "
+            f"got {len(out['X_err'])}",
+            key=f"{key}.X_err",
+        )
     return out
 
 
@@ -649,16 +730,20 @@ def _parse_priors(value: Any) -> dict[str, dict[str, Any]]:
         key = f"[priors].{name}"
         prior = _table(prior, key)
         if "dist" not in prior:
-            raise SpecError(f"{key} needs 'dist', the name of a PyMC distribution (e.g. "
-                            f"dist = \"Normal\")", key=f"{key}.dist")
+            raise SpecError(
+                f"{key} needs 'dist', the name of a PyMC distribution (e.g. dist = \"Normal\")",
+                key=f"{key}.dist",
+            )
         _str(prior["dist"], f"{key}.dist")
         for arg, v in prior.items():
             ok = (isinstance(v, (int, float, str)) and not isinstance(v, bool)) or (
-                isinstance(v, list) and all(isinstance(e, (int, float)) and not isinstance(e, bool)
-                                            for e in v))
+                isinstance(v, list)
+                and all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in v)
+            )
             if not ok:
-                raise _err(f"{key}.{arg}", f"must be a number, a string or an array of numbers, "
-                                           f"got {v!r}")
+                raise _err(
+                    f"{key}.{arg}", f"must be a number, a string or an array of numbers, got {v!r}"
+                )
         out[name] = dict(prior)
     return out
 
@@ -685,11 +770,15 @@ def parse_spec(doc: Mapping[str, Any], *, path: str | os.PathLike | None = None)
     _check_keys(doc, _TOP_KEYS, "the spec")
     for sec in ("data", "builder"):
         if sec not in doc:
-            raise SpecError(f"[{sec}] is missing; every spec needs [data] and [builder]",
-                            key=f"[{sec}]")
+            raise SpecError(
+                f"[{sec}] is missing; every spec needs [data] and [builder]", key=f"[{sec}]"
+            )
     if "seed" not in doc:
-        raise SpecError("seed is missing: every spec names its seed (e.g. seed = 42) so that "
-                        "reruns give the same numbers", key="seed")
+        raise SpecError(
+            "seed is missing: every spec names its seed (e.g. seed = 42) so that "
+            "reruns give the same numbers",
+            key="seed",
+        )
     seed = _int(doc["seed"], "seed", minimum=0)
     name = _str(doc["name"], "name") if "name" in doc else (p.stem if p is not None else "spec")
     description = str(doc.get("description", ""))
@@ -700,12 +789,17 @@ def parse_spec(doc: Mapping[str, Any], *, path: str | os.PathLike | None = None)
     btab = _table(doc["builder"], "[builder]")
     builders = available_builders()
     if "name" not in btab:
-        raise SpecError(f"[builder].name is missing; choose one of "
-                        f"{', '.join(sorted(builders))}", key="[builder].name")
+        raise SpecError(
+            f"[builder].name is missing; choose one of {', '.join(sorted(builders))}",
+            key="[builder].name",
+        )
     bname = btab["name"]
     if bname not in builders:
-        extra = ("; 'cluster_field' needs bayesmix.builders.cluster_field, not installed"
-                 if bname == "cluster_field" else "")
+        extra = (
+            "; 'cluster_field' needs bayesmix.builders.cluster_field, not installed"
+            if bname == "cluster_field"
+            else ""
+        )
         names = ", ".join(repr(b) for b in sorted(builders))
         raise _err("[builder].name", f"must be one of {names}, got {bname!r}{extra}")
     info = builders[bname]
@@ -715,16 +809,27 @@ def parse_spec(doc: Mapping[str, Any], *, path: str | os.PathLike | None = None)
         if opt in btab:
             options[opt] = o.check(btab[opt], f"[builder].{opt}")
         elif o.required:
-            raise SpecError(f"[builder].{opt} is required by builder {bname!r}",
-                            key=f"[builder].{opt}")
-    if "labels" in options and options["labels"] is not None and "n_components" in options \
-            and len(options["labels"]) != options["n_components"]:
-        raise _err("[builder].labels", f"must have n_components = {options['n_components']} "
-                                       f"entries, got {len(options['labels'])}")
+            raise SpecError(
+                f"[builder].{opt} is required by builder {bname!r}", key=f"[builder].{opt}"
+            )
+    if (
+        "labels" in options
+        and options["labels"] is not None
+        and "n_components" in options
+        and len(options["labels"]) != options["n_components"]
+    ):
+        raise _err(
+            "[builder].labels",
+            f"must have n_components = {options['n_components']} "
+            f"entries, got {len(options['labels'])}",
+        )
     if "min_weight" in options and options["min_weight"] > options.get("max_weight", 100.0):
-        raise _err("[builder].min_weight", f"must be <= max_weight "
-                                           f"({options.get('max_weight', 100.0)}), "
-                                           f"got {options['min_weight']}")
+        raise _err(
+            "[builder].min_weight",
+            f"must be <= max_weight "
+            f"({options.get('max_weight', 100.0)}), "
+            f"got {options['min_weight']}",
+        )
 
     # [data]
     dtab = _table(doc["data"], "[data]")
@@ -744,13 +849,18 @@ def parse_spec(doc: Mapping[str, Any], *, path: str | os.PathLike | None = None)
     if kind == "bayes":
         if "columns" not in dtab:
             need = [a for a, h in info.columns.items() if h.startswith("required")]
-            raise SpecError(f"[data.columns] is missing; builder {bname!r} needs columns for "
-                            f"{', '.join(need)}", key="[data.columns]")
+            raise SpecError(
+                f"[data.columns] is missing; builder {bname!r} needs columns for {', '.join(need)}",
+                key="[data.columns]",
+            )
         columns = _parse_columns(dtab["columns"], info, bname)
     else:
         if "features" not in dtab:
-            raise SpecError("[data].features is missing: the columns (or expressions such as "
-                            "\"a-b\" for GPz) to model", key="[data].features")
+            raise SpecError(
+                "[data].features is missing: the columns (or expressions such as "
+                '"a-b" for GPz) to model',
+                key="[data].features",
+            )
         features = _str_list(dtab["features"], "[data].features")
         if kind in ("gpz_weights", "gpz_divide"):
             from bayesmix.gpz import parse_feature
@@ -761,40 +871,55 @@ def parse_spec(doc: Mapping[str, Any], *, path: str | os.PathLike | None = None)
                 except SpecError as exc:
                     raise _err(f"[data].features[{i}]", str(exc)) from None
         if kind == "em" and "order_by" in options and options["order_by"] not in features:
-            raise _err("[builder].order_by", f"must be one of [data].features "
-                                             f"{list(features)}, got {options['order_by']!r}")
+            raise _err(
+                "[builder].order_by",
+                f"must be one of [data].features {list(features)}, got {options['order_by']!r}",
+            )
     if kind in ("gpz_weights", "gpz_divide"):
         if "population" not in dtab:
-            raise SpecError("[data.population] is missing: the population table (path or "
-                            "dataset) the training sample is compared with",
-                            key="[data.population]")
-        population = _parse_source(_table(dtab["population"], "[data.population]"),
-                                   "[data.population]", base, ())
-    data = DataSpec(source=source, ids=ids, columns=columns, features=features,
-                    population=population)
+            raise SpecError(
+                "[data.population] is missing: the population table (path or "
+                "dataset) the training sample is compared with",
+                key="[data.population]",
+            )
+        population = _parse_source(
+            _table(dtab["population"], "[data.population]"), "[data.population]", base, ()
+        )
+    data = DataSpec(
+        source=source, ids=ids, columns=columns, features=features, population=population
+    )
 
     # [priors], [sampler]
     priors: dict[str, dict[str, Any]] = {}
     if "priors" in doc:
         if not info.priors:
-            raise SpecError(f"[priors] does not apply to builder {bname!r} (EM and GPz fits "
-                            "have no priors)", key="[priors]")
+            raise SpecError(
+                f"[priors] does not apply to builder {bname!r} (EM and GPz fits have no priors)",
+                key="[priors]",
+            )
         priors = _parse_priors(doc["priors"])
     sampler = SamplerSpec()
     if "sampler" in doc:
         if kind != "bayes":
-            raise SpecError(f"[sampler] does not apply to builder {bname!r} (only Bayesian "
-                            "builders are sampled)", key="[sampler]")
+            raise SpecError(
+                f"[sampler] does not apply to builder {bname!r} (only Bayesian "
+                "builders are sampled)",
+                key="[sampler]",
+            )
         stab = _table(doc["sampler"], "[sampler]")
         _check_keys(stab, ("draws", "tune", "chains", "sampler", "target_accept"), "[sampler]")
         sampler = SamplerSpec(
             draws=_int(stab.get("draws", 1000), "[sampler].draws", minimum=1),
             tune=_int(stab.get("tune", 1000), "[sampler].tune", minimum=0),
             chains=_int(stab.get("chains", 4), "[sampler].chains", minimum=1),
-            sampler=_choice(stab.get("sampler", "nutpie"), "[sampler].sampler",
-                            ("nutpie", "pymc")),
-            target_accept=_float(stab.get("target_accept", 0.8), "[sampler].target_accept",
-                                 minimum=0.0, maximum=0.999, strict_min=True),
+            sampler=_choice(stab.get("sampler", "nutpie"), "[sampler].sampler", ("nutpie", "pymc")),
+            target_accept=_float(
+                stab.get("target_accept", 0.8),
+                "[sampler].target_accept",
+                minimum=0.0,
+                maximum=0.999,
+                strict_min=True,
+            ),
         )
 
     # [output]
@@ -813,19 +938,25 @@ def parse_spec(doc: Mapping[str, Any], *, path: str | os.PathLike | None = None)
 
         table_name = _str(otab["table"], "[output].table")
         if Path(table_name).name != table_name:
-            raise _err("[output].table", f"must be a file name (no folder; use --out), got "
-                                         f"{table_name!r}")
+            raise _err(
+                "[output].table", f"must be a file name (no folder; use --out), got {table_name!r}"
+            )
         if not any(table_name.lower().endswith(e) for e in TABLE_FORMATS):
-            raise _err("[output].table", f"must end in one of {', '.join(sorted(TABLE_FORMATS))}"
-                                         f", got {table_name!r}")
+            raise _err(
+                "[output].table",
+                f"must end in one of {', '.join(sorted(TABLE_FORMATS))}, got {table_name!r}",
+            )
     figures = FIGURES[kind]
     if "figures" in otab:
         figures = _str_list(otab["figures"], "[output].figures", min_len=0)
         for i, f in enumerate(figures):
             if f not in FIGURES[kind]:
-                raise _err(f"[output].figures[{i}]", f"must be one of "
-                                                     f"{', '.join(repr(x) for x in FIGURES[kind])}"
-                                                     f" for builder {bname!r}, got {f!r}")
+                raise _err(
+                    f"[output].figures[{i}]",
+                    f"must be one of "
+                    f"{', '.join(repr(x) for x in FIGURES[kind])}"
+                    f" for builder {bname!r}, got {f!r}",
+                )
     scatter = None
     if "scatter" in otab:
         scatter = _str_list(otab["scatter"], "[output].scatter", length=2)
@@ -835,10 +966,22 @@ def parse_spec(doc: Mapping[str, Any], *, path: str | os.PathLike | None = None)
         posterior=_bool(otab.get("posterior", True), "[output].posterior"),
         scatter=scatter,  # type: ignore[arg-type]
         pair_vars=_str_list(otab["pair_vars"], "[output].pair_vars")
-        if "pair_vars" in otab else None,
+        if "pair_vars" in otab
+        else None,
     )
-    return Spec(path=p, name=name, description=description, seed=seed, builder=bname, kind=kind,
-                options=options, priors=priors, data=data, sampler=sampler, output=output)
+    return Spec(
+        path=p,
+        name=name,
+        description=description,
+        seed=seed,
+        builder=bname,
+        kind=kind,
+        options=options,
+        priors=priors,
+        data=data,
+        sampler=sampler,
+        output=output,
+    )
 
 
 def load_spec(path: str | os.PathLike) -> Spec:
@@ -853,8 +996,9 @@ def load_spec(path: str | os.PathLike) -> Spec:
     """
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"spec file '{p}' does not exist" if not p.exists()
-                                else f"spec '{p}' is not a file")
+        raise FileNotFoundError(
+            f"spec file '{p}' does not exist" if not p.exists() else f"spec '{p}' is not a file"
+        )
     try:
         with open(p, "rb") as fh:
             doc = tomllib.load(fh)
@@ -915,13 +1059,15 @@ def read_data(spec: Spec) -> SpecData:
     source = d.source.name
     selected = d.source.mask(table, where="[data]")
     if not selected.any():
-        raise DataError(f"[data].select keeps none of the {len(table)} rows of {source}",
-                        argument="select")
+        raise DataError(
+            f"[data].select keeps none of the {len(table)} rows of {source}", argument="select"
+        )
     if d.ids is not None:
         _need_columns(table, [d.ids], "[data].ids", source)
     for arg, cols in d.columns.items():
-        _need_columns(table, [cols] if isinstance(cols, str) else list(cols),
-                      f"[data.columns].{arg}", source)
+        _need_columns(
+            table, [cols] if isinstance(cols, str) else list(cols), f"[data.columns].{arg}", source
+        )
     if spec.kind == "em":
         _need_columns(table, d.features, "[data].features", source)
     if spec.output.scatter is not None:
@@ -931,8 +1077,11 @@ def read_data(spec: Spec) -> SpecData:
         pop = d.population.read()
         keep = d.population.mask(pop, where="[data.population]")
         if not keep.any():
-            raise DataError(f"[data.population].select keeps none of the {len(pop)} rows of "
-                            f"{d.population.name}", argument="select")
+            raise DataError(
+                f"[data.population].select keeps none of the {len(pop)} rows of "
+                f"{d.population.name}",
+                argument="select",
+            )
         population = pop[keep]
         from bayesmix.gpz import parse_feature
 

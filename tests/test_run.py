@@ -21,8 +21,12 @@ REDUCED = ["--draws", "100", "--tune", "100", "--chains", "2"]
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bayesmix", "run", *args],
-                          capture_output=True, text=True, timeout=1200)
+    return subprocess.run(
+        [sys.executable, "-m", "bayesmix", "run", *args],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
 
 
 def _check_outputs(spec_path: Path, out: Path) -> Table:
@@ -93,7 +97,8 @@ def small(tmp_path):
     a[5] = np.nan
     keep = np.where(np.arange(n) % 10 == 9, "no", "yes")
     Table({"id": np.arange(n) + 1000, "a": a, "b": b, "keep": keep}).write(
-        tmp_path / "small.csv", format="ascii.csv")
+        tmp_path / "small.csv", format="ascii.csv"
+    )
     spec = tmp_path / "small.toml"
     spec.write_text(SMALL_EM)
     return spec
@@ -108,25 +113,34 @@ def test_small_em_reasons_and_overwrite(small, tmp_path, capsys):
     assert reasons[9] == "excluded by [data].select" and reasons[19] == reasons[9]
     assert np.isnan(table["p_c0"][5]) and np.isnan(table["p_c0"][9])
     assert np.isfinite(table["p_c0"][0])
-    assert summary["unscored_reasons"] == {"excluded by [data].select": 12,
-                                           "missing or non-finite value in a, b": 1}
+    assert summary["unscored_reasons"] == {
+        "excluded by [data].select": 12,
+        "missing or non-finite value in a, b": 1,
+    }
     assert main(["run", str(small), "--out", str(out), "--quiet"]) == 2
     assert "already exists" in capsys.readouterr().err
-    assert main(["run", str(small), "--out", str(out), "--quiet", "--overwrite",
-                 "--seed", "8"]) == 0
+    assert (
+        main(["run", str(small), "--out", str(out), "--quiet", "--overwrite", "--seed", "8"]) == 0
+    )
     assert json.loads((out / "summary.json").read_text())["seed"] == 8
 
 
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
-        (("n_init = 1", "n_init = 0"), r"^bayesmix: error: \[builder\]\.n_init must be >= 1, "
-                                       r"got 0 \(see|^bayesmix: error: \[builder\]\.n_init must"),
+        (
+            ("n_init = 1", "n_init = 0"),
+            r"^bayesmix: error: \[builder\]\.n_init must be >= 1, "
+            r"got 0 \(see|^bayesmix: error: \[builder\]\.n_init must",
+        ),
         (("n_init = 1", "n_inits = 1"), r"\[builder\] has unknown key 'n_inits'"),
         (('"a", "b"', '"a", "bb"'), r"\[data\]\.features names column 'bb'.*did you mean 'b'"),
         (('"a", "b"', '"a", "keep"'), r"column 'keep' .* is not numeric"),
-        (('path = "small.csv"', 'path = "nope.csv"'), r"\[data\]\.path file .*nope.csv' does "
-                                                      r"not exist"),
+        (
+            ('path = "small.csv"', 'path = "nope.csv"'),
+            r"\[data\]\.path file .*nope.csv' does "
+            r"not exist",
+        ),
         (("seed = 7", "seed = 7\n[sampler]\ndraws = 5"), r"\[sampler\] does not apply"),
     ],
 )
@@ -150,11 +164,14 @@ def test_usage_errors(tmp_path, capsys):
 
 
 def test_bad_bayesian_data_is_a_one_line_error(tmp_path, capsys):
-    Table({"x": [1.0, 2.0, 3.0, 4.0], "y": [1.0, 2.0, 2.5, 4.0],
-           "e": [0.1, -0.2, 0.1, 0.1]}).write(tmp_path / "line.csv", format="ascii.csv")
+    Table({"x": [1.0, 2.0, 3.0, 4.0], "y": [1.0, 2.0, 2.5, 4.0], "e": [0.1, -0.2, 0.1, 0.1]}).write(
+        tmp_path / "line.csv", format="ascii.csv"
+    )
     spec = tmp_path / "line.toml"
-    spec.write_text('seed = 1\n[data]\npath = "line.csv"\n[data.columns]\nx = "x"\ny = "y"\n'
-                    'y_err = "e"\n[builder]\nname = "line_outlier"\n')
+    spec.write_text(
+        'seed = 1\n[data]\npath = "line.csv"\n[data.columns]\nx = "x"\ny = "y"\n'
+        'y_err = "e"\n[builder]\nname = "line_outlier"\n'
+    )
     assert main(["run", str(spec), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "y_err" in err and "row 1" in err
@@ -166,16 +183,15 @@ def test_small_gpz_divide_in_process(tmp_path, capsys):
     load_candels_cosmos()[::8].write(tmp_path / "cc.csv", format="ascii.csv")
     spec = tmp_path / "div.toml"
     spec.write_text(
-        (MODELS / "gpz_divide_candels_cosmos.toml").read_text()
+        (MODELS / "gpz_divide_candels_cosmos.toml")
+        .read_text()
         .replace('dataset = "candels_cosmos"', 'path = "cc.csv"')
         .replace("n_components = 4", "n_components = 2")
     )
     assert main(["run", str(spec), "--out", str(tmp_path / "o"), "--quiet"]) == 0
     table, reasons, summary = _check_outputs(spec, tmp_path / "o")
-    assert set(table.colnames[-6:]) == {"m0", "m1", "p0", "p1", "unassigned",
-                                        "unscored_reason"}
-    np.testing.assert_allclose(np.asarray(table["p0"]) + np.asarray(table["p1"]), 1.0,
-                               rtol=1e-12)
+    assert set(table.colnames[-6:]) == {"m0", "m1", "p0", "p1", "unassigned", "unscored_reason"}
+    np.testing.assert_allclose(np.asarray(table["p0"]) + np.asarray(table["p1"]), 1.0, rtol=1e-12)
 
 
 @pytest.mark.slow
@@ -213,8 +229,10 @@ def test_every_spec_end_to_end(tmp_path, name):
 
 def test_builder_errors_are_mapped_to_spec_keys(tmp_path, capsys):
     spec = tmp_path / "hogg.toml"
-    spec.write_text((MODELS / "hogg2010_line_outliers.toml").read_text()
-                    + "\n[priors.slop]\ndist = \"Normal\"\nsigma = 1\n")
+    spec.write_text(
+        (MODELS / "hogg2010_line_outliers.toml").read_text()
+        + '\n[priors.slop]\ndist = "Normal"\nsigma = 1\n'
+    )
     assert main(["run", str(spec), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
@@ -229,12 +247,19 @@ def _tree(rng, n_chains=2, n_draws=50):
     import xarray as xr
 
     post = xr.Dataset(
-        {"slope": (("chain", "draw"), rng.normal(size=(n_chains, n_draws))),
-         "weights": (("chain", "draw", "component"),
-                     rng.dirichlet([3, 1], size=(n_chains, n_draws))),
-         "zero": (("chain", "draw"), np.zeros((n_chains, n_draws)))},
-        coords={"chain": np.arange(n_chains), "draw": np.arange(n_draws),
-                "component": ["inlier", "outlier"]},
+        {
+            "slope": (("chain", "draw"), rng.normal(size=(n_chains, n_draws))),
+            "weights": (
+                ("chain", "draw", "component"),
+                rng.dirichlet([3, 1], size=(n_chains, n_draws)),
+            ),
+            "zero": (("chain", "draw"), np.zeros((n_chains, n_draws))),
+        },
+        coords={
+            "chain": np.arange(n_chains),
+            "draw": np.arange(n_draws),
+            "component": ["inlier", "outlier"],
+        },
     )
     return xr.DataTree.from_dict({"posterior": post})
 

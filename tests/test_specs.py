@@ -77,8 +77,7 @@ def test_minimal_specs_parse_with_defaults():
     assert spec.output.figures == ("pgm", "membership", "pair")
     assert spec.data.columns == {"x": "x", "y": "y", "y_err": "sigma_y"}
     over = spec.with_overrides(seed=5, draws=10, tune=0, chains=2)
-    assert (over.seed, over.sampler.draws, over.sampler.tune, over.sampler.chains) == (
-        5, 10, 0, 2)
+    assert (over.seed, over.sampler.draws, over.sampler.tune, over.sampler.chains) == (5, 10, 0, 2)
     assert spec.seed == 1  # frozen: the original is unchanged
     gm = parse_spec(_doc(GM))
     assert gm.data.columns["X"] == ("MgFe", "FeH") and gm.options["n_components"] == 2
@@ -87,41 +86,93 @@ def test_minimal_specs_parse_with_defaults():
 @pytest.mark.parametrize(
     ("text", "old", "new", "match"),
     [
-        (GM, "n_components = 2", "n_components = 0",
-         r"^\[builder\]\.n_components must be >= 1, got 0$"),
-        (GM, "n_components = 2", "n_components = 'two'",
-         r"^\[builder\]\.n_components must be an integer, got a string 'two'$"),
+        (
+            GM,
+            "n_components = 2",
+            "n_components = 0",
+            r"^\[builder\]\.n_components must be >= 1, got 0$",
+        ),
+        (
+            GM,
+            "n_components = 2",
+            "n_components = 'two'",
+            r"^\[builder\]\.n_components must be an integer, got a string 'two'$",
+        ),
         (GM, "n_components = 2", "", r"\[builder\]\.n_components is required"),
-        (HOGG, 'name = "line_outlier"', 'name = "line_outlier"\noutliers = "uniform"',
-         r"\[builder\] has unknown key 'outliers'; did you mean 'outlier'\?"),
-        (HOGG, 'name = "line_outlier"', 'name = "line_outlier"\noutlier = "cauchy"',
-         r"\[builder\]\.outlier must be one of 'gaussian', 'uniform', got 'cauchy'"),
-        (HOGG, 'name = "line_outlier"', 'name = "line_outlier"\noutlier_range = [5, 1]',
-         r"\[builder\]\.outlier_range must have upper > lower"),
-        (HOGG, 'name = "line_outlier"', 'name = "line_outliers"',
-         r"\[builder\]\.name must be one of .*'line_outlier'.*got 'line_outliers'"),
+        (
+            HOGG,
+            'name = "line_outlier"',
+            'name = "line_outlier"\noutliers = "uniform"',
+            r"\[builder\] has unknown key 'outliers'; did you mean 'outlier'\?",
+        ),
+        (
+            HOGG,
+            'name = "line_outlier"',
+            'name = "line_outlier"\noutlier = "cauchy"',
+            r"\[builder\]\.outlier must be one of 'gaussian', 'uniform', got 'cauchy'",
+        ),
+        (
+            HOGG,
+            'name = "line_outlier"',
+            'name = "line_outlier"\noutlier_range = [5, 1]',
+            r"\[builder\]\.outlier_range must have upper > lower",
+        ),
+        (
+            HOGG,
+            'name = "line_outlier"',
+            'name = "line_outliers"',
+            r"\[builder\]\.name must be one of .*'line_outlier'.*got 'line_outliers'",
+        ),
         (HOGG, 'y_err = "sigma_y"', "", r"\[data.columns\]\.y_err is required"),
-        (HOGG, 'y_err = "sigma_y"', 'y_err = "sigma_y"\nz = "x"',
-         r"\[data.columns\] has unknown key 'z'"),
-        (HOGG, 'dataset = "hogg2010"', 'dataset = "hogg2011"',
-         r"\[data\]\.dataset must be a bundled data set .*did you mean 'hogg2010'"),
-        (HOGG, 'dataset = "hogg2010"', 'dataset = "hogg2010"\npath = "x.csv"',
-         r"\[data\] needs exactly one of 'path'"),
-        (HOGG, 'dataset = "hogg2010"', 'path = "no_such_table.csv"',
-         r"\[data\]\.path file '.*no_such_table.csv' does not exist"),
+        (
+            HOGG,
+            'y_err = "sigma_y"',
+            'y_err = "sigma_y"\nz = "x"',
+            r"\[data.columns\] has unknown key 'z'",
+        ),
+        (
+            HOGG,
+            'dataset = "hogg2010"',
+            'dataset = "hogg2011"',
+            r"\[data\]\.dataset must be a bundled data set .*did you mean 'hogg2010'",
+        ),
+        (
+            HOGG,
+            'dataset = "hogg2010"',
+            'dataset = "hogg2010"\npath = "x.csv"',
+            r"\[data\] needs exactly one of 'path'",
+        ),
+        (
+            HOGG,
+            'dataset = "hogg2010"',
+            'path = "no_such_table.csv"',
+            r"\[data\]\.path file '.*no_such_table.csv' does not exist",
+        ),
         (HOGG, 'ids = "ID"', 'ids = "ID"\nselect = "ID ~ 4"', r"\[data\]\.select must look"),
         (HOGG, "seed = 1", "seed = -1", r"^seed must be >= 0, got -1$"),
         (HOGG, "seed = 1", "", r"^seed is missing"),
         (HOGG, "seed = 1", "seed = 1\nseeds = 2", r"the spec has unknown key 'seeds'"),
         (HOGG + "[sampler]\ndraws = 0\n", "", "", r"^\[sampler\]\.draws must be >= 1, got 0$"),
-        (HOGG + "[sampler]\nsampler = 'emcee'\n", "", "",
-         r"\[sampler\]\.sampler must be one of 'nutpie', 'pymc'"),
+        (
+            HOGG + "[sampler]\nsampler = 'emcee'\n",
+            "",
+            "",
+            r"\[sampler\]\.sampler must be one of 'nutpie', 'pymc'",
+        ),
         (HOGG + "[sampler]\nthin = 2\n", "", "", r"\[sampler\] has unknown key 'thin'"),
         (HOGG + "[priors.slope]\nmu = 0\n", "", "", r"\[priors\]\.slope needs 'dist'"),
-        (HOGG + "[output]\nfigures = ['pgm', 'bic_aic']\n", "", "",
-         r"\[output\]\.figures\[1\] must be one of 'pgm', 'membership', 'pair'"),
-        (HOGG + "[output]\ntable = 'sub/out.csv'\n", "", "",
-         r"\[output\]\.table must be a file name"),
+        (
+            HOGG + "[output]\nfigures = ['pgm', 'bic_aic']\n",
+            "",
+            "",
+            r"\[output\]\.figures\[1\] must be one of 'pgm', 'membership', 'pair'",
+        ),
+        (
+            HOGG + "[output]\ntable = 'sub/out.csv'\n",
+            "",
+            "",
+            r"\[output\]\.table must be a file name",
+        ),
         (HOGG + "[output]\ntable = 'out.txt'\n", "", "", r"\[output\]\.table must end in one"),
     ],
 )
@@ -175,7 +226,7 @@ threshold = 0.5
     with pytest.raises(SpecError, match=r"\[data.population\] is missing"):
         parse_spec(_doc(gpz.replace('[data.population]\ndataset = "candels_cosmos"', "")))
     with pytest.raises(SpecError, match=r"\[data.population\] has unknown key 'ids'"):
-        parse_spec(_doc(gpz.replace('[data.population]\n', '[data.population]\nids = "id"\n')))
+        parse_spec(_doc(gpz.replace("[data.population]\n", '[data.population]\nids = "id"\n')))
 
 
 def test_paths_resolve_from_the_spec_folder(tmp_path):
@@ -183,7 +234,8 @@ def test_paths_resolve_from_the_spec_folder(tmp_path):
 
     (tmp_path / "data").mkdir()
     Table({"a": [1.0, 2.0, np.nan], "b": [3.0, 4.0, 5.0]}).write(
-        tmp_path / "data" / "t.csv", format="ascii.csv")
+        tmp_path / "data" / "t.csv", format="ascii.csv"
+    )
     spec_file = tmp_path / "s.toml"
     spec_file.write_text(
         'seed = 1\n[data]\npath = "data/t.csv"\nfeatures = ["a", "b"]\nselect = "b >= 4"\n'
@@ -215,9 +267,10 @@ def test_spec_module_does_not_import_pymc_or_matplotlib():
     import subprocess
     import sys
 
-    code = ("import sys; from bayesmix.spec import load_spec, read_data; "
-            f"s = load_spec({str(MODELS / 'hogg2010_line_outliers.toml')!r}); read_data(s); "
-            "print('pymc' in sys.modules, 'matplotlib' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys; from bayesmix.spec import load_spec, read_data; "
+        f"s = load_spec({str(MODELS / 'hogg2010_line_outliers.toml')!r}); read_data(s); "
+        "print('pymc' in sys.modules, 'matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -18,8 +18,9 @@ def _tree(fit: Any):
     return getattr(fit, "idata", fit)
 
 
-def posterior_columns(fit: Any, var_names: Sequence[str] | None = None
-                      ) -> tuple[list[str], np.ndarray]:
+def posterior_columns(
+    fit: Any, var_names: Sequence[str] | None = None
+) -> tuple[list[str], np.ndarray]:
     """Flatten posterior draws into labelled columns, e.g. ``weights[inlier]``.
 
     Parameters
@@ -54,8 +55,11 @@ def posterior_columns(fit: Any, var_names: Sequence[str] | None = None
         coord_lists = [list(da[d].values) for d in extra]
         for j in range(values.shape[1]):
             idx = np.unravel_index(j, [len(c) for c in coord_lists]) if extra else ()
-            label = name + ("[" + ", ".join(str(coord_lists[i][k]) for i, k in enumerate(idx))
-                            + "]" if extra else "")
+            label = name + (
+                "[" + ", ".join(str(coord_lists[i][k]) for i, k in enumerate(idx)) + "]"
+                if extra
+                else ""
+            )
             col = values[:, j]
             if np.ptp(col) == 0:
                 continue
@@ -66,8 +70,9 @@ def posterior_columns(fit: Any, var_names: Sequence[str] | None = None
     return labels, np.column_stack(cols)
 
 
-def _corner(labels: Sequence[str], draws: np.ndarray, fig: Figure | None, *, bins: int,
-            max_points: int) -> Figure:
+def _corner(
+    labels: Sequence[str], draws: np.ndarray, fig: Figure | None, *, bins: int, max_points: int
+) -> Figure:
     n = len(labels)
     if fig is None:
         fig = Figure(figsize=(min(2.2 * n, 14), min(2.2 * n, 14)))
@@ -83,8 +88,9 @@ def _corner(labels: Sequence[str], draws: np.ndarray, fig: Figure | None, *, bin
                 ax.hist(draws[:, i], bins=bins, histtype="step", color="k")
                 ax.set_yticks([])
             else:
-                ax.scatter(draws[::step, j], draws[::step, i], s=2, alpha=0.3, color="k",
-                           linewidths=0)
+                ax.scatter(
+                    draws[::step, j], draws[::step, i], s=2, alpha=0.3, color="k", linewidths=0
+                )
             if i == n - 1:
                 ax.set_xlabel(labels[j])
             else:
@@ -143,8 +149,9 @@ def plot_pair(
         saying which was drawn.
     """
     if kind not in ("auto", "arviz", "corner"):
-        raise DataError(f"'kind' must be one of 'arviz', 'auto', 'corner'; got {kind!r}",
-                        argument="kind")
+        raise DataError(
+            f"'kind' must be one of 'arviz', 'auto', 'corner'; got {kind!r}", argument="kind"
+        )
     use_arviz = kind == "arviz" or (kind == "auto" and fig is None)
     if use_arviz:
         try:

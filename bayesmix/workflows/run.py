@@ -110,12 +110,12 @@ def _scatter_columns(spec: Spec) -> tuple[str, str] | None:
     if spec.kind == "bayes":
         cols = spec.data.columns
         if "x" in cols and "y" in cols:
-            return (cols["x"], cols["y"])
+            return (str(cols["x"]), str(cols["y"]))
         if "X" in cols and len(cols["X"]) >= 2:
             return (cols["X"][0], cols["X"][1])
         singles = [v for v in cols.values() if isinstance(v, str)]
         return (singles[0], singles[1]) if len(singles) >= 2 else None
-    feats = [f for f in spec.data.features]
+    feats = list(spec.data.features)
     return (feats[0], feats[1]) if len(feats) >= 2 else None
 
 
@@ -130,16 +130,22 @@ def _caught_messages(caught) -> list[str]:
 
 def _reasons_column(out, reasons: np.ndarray) -> None:
     if "unscored_reason" in out.colnames:
-        raise DataError("the input table already has a column named 'unscored_reason'; rename "
-                        "it so that it is not replaced", argument="table")
+        raise DataError(
+            "the input table already has a column named 'unscored_reason'; rename "
+            "it so that it is not replaced",
+            argument="table",
+        )
     out["unscored_reason"] = reasons
 
 
 def _add_columns(out, columns: dict[str, np.ndarray]) -> None:
     clash = [c for c in columns if c in out.colnames]
     if clash:
-        raise DataError(f"the input table already has a column named {clash[0]!r}; rename it "
-                        "so that the new columns do not replace input data", argument="table")
+        raise DataError(
+            f"the input table already has a column named {clash[0]!r}; rename it "
+            "so that the new columns do not replace input data",
+            argument="table",
+        )
     for name, values in columns.items():
         if values.dtype.kind == "f":
             # subnormal values (|v| < 2.2e-308, e.g. a probability of 1e-320) become 0: text
@@ -178,7 +184,7 @@ def _spec_key(spec: Spec, key: str | None) -> str:
     if key is None:
         return "[builder]"
     if key.startswith("priors"):
-        rest = key[len("priors"):].lstrip(".")
+        rest = key[len("priors") :].lstrip(".")
         return "[priors]" + (f".{rest}" if rest else "")
     if key in spec.options:
         return f"[builder].{key}"
@@ -217,10 +223,17 @@ def _build(spec: Spec, arrays, ids, usable):
         key = _spec_key(spec, exc.key)
         raise SpecError(f"{key}: {exc}", key=key) from exc
     except DataError as exc:
-        note = "" if usable.all() else (" (row numbers count only the rows used in the fit; "
-                                        "ids, when given, identify the row)")
-        raise DataError(f"{spec.data.source.name}: {exc}{note}", argument=exc.argument,
-                        rows=exc.rows) from exc
+        note = (
+            ""
+            if usable.all()
+            else (
+                " (row numbers count only the rows used in the fit; "
+                "ids, when given, identify the row)"
+            )
+        )
+        raise DataError(
+            f"{spec.data.source.name}: {exc}{note}", argument=exc.argument, rows=exc.rows
+        ) from exc
 
 
 def _parameter_summary(fit) -> dict[str, dict[str, float | None]]:
@@ -238,7 +251,8 @@ def _parameter_summary(fit) -> dict[str, dict[str, float | None]]:
         da = post[name].transpose("chain", "draw", ...)
         extra = [d for d in da.dims if d not in ("chain", "draw")]
         vals = np.asarray(da.values, dtype=np.float64).reshape(
-            da.sizes["chain"] * da.sizes["draw"], -1)
+            da.sizes["chain"] * da.sizes["draw"], -1
+        )
         r = np.asarray(rhat[name].transpose(*extra).values, dtype=float).reshape(-1)
         eb = np.asarray(bulk[name].transpose(*extra).values, dtype=float).reshape(-1)
         et = np.asarray(tail[name].transpose(*extra).values, dtype=float).reshape(-1)
@@ -254,9 +268,13 @@ def _parameter_summary(fit) -> dict[str, dict[str, float | None]]:
                 continue  # e.g. the zero upper triangle of a Cholesky factor
             q = np.percentile(col, [3, 16, 50, 84, 97])
             out[label] = {
-                "mean": float(col.mean()), "sd": float(col.std(ddof=1)),
-                "q03": float(q[0]), "q16": float(q[1]), "q50": float(q[2]),
-                "q84": float(q[3]), "q97": float(q[4]),
+                "mean": float(col.mean()),
+                "sd": float(col.std(ddof=1)),
+                "q03": float(q[0]),
+                "q16": float(q[1]),
+                "q50": float(q[2]),
+                "q84": float(q[3]),
+                "q97": float(q[4]),
                 "r_hat": float(r[j]) if np.isfinite(r[j]) else None,
                 "ess_bulk": float(eb[j]) if np.isfinite(eb[j]) else None,
                 "ess_tail": float(et[j]) if np.isfinite(et[j]) else None,
@@ -288,19 +306,24 @@ def _bayes_report(spec: Spec, summary: dict[str, Any]) -> str:
     for name, p in summary["parameters"].items():
         rh = f"{p['r_hat']:.3f}" if p["r_hat"] is not None else "-"
         ess = f"{p['ess_bulk']:.0f}" if p["ess_bulk"] is not None else "-"
-        lines.append(f"{name:<28} {p['mean']:>11.4g} {p['sd']:>10.3g} {p['q16']:>11.4g} "
-                     f"{p['q50']:>11.4g} {p['q84']:>11.4g} {rh:>6} {ess:>6}")
+        lines.append(
+            f"{name:<28} {p['mean']:>11.4g} {p['sd']:>10.3g} {p['q16']:>11.4g} "
+            f"{p['q50']:>11.4g} {p['q84']:>11.4g} {rh:>6} {ess:>6}"
+        )
     lines += ["", "membership (posterior mean probabilities):"]
     for lab, m in summary["membership"].items():
-        lines.append(f"  {lab:>10}: expected count {m['expected_count']:.1f}, most probable "
-                     f"for {m['n_most_probable']} object(s)")
+        lines.append(
+            f"  {lab:>10}: expected count {m['expected_count']:.1f}, most probable "
+            f"for {m['n_most_probable']} object(s)"
+        )
     for w in summary["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines) + "\n"
 
 
-def _run_bayes(spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: Progress,
-               progressbar: bool) -> RunResult:
+def _run_bayes(
+    spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: Progress, progressbar: bool
+) -> RunResult:
     import bayesmix
     from bayesmix.inference import sample
     from bayesmix.membership import membership
@@ -311,18 +334,31 @@ def _run_bayes(spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: 
     mm = _build(spec, arrays, ids, usable)
     s = spec.sampler
     if progress:
-        progress(f"sampling with {s.sampler}: {s.chains} chains x {s.draws} draws "
-                 f"({s.tune} tuning), seed {spec.seed}; compiling the model first")
+        progress(
+            f"sampling with {s.sampler}: {s.chains} chains x {s.draws} draws "
+            f"({s.tune} tuning), seed {spec.seed}; compiling the model first"
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = sample(mm, draws=s.draws, tune=s.tune, chains=s.chains, rng=spec.seed,
-                     sampler=s.sampler, target_accept=s.target_accept, progressbar=progressbar)
+        fit = sample(
+            mm,
+            draws=s.draws,
+            tune=s.tune,
+            chains=s.chains,
+            rng=spec.seed,
+            sampler=s.sampler,
+            target_accept=s.target_accept,
+            progressbar=progressbar,
+        )
         if progress:
             progress("computing membership probabilities over the posterior draws")
         ds = membership(fit)
         params = _parameter_summary(fit)
-    messages = [m for m in _caught_messages(caught)
-                if m.startswith(("DiagnosticsWarning", "ConvergenceWarning"))]
+    messages = [
+        m
+        for m in _caught_messages(caught)
+        if m.startswith(("DiagnosticsWarning", "ConvergenceWarning"))
+    ]
 
     # the output table: input rows and columns untouched, new columns added
     from astropy.table import Table
@@ -332,8 +368,13 @@ def _run_bayes(spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: 
     labels = [str(v) for v in ds["component"].values.tolist()]
     prob = np.asarray(ds["probability"].values)  # (n_used, K)
     new: dict[str, np.ndarray] = {}
-    suffixes = [("probability", ""), ("probability_sd", "_sd"), ("probability_q16", "_q16"),
-                ("probability_q50", "_q50"), ("probability_q84", "_q84")]
+    suffixes = [
+        ("probability", ""),
+        ("probability_sd", "_sd"),
+        ("probability_q16", "_q16"),
+        ("probability_q50", "_q50"),
+        ("probability_q84", "_q84"),
+    ]
     for k, lab in enumerate(labels):
         for var, suf in suffixes:
             if var in ds:
@@ -360,18 +401,30 @@ def _run_bayes(spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: 
         "builder": spec.builder,
         "seed": spec.seed,
         "sampler_seed": fit.seed,
-        "sampler": {"sampler": fit.sampler, "draws": s.draws, "tune": s.tune,
-                    "chains": s.chains, "target_accept": s.target_accept},
-        "data": {"source": spec.data.source.name, "n_rows": n, "n_used": n_used,
-                 "n_unscored": int((reasons != "").sum()),
-                 "unscored_reasons": _count_reasons(reasons)},
-        "diagnostics": {k: (float(v) if isinstance(v, float) else v)
-                        for k, v in fit.diagnostics.items()},
+        "sampler": {
+            "sampler": fit.sampler,
+            "draws": s.draws,
+            "tune": s.tune,
+            "chains": s.chains,
+            "target_accept": s.target_accept,
+        },
+        "data": {
+            "source": spec.data.source.name,
+            "n_rows": n,
+            "n_used": n_used,
+            "n_unscored": int((reasons != "").sum()),
+            "unscored_reasons": _count_reasons(reasons),
+        },
+        "diagnostics": {
+            k: (float(v) if isinstance(v, float) else v) for k, v in fit.diagnostics.items()
+        },
         "parameters": params,
         "components": labels,
         "membership": {
-            lab: {"expected_count": float(np.nansum(prob[:, k])),
-                  "n_most_probable": int((best == lab).sum())}
+            lab: {
+                "expected_count": float(np.nansum(prob[:, k])),
+                "n_most_probable": int((best == lab).sum()),
+            }
             for k, lab in enumerate(labels)
         },
         "builder_spec": dict(mm.spec),
@@ -399,12 +452,21 @@ def _run_bayes(spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: 
             x, y = _scatter_values(data.table, cols)
             ax = new_axes(figsize=(7, 5))
             lab = labels[-1]
-            plot_membership(x, y, new[f"p_{lab}"], ax=ax, xlabel=cols[0], ylabel=cols[1],
-                            colorbar_label=f"p({lab})", cmap="coolwarm")
+            plot_membership(
+                x,
+                y,
+                new[f"p_{lab}"],
+                ax=ax,
+                xlabel=cols[0],
+                ylabel=cols[1],
+                colorbar_label=f"p({lab})",
+                cmap="coolwarm",
+            )
             return ax.figure
 
         figs["figure_membership"] = _membership_fig
     if "figure_pair" in paths:
+
         def _pair_fig():
             from bayesmix.plot import plot_pair
 
@@ -451,8 +513,9 @@ def _write_posterior(tree, path: Path, *, overwrite: bool) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _run_em(spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: Progress,
-            verbose: bool) -> RunResult:
+def _run_em(
+    spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: Progress, verbose: bool
+) -> RunResult:
     from dataclasses import replace
 
     from bayesmix.workflows.gmm import (
@@ -471,7 +534,8 @@ def _run_em(spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: Pro
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         analysis = fit_gmm_selection(
-            sub, feats,
+            sub,
+            feats,
             candidates=o.get("n_components", (1, 2, 3, 4, 5, 6)),
             criterion=o.get("criterion", "bic"),
             covariance_type=o.get("covariance_type", "full"),
@@ -485,11 +549,18 @@ def _run_em(spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: Pro
             verbose=verbose,
         )
     # the analysis of the used rows, seen over the whole input table
-    analysis = replace(analysis, table=table, X=X, usable=usable,
-                       warnings=sorted(set(analysis.warnings) | set(_caught_messages(caught))))
-    reasons = np.where(~data.selected, "excluded by [data].select",
-                       np.where(~finite, f"missing or non-finite value in {', '.join(feats)}",
-                                ""))
+    analysis = replace(
+        analysis,
+        table=table,
+        X=X,
+        usable=usable,
+        warnings=sorted(set(analysis.warnings) | set(_caught_messages(caught))),
+    )
+    reasons = np.where(
+        ~data.selected,
+        "excluded by [data].select",
+        np.where(~finite, f"missing or non-finite value in {', '.join(feats)}", ""),
+    )
     out = membership_table(table, analysis.selected, X, usable)
     for lab in analysis.selected.labels:
         col = np.asarray(out[f"p_{lab}"], dtype=np.float64)
@@ -500,14 +571,16 @@ def _run_em(spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: Pro
     import bayesmix
 
     summary = summary_dict(analysis)
-    summary.update({
-        "bayesmix_version": bayesmix.__version__,
-        "spec": spec.to_dict(),
-        "kind": "em",
-        "builder": "gmm",
-        "unscored_reasons": _count_reasons(reasons),
-        "files": sorted(p.name for p in paths.values()),
-    })
+    summary.update(
+        {
+            "bayesmix_version": bayesmix.__version__,
+            "spec": spec.to_dict(),
+            "kind": "em",
+            "builder": "gmm",
+            "unscored_reasons": _count_reasons(reasons),
+            "files": sorted(p.name for p in paths.values()),
+        }
+    )
     report = format_report(analysis)
     for reason, count in _count_reasons(reasons).items():
         report += f"not scored: {count} row(s): {reason}\n"
@@ -538,11 +611,20 @@ def _run_em(spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: Pro
         if usable.any():
             proba[usable] = sel.predict_proba(X[usable]).max(axis=1)
         ax = new_axes(figsize=(7, 5))
-        plot_membership(x, y, proba, ax=ax, xlabel=cols[0], ylabel=cols[1], cmap="viridis",
-                        colorbar_label="probability of the assigned component")
+        plot_membership(
+            x,
+            y,
+            proba,
+            ax=ax,
+            xlabel=cols[0],
+            ylabel=cols[1],
+            cmap="viridis",
+            colorbar_label="probability of the assigned component",
+        )
         if list(cols) == feats[:2]:
-            plot_ellipses(sel.means[:, :2], sel.covariances[:, :2, :2], ax=ax,
-                          labels=list(sel.labels))
+            plot_ellipses(
+                sel.means[:, :2], sel.covariances[:, :2, :2], ax=ax, labels=list(sel.labels)
+            )
             ax.legend(loc="best", fontsize="small")
         write_figure(ax.figure, paths["figure_membership"], overwrite=overwrite)
     write_json(summary, paths["summary_json"], overwrite=overwrite)
@@ -557,9 +639,20 @@ def _run_em(spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: Pro
 
 def _gpz_kwargs(spec: Spec) -> dict[str, Any]:
     o = dict(spec.options)
-    kw: dict[str, Any] = {k: o[k] for k in ("n_components", "n_init", "tol", "scale",
-                                            "covariance_type", "max_weight", "min_weight",
-                                            "eta") if k in o}
+    kw: dict[str, Any] = {
+        k: o[k]
+        for k in (
+            "n_components",
+            "n_init",
+            "tol",
+            "scale",
+            "covariance_type",
+            "max_weight",
+            "min_weight",
+            "eta",
+        )
+        if k in o
+    }
     if "error_prefix" in o:
         kw["error_prefix"] = tuple(o["error_prefix"])
     kw["rng"] = spec.seed
@@ -573,8 +666,11 @@ def _gpz_rows(spec: Spec, data: SpecData):
     X, _ = feature_matrix(table, spec.data.features, name=spec.data.source.name)
     finite = np.isfinite(X).all(axis=1)
     usable = data.selected & finite
-    reasons = np.where(~data.selected, "excluded by [data].select",
-                       np.where(~finite, "missing or non-finite feature value", ""))
+    reasons = np.where(
+        ~data.selected,
+        "excluded by [data].select",
+        np.where(~finite, "missing or non-finite feature value", ""),
+    )
     return X, usable, reasons
 
 
@@ -587,29 +683,37 @@ def _gpz_summary(spec: Spec, data: SpecData, usable, reasons, paths) -> dict[str
         "kind": spec.kind,
         "builder": spec.builder,
         "seed": spec.seed,
-        "data": {"source": spec.data.source.name, "n_rows": len(data.table),
-                 "n_used": int(usable.sum()), "n_unscored": int((reasons != "").sum()),
-                 "unscored_reasons": _count_reasons(reasons),
-                 "population": spec.data.population.name if spec.data.population else None,
-                 "n_population": len(data.population) if data.population is not None else None},
+        "data": {
+            "source": spec.data.source.name,
+            "n_rows": len(data.table),
+            "n_used": int(usable.sum()),
+            "n_unscored": int((reasons != "").sum()),
+            "unscored_reasons": _count_reasons(reasons),
+            "population": spec.data.population.name if spec.data.population else None,
+            "n_population": len(data.population) if data.population is not None else None,
+        },
         "features": list(spec.data.features),
         "files": sorted(p.name for p in paths.values()),
     }
 
 
-def _run_gpz_weights(spec: Spec, data: SpecData, paths, *, overwrite: bool,
-                     progress: Progress) -> RunResult:
+def _run_gpz_weights(
+    spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: Progress
+) -> RunResult:
     from bayesmix.gpz import feature_matrix, gpz_weights_table, kl_score
 
     X, usable, reasons = _gpz_rows(spec, data)
     train = data.table[usable]
     if progress:
-        progress(f"fitting population ({len(data.population)} rows) and training "
-                 f"({len(train)} rows) mixtures, seed {spec.seed}")
+        progress(
+            f"fitting population ({len(data.population)} rows) and training "
+            f"({len(train)} rows) mixtures, seed {spec.seed}"
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        wt, augment = gpz_weights_table(data.population, train, list(spec.data.features),
-                                        **_gpz_kwargs(spec))
+        wt, augment = gpz_weights_table(
+            data.population, train, list(spec.data.features), **_gpz_kwargs(spec)
+        )
     w = np.full(len(data.table), np.nan)
     w[usable] = np.asarray(wt["weights"])
     from astropy.table import Table
@@ -620,11 +724,13 @@ def _run_gpz_weights(spec: Spec, data: SpecData, paths, *, overwrite: bool,
     Xp, _ = feature_matrix(data.population, spec.data.features, name="the population")
     kl_raw, kl_w = kl_score(Xp, X[usable], w[usable])
     summary = _gpz_summary(spec, data, usable, reasons, paths)
-    summary.update({
-        "weights": wt.meta["gpz_weights"],
-        "kl_score": {"unweighted": kl_raw, "weighted": kl_w},
-        "warnings": _caught_messages(caught),
-    })
+    summary.update(
+        {
+            "weights": wt.meta["gpz_weights"],
+            "kl_score": {"unweighted": kl_raw, "weighted": kl_w},
+            "warnings": _caught_messages(caught),
+        }
+    )
     diag = wt.meta["gpz_weights"]["diagnostics"]
     report_lines = [
         f"{spec.name}: {spec.description}" if spec.description else spec.name,
@@ -633,8 +739,10 @@ def _run_gpz_weights(spec: Spec, data: SpecData, paths, *, overwrite: bool,
         f"{len(data.population)} rows",
         f"features: {', '.join(spec.data.features)}; {augment.n_components} components; "
         f"seed {spec.seed}",
-        "weights: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                                for k, v in diag.items()),
+        "weights: "
+        + ", ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in diag.items()
+        ),
         f"KL(train || population), nats: unweighted {kl_raw:.4f}, weighted {kl_w:.4f}",
     ]
     for reason, count in _count_reasons(reasons).items():
@@ -653,8 +761,9 @@ def _run_gpz_weights(spec: Spec, data: SpecData, paths, *, overwrite: bool,
     return RunResult(paths=paths, summary=summary, report=report)
 
 
-def _run_gpz_divide(spec: Spec, data: SpecData, paths, *, overwrite: bool,
-                    progress: Progress) -> RunResult:
+def _run_gpz_divide(
+    spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: Progress
+) -> RunResult:
     from bayesmix.gpz import gpz_divide_table, write_divide_csv
 
     X, usable, reasons = _gpz_rows(spec, data)
@@ -662,15 +771,20 @@ def _run_gpz_divide(spec: Spec, data: SpecData, paths, *, overwrite: bool,
     o = spec.options
     kw = _gpz_kwargs(spec)
     if progress:
-        progress(f"fitting the population mixture ({len(data.population)} rows), "
-                 f"seed {spec.seed}")
+        progress(f"fitting the population mixture ({len(data.population)} rows), seed {spec.seed}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         div, augment = gpz_divide_table(
-            data.population, sub, list(spec.data.features),
+            data.population,
+            sub,
+            list(spec.data.features),
             train_table=sub if o.get("weight", False) else None,
-            threshold=o.get("threshold", 0.5), assign=o.get("assign", "threshold"),
-            return_density=True, weight=o.get("weight", False), **kw)
+            threshold=o.get("threshold", 0.5),
+            assign=o.get("assign", "threshold"),
+            return_density=True,
+            weight=o.get("weight", False),
+            **kw,
+        )
     from astropy.table import Table
 
     n = len(data.table)
@@ -699,22 +813,25 @@ def _run_gpz_divide(spec: Spec, data: SpecData, paths, *, overwrite: bool,
     _reasons_column(out, reasons)
     counts = {f"m{k}": int(np.asarray(div[f"m{k}"]).sum()) for k in range(K)}
     summary = _gpz_summary(spec, data, usable, reasons, paths)
-    summary.update({
-        "n_components": K,
-        "threshold": o.get("threshold", 0.5),
-        "assign": o.get("assign", "threshold"),
-        "members": counts,
-        "n_unassigned": int(np.asarray(div["unassigned"]).sum()),
-        "warnings": _caught_messages(caught),
-        "note": "divide.csv is gpz_pype's layout for the used rows; its 'index' counts those "
-                "rows (0..n_used-1) in input order",
-    })
+    summary.update(
+        {
+            "n_components": K,
+            "threshold": o.get("threshold", 0.5),
+            "assign": o.get("assign", "threshold"),
+            "members": counts,
+            "n_unassigned": int(np.asarray(div["unassigned"]).sum()),
+            "warnings": _caught_messages(caught),
+            "note": "divide.csv is gpz_pype's layout for the used rows; its 'index' counts those "
+            "rows (0..n_used-1) in input order",
+        }
+    )
     lines = [
         f"{spec.name}: {spec.description}" if spec.description else spec.name,
         f"divided: {spec.data.source.name}, {n} rows, {int(usable.sum())} used; population "
         f"{len(data.population)} rows; {K} components, threshold {summary['threshold']}, "
         f"seed {spec.seed}",
-        "members: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+        "members: "
+        + ", ".join(f"{k} {v}" for k, v in counts.items())
         + f"; unassigned {summary['n_unassigned']}",
     ]
     for reason, count in _count_reasons(reasons).items():
@@ -734,11 +851,18 @@ def _run_gpz_divide(spec: Spec, data: SpecData, paths, *, overwrite: bool,
         else:  # feature expressions
             x, y = X[:, 0], X[:, 1]
         pmax = np.full(n, np.nan)
-        pmax[usable] = np.max(np.column_stack([new[f"p{k}"][usable] for k in range(K)]),
-                              axis=1)
+        pmax[usable] = np.max(np.column_stack([new[f"p{k}"][usable] for k in range(K)]), axis=1)
         ax = new_axes(figsize=(7, 5))
-        plot_membership(x, y, pmax, ax=ax, xlabel=cols[0], ylabel=cols[1], cmap="viridis",
-                        colorbar_label="probability of the best component")
+        plot_membership(
+            x,
+            y,
+            pmax,
+            ax=ax,
+            xlabel=cols[0],
+            ylabel=cols[1],
+            cmap="viridis",
+            colorbar_label="probability of the best component",
+        )
         write_figure(ax.figure, paths["figure_membership"], overwrite=overwrite)
     write_json(summary, paths["summary_json"], overwrite=overwrite)
     write_text(report, paths["summary_txt"], overwrite=overwrite)
@@ -791,11 +915,11 @@ def run_spec(
     paths = output_paths(spec, out_dir)
     _check_outputs(paths, overwrite=overwrite)
     if spec.kind == "bayes":
-        return _run_bayes(spec, data, paths, overwrite=overwrite, progress=progress,
-                          progressbar=progressbar)
+        return _run_bayes(
+            spec, data, paths, overwrite=overwrite, progress=progress, progressbar=progressbar
+        )
     if spec.kind == "em":
-        return _run_em(spec, data, paths, overwrite=overwrite, progress=progress,
-                       verbose=verbose)
+        return _run_em(spec, data, paths, overwrite=overwrite, progress=progress, verbose=verbose)
     if spec.kind == "gpz_weights":
         return _run_gpz_weights(spec, data, paths, overwrite=overwrite, progress=progress)
     return _run_gpz_divide(spec, data, paths, overwrite=overwrite, progress=progress)
