@@ -440,13 +440,14 @@ def fit(
         Features, shape (n_objects, n_features); of a dataframe, the
         ``columns`` (default: every numeric column).
     X_err : dask array or dataframe of shape (n_objects, n_features), optional
-        Per-object standard deviations (XD only); rechunked to X's rows.
+        Per-object standard deviations (XD only; of a dataframe, its numeric
+        columns in feature order); rechunked to X's rows.
     X_cov : dask array of shape (n_objects, n_features, n_features), optional
         Per-object error covariances (XD only).
     sample_weight : dask array of shape (n_objects,), optional
         Non-negative object weights.
     columns : sequence of str, optional
-        Feature columns when ``X`` (and ``X_err``) are dataframes.
+        Feature columns when ``X`` is a dataframe.
     init_sample_size : int, default 100_000
         The initialisation (k-means++, k-means, ...) runs in memory on a
         uniform random sample of this many rows, drawn with ``rng``.  When
@@ -503,7 +504,7 @@ def fit(
     if not (persist in (True, False) or persist == "auto"):
         raise SpecError(f"'persist' must be True, False or 'auto'; got {persist!r}", key="persist")
     Xd = _as_matrix(X, name="X", columns=columns, lengths=True)
-    Ed = _align(X_err, Xd, name="X_err", ndim=2, columns=columns)
+    Ed = _align(X_err, Xd, name="X_err", ndim=2)
     Cd = _align(X_cov, Xd, name="X_cov", ndim=3)
     Wd = _align(sample_weight, Xd, name="sample_weight", ndim=1)
     n, D = (int(s) for s in Xd.shape)
@@ -513,6 +514,7 @@ def fit(
         raise DataError(
             f"'X_cov' must have shape ({n}, {D}, {D}); got {Cd.shape}", argument="X_cov"
         )
+    estimator._check_hyper(n, D)  # before any pass over the data
     arrays = [a for a in (Xd, Ed, Cd, Wd) if a is not None]
     nbytes = sum(a.size * 8 for a in arrays)
     if persist == "auto":
@@ -537,7 +539,6 @@ def fit(
         *[check_fn(x, e, c, w, marginalize) for x, e, c, w in zip(xb, eb, cb, wb, strict=True)]
     )
     _raise_first_bad(summaries, marginalize)
-    estimator._check_hyper(n, D)
     K = estimator.n_components
     frozen = estimator._frozen_sets(K)
     total_w = float(sum(s["sum_w"] for s in summaries))
@@ -812,7 +813,7 @@ def _score_inputs(estimator, X, X_err, X_cov, columns):
             f"'X' must have {D} feature column(s) (as in the fit); got {Xd.shape[1]}",
             argument="X",
         )
-    Ed = _align(X_err, Xd, name="X_err", ndim=2, columns=columns)
+    Ed = _align(X_err, Xd, name="X_err", ndim=2)
     Cd = _align(X_cov, Xd, name="X_cov", ndim=3)
     return Xd, Ed, Cd
 
