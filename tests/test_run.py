@@ -240,6 +240,19 @@ def test_builder_errors_are_mapped_to_spec_keys(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_unknown_pair_vars_fail_before_sampling(tmp_path, capsys):
+    spec = tmp_path / "hogg.toml"
+    spec.write_text(
+        (MODELS / "hogg2010_line_outliers.toml")
+        .read_text()
+        .replace('pair_vars = ["slope", "intercept", "weights"]', 'pair_vars = ["slope", "slop"]')
+    )
+    assert main(["run", str(spec), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bayesmix: error: [output].pair_vars[1] must name a model variable")
+    assert not (tmp_path / "o").exists()
+
+
 # ------------------------------------------------------------------ figures the run draws
 
 

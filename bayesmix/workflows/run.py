@@ -303,14 +303,21 @@ def _bayes_report(spec: Spec, summary: dict[str, Any]) -> str:
         f"{'parameter':<28} {'mean':>11} {'sd':>10} {'16%':>11} {'50%':>11} {'84%':>11} "
         f"{'R-hat':>6} {'ESS':>6}",
     ]
+    shown = set(summary["model_variables"])
     for name, p in summary["parameters"].items():
+        if name.split("[")[0] not in shown:
+            continue
         rh = f"{p['r_hat']:.3f}" if p["r_hat"] is not None else "-"
         ess = f"{p['ess_bulk']:.0f}" if p["ess_bulk"] is not None else "-"
         lines.append(
             f"{name:<28} {p['mean']:>11.4g} {p['sd']:>10.3g} {p['q16']:>11.4g} "
             f"{p['q50']:>11.4g} {p['q84']:>11.4g} {rh:>6} {ess:>6}"
         )
-    lines += ["", "membership (posterior mean probabilities):"]
+    lines += [
+        "(the model's parameters; summary.json lists every posterior variable)",
+        "",
+        "membership (posterior mean probabilities):",
+    ]
     for lab, m in summary["membership"].items():
         lines.append(
             f"  {lab:>10}: expected count {m['expected_count']:.1f}, most probable "
@@ -332,6 +339,14 @@ def _run_bayes(
     if progress:
         progress(f"building {spec.builder} on {int(usable.sum())} of {len(data.table)} rows")
     mm = _build(spec, arrays, ids, usable)
+    sampled = [v.name for v in (*mm.model.free_RVs, *mm.model.deterministics)]
+    for i, name in enumerate(spec.output.pair_vars or ()):
+        if name not in sampled:
+            key = f"[output].pair_vars[{i}]"
+            raise SpecError(
+                f"{key} must name a model variable ({', '.join(sorted(sampled))}), got {name!r}",
+                key=key,
+            )
     s = spec.sampler
     if progress:
         progress(
@@ -427,6 +442,7 @@ def _run_bayes(
             }
             for k, lab in enumerate(labels)
         },
+        "model_variables": list(mm.var_names),
         "builder_spec": dict(mm.spec),
         "warnings": messages,
         "files": sorted(p.name for p in paths.values()),
@@ -470,7 +486,13 @@ def _run_bayes(
         def _pair_fig():
             from bayesmix.plot import plot_pair
 
-            names = list(spec.output.pair_vars) if spec.output.pair_vars else list(mm.var_names)
+            if spec.output.pair_vars:
+                names = list(spec.output.pair_vars)
+            else:  # the model's parameters, without any with constant elements (cov_chol)
+                post = fit.posterior
+                names = [
+                    v for v in mm.var_names if bool((post[v].std(("chain", "draw")) > 0).all())
+                ]
             f = plot_pair(fit, names, detach=True)
             notes.append(f"pair plot drawn with {f.get_label()}")
             return f
