@@ -724,8 +724,14 @@ def _score_block(est, Xb, Eb, Cb, *, want: str):
         lse_o = lse if all_ok else np.empty(m)
         lr_o = (lr if all_ok else np.empty((m, n_out))) if want_resp else None
         step = _serial_rows()
+        direct = _direct_scorer(est, want_resp, n_out) if observed is None else None
         for i in range(0, m, step):
             sl = slice(i, i + step)
+            if direct is not None:
+                # complete rows: the kernel writes straight into the output slices
+                direct(Xo[sl], None if S is None else S[sl], lse_o[sl],
+                       lr_o[sl] if want_resp else None)
+                continue
             a, b = est._log_prob(Xo[sl], None if S is None else S[sl],
                                  None if observed is None else observed[sl], want_resp)
             lse_o[sl] = a
@@ -736,6 +742,33 @@ def _score_block(est, Xb, Eb, Cb, *, want: str):
             if want_resp:
                 lr[ok] = lr_o
     return lse, lr, code
+
+
+def _direct_scorer(est, want_resp: bool, n_out: int):
+    """Return a function scoring complete rows into given output arrays, as ``_log_prob`` does.
+
+    ``BaseMixture._log_prob`` calls the same kernels on complete rows but allocates
+    its outputs; writing into slices of the block's output saves an allocation and
+    a copy per slice, which matters where fresh pages are expensive (``distributed``
+    workers trim freed memory back to the OS).  Rows with missing features go
+    through ``_log_prob`` itself.
+    """
+    from bayesmix.em import _kernels
+
+    log_bg = est._log_bg(est.background_weight_)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(est.weights_)
+    empty = np.empty((0, n_out))
+
+    def score(X, S, out_lse, out_lr):
+        lr = out_lr if want_resp else empty
+        if S is None:
+            _kernels.gmm_score(X, est.means_, est.precisions_cholesky_, est._log_det_P, log_w,
+                               log_bg, want_resp, out_lse, lr)
+        else:
+            _kernels.xd_score(X, S, est.means_, est._full, log_w, log_bg, want_resp, out_lse, lr)
+
+    return score
 
 
 def _proba_block(Xb, Eb, Cb, *, est):
