@@ -119,6 +119,8 @@ def main():
     ap.add_argument("--numpy-rows", type=float, default=1e7)
     ap.add_argument("--file-rows", type=float, default=2e6)
     ap.add_argument("--scheduler", choices=["threads", "distributed"], default="threads")
+    ap.add_argument("--no-malloc-trim", action="store_true",
+                    help="distributed: do not set MALLOC_TRIM_THRESHOLD_ in the workers")
     ap.add_argument("--data-dir", default=str(HERE / "_data" / "scale_catalogue"))
     ap.add_argument("--reuse", action="store_true", help="reuse an existing catalogue")
     ap.add_argument("--keep", action="store_true", help="keep the catalogue afterwards")
@@ -176,6 +178,12 @@ def main():
         if args.scheduler == "distributed":
             from distributed import Client, LocalCluster
 
+            if args.no_malloc_trim:
+                # distributed sets MALLOC_TRIM_THRESHOLD_=65536 in workers by default (returns
+                # freed memory to the OS at once; fresh pages are then faulted in again)
+                dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_":
+                                 None})
+                out["malloc_trim_unset"] = True
             cluster = LocalCluster(n_workers=cores, threads_per_worker=1, processes=True,
                                    dashboard_address=None, memory_limit="1.5GiB")
             client = Client(cluster)
