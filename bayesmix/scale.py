@@ -132,9 +132,7 @@ def _dask():
         import dask
         import dask.array as da
     except ImportError:  # pragma: no cover - exercised only without the extra
-        raise ImportError(
-            "bayesmix.scale needs dask: pip install 'bayesmix[dask]'"
-        ) from None
+        raise ImportError("bayesmix.scale needs dask: pip install 'bayesmix[dask]'") from None
     return dask, da
 
 
@@ -159,11 +157,13 @@ def _by_rows(fn, n: int, *arrays):
     step = _serial_rows()
     if n <= step:
         return fn(*arrays)
-    outs = [fn(*(None if a is None else a[i:i + step] for a in arrays))
-            for i in range(0, n, step)]
+    outs = [
+        fn(*(None if a is None else a[i : i + step] for a in arrays)) for i in range(0, n, step)
+    ]
     if isinstance(outs[0], tuple):
-        return tuple(None if parts[0] is None else np.concatenate(parts)
-                     for parts in zip(*outs, strict=True))
+        return tuple(
+            None if parts[0] is None else np.concatenate(parts) for parts in zip(*outs, strict=True)
+        )
     return np.concatenate(outs)
 
 
@@ -277,9 +277,11 @@ def _unusable(Xb, Eb, Cb, marginalize: bool) -> NDArray[np.uint8]:
         code[(code == 0) & bad] = 3
     if Cb is not None and n:
         ok = np.isfinite(Cb).reshape(n, -1).all(axis=1)
-        ok &= (np.abs(Cb - np.swapaxes(Cb, 1, 2)) <= 1e-10 * (1.0 + np.abs(Cb))).reshape(
-            n, -1
-        ).all(axis=1)
+        ok &= (
+            (np.abs(Cb - np.swapaxes(Cb, 1, 2)) <= 1e-10 * (1.0 + np.abs(Cb)))
+            .reshape(n, -1)
+            .all(axis=1)
+        )
         if ok.any():
             D = Cb.shape[1]
             sub = Cb[ok]
@@ -378,10 +380,18 @@ def _block_stats(est, Xb, Eb, Cb, swb, params):
     parts = []
     for i in range(0, max(n, 1), step):
         sl = slice(i, i + step)
-        parts.append(est._stats(
-            Xb[sl], None if S is None else S[sl], sw[sl],
-            None if observed is None else observed[sl], weights, means, full, log_bg,
-        ))
+        parts.append(
+            est._stats(
+                Xb[sl],
+                None if S is None else S[sl],
+                sw[sl],
+                None if observed is None else observed[sl],
+                weights,
+                means,
+                full,
+                log_bg,
+            )
+        )
     return parts[0] if len(parts) == 1 else _reduce_stats(parts, K, D)
 
 
@@ -394,8 +404,10 @@ def _persist_budget() -> float:
     except (ImportError, ValueError):
         client = None
     if client is not None:
-        info = client.scheduler_info(n_workers=-1) if _accepts_n_workers(client) else (
-            client.scheduler_info()
+        info = (
+            client.scheduler_info(n_workers=-1)
+            if _accepts_n_workers(client)
+            else (client.scheduler_info())
         )
         limits = [w.get("memory_limit") or 0 for w in info.get("workers", {}).values()]
         if limits and all(limits):
@@ -594,8 +606,10 @@ def fit(
             log_bg = estimator._log_bg(bg)
             params = dask.delayed((w, mu, full, log_bg), pure=True)
             parts = dask.compute(
-                *[stats_fn(est_d, x, e, c, s, params) for x, e, c, s in zip(xb, eb, cb, wb,
-                                                                          strict=True)]
+                *[
+                    stats_fn(est_d, x, e, c, s, params)
+                    for x, e, c, s in zip(xb, eb, cb, wb, strict=True)
+                ]
             )
             stats = _reduce_stats(parts, K, D)
             lower = stats[0] / total_w
@@ -709,7 +723,7 @@ def _score_block(est, Xb, Eb, Cb, *, want: str):
     # outputs are allocated once and the kernels' slices copied in (no concatenation)
     make = np.empty if all_ok else (lambda shape: np.full(shape, np.nan))
     lse = make(n)
-    lr = make((n, n_out)) if want_resp else None
+    lr: Any = make((n, n_out)) if want_resp else None
     if ok.any():
         Xo = np.ascontiguousarray(Xb if all_ok else Xb[ok])
         Eo = None if Eb is None else (Eb if all_ok else Eb[ok])
@@ -722,18 +736,23 @@ def _score_block(est, Xb, Eb, Cb, *, want: str):
         S = _error_cov_block(Xo, Eo, Co, est._uses_errors)
         m = Xo.shape[0]
         lse_o = lse if all_ok else np.empty(m)
-        lr_o = (lr if all_ok else np.empty((m, n_out))) if want_resp else None
+        lr_o: Any = (lr if all_ok else np.empty((m, n_out))) if want_resp else None
         step = _serial_rows()
         direct = _direct_scorer(est, want_resp, n_out) if observed is None else None
         for i in range(0, m, step):
             sl = slice(i, i + step)
             if direct is not None:
                 # complete rows: the kernel writes straight into the output slices
-                direct(Xo[sl], None if S is None else S[sl], lse_o[sl],
-                       lr_o[sl] if want_resp else None)
+                direct(
+                    Xo[sl], None if S is None else S[sl], lse_o[sl], lr_o[sl] if want_resp else None
+                )
                 continue
-            a, b = est._log_prob(Xo[sl], None if S is None else S[sl],
-                                 None if observed is None else observed[sl], want_resp)
+            a, b = est._log_prob(
+                Xo[sl],
+                None if S is None else S[sl],
+                None if observed is None else observed[sl],
+                want_resp,
+            )
             lse_o[sl] = a
             if want_resp:
                 lr_o[sl] = b
@@ -763,8 +782,17 @@ def _direct_scorer(est, want_resp: bool, n_out: int):
     def score(X, S, out_lse, out_lr):
         lr = out_lr if want_resp else empty
         if S is None:
-            _kernels.gmm_score(X, est.means_, est.precisions_cholesky_, est._log_det_P, log_w,
-                               log_bg, want_resp, out_lse, lr)
+            _kernels.gmm_score(
+                X,
+                est.means_,
+                est.precisions_cholesky_,
+                est._log_det_P,
+                log_w,
+                log_bg,
+                want_resp,
+                out_lse,
+                lr,
+            )
         else:
             _kernels.xd_score(X, S, est.means_, est._full, log_w, log_bg, want_resp, out_lse, lr)
 
@@ -788,8 +816,14 @@ def _blockwise(func, out_ind: str, X, Ed, Cd, *, new_axes=None, extra=(), **kwar
     args += [Cd, "ijl"] if Cd is not None else [None, None]
     args += list(extra)
     return da.blockwise(
-        func, out_ind, *args, new_axes=new_axes or {}, concatenate=True, dtype=np.float64,
-        meta=np.empty((0,) * len(out_ind)), **kwargs,
+        func,
+        out_ind,
+        *args,
+        new_axes=new_axes or {},
+        concatenate=True,
+        dtype=np.float64,
+        meta=np.empty((0,) * len(out_ind)),
+        **kwargs,
     )
 
 
@@ -877,9 +911,11 @@ def _gpz_weights_block(Xb, Eb=None, Cb=None, *, augment, max_weight, min_weight,
     if ok.any():
         Xo = np.ascontiguousarray(Xb[ok])
         out[ok] = _by_rows(
-            lambda x: augment.calc_weights(x, max_weight=max_weight, min_weight=min_weight,
-                                           eta=eta),
-            Xo.shape[0], Xo,
+            lambda x: augment.calc_weights(
+                x, max_weight=max_weight, min_weight=min_weight, eta=eta
+            ),
+            Xo.shape[0],
+            Xo,
         )
     return out
 
@@ -918,8 +954,15 @@ def gpz_weights(
     eta = _check_eta(eta)
     Xd = _gpz_input(augment, X, columns)
     return _blockwise(
-        _gpz_weights_block, "i", Xd, None, None, augment=augment, max_weight=max_weight,
-        min_weight=min_weight, eta=eta,
+        _gpz_weights_block,
+        "i",
+        Xd,
+        None,
+        None,
+        augment=augment,
+        max_weight=max_weight,
+        min_weight=min_weight,
+        eta=eta,
     )
 
 
@@ -966,8 +1009,9 @@ def _gpz_divide_arrays(augment, Xb, Eb, opts) -> dict[str, np.ndarray]:
         m = Xo.shape[0]
         if isinstance(augment.gmm_pop, XDGaussianMixture):
             err = None if Eb is None else augment._transform_err(Eb[ok], Xo.shape, "X_err")
-            log_resp = _by_rows(lambda x, e: augment.gmm_pop.predict_log_proba(x, X_err=e),
-                                m, Xs, err)
+            log_resp = _by_rows(
+                lambda x, e: augment.gmm_pop.predict_log_proba(x, X_err=e), m, Xs, err
+            )
         else:
             log_resp = _by_rows(augment.gmm_pop.predict_log_proba, m, Xs)
         if opts["weight"]:
@@ -1005,8 +1049,11 @@ def _divide_partition(pdf, augment, feature_cols, err_cols, opts, start, keep_in
     cols = _gpz_divide_arrays(augment, Xb, Eb, opts)
     code = cols.pop("_code")
     start = int(start)
-    new = {"index": np.arange(start, start + len(pdf), dtype=np.int64), **cols,
-           _REASON_COLUMN: _reason_strings(code)}
+    new = {
+        "index": np.arange(start, start + len(pdf), dtype=np.int64),
+        **cols,
+        _REASON_COLUMN: _reason_strings(code),
+    }
     frame = pd.DataFrame(new, index=pdf.index)
     frame[_REASON_COLUMN] = frame[_REASON_COLUMN].astype("str")
     if keep_input:
@@ -1082,9 +1129,15 @@ def gpz_divide(
             "'X_err' needs extreme-deconvolution mixtures (errors given to the constructor)",
             key="X_err",
         )
-    opts = {"weight": bool(weight), "threshold": threshold, "max_weight": max_weight,
-            "min_weight": min_weight, "eta": eta, "return_density": bool(return_density),
-            "assign": assign}
+    opts = {
+        "weight": bool(weight),
+        "threshold": threshold,
+        "max_weight": max_weight,
+        "min_weight": min_weight,
+        "eta": eta,
+        "return_density": bool(return_density),
+        "assign": assign,
+    }
     K = augment.gmm_pop.n_components
     new_cols = _divide_columns(K, return_density=return_density, weight=weight)
     if _is_frame(X):
@@ -1114,8 +1167,10 @@ def gpz_divide(
 
         fn = dask.delayed(_divide_partition, pure=True)
         aug_d = dask.delayed(augment, pure=True)
-        out = [fn(p, aug_d, feats, errs, opts, int(offsets[i]), keep_input)
-               for i, p in enumerate(parts)]
+        out = [
+            fn(p, aug_d, feats, errs, opts, int(offsets[i]), keep_input)
+            for i, p in enumerate(parts)
+        ]
         return dd.from_delayed(out, meta=meta, verify_meta=False)
     # Dask array input: one partition per row chunk
     import dask.dataframe as dd
@@ -1142,15 +1197,18 @@ def gpz_divide(
     fn = dask.delayed(to_frame, pure=True)
     parts = [fn(x, e, int(offsets[i])) for i, (x, e) in enumerate(zip(xb, eb, strict=True))]
     meta = _empty_frame(new_cols, pd.RangeIndex(0))
-    return dd.from_delayed(parts, meta=meta, divisions=tuple(offsets[:-1]) + (offsets[-1] - 1,),
-                           verify_meta=False)
+    return dd.from_delayed(
+        parts, meta=meta, divisions=tuple(offsets[:-1]) + (offsets[-1] - 1,), verify_meta=False
+    )
 
 
 def _empty_frame(cols: Mapping[str, str], index):
     import pandas as pd
 
-    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in cols.items()},
-                        index=index[:0] if len(index) else index)
+    return pd.DataFrame(
+        {c: pd.Series([], dtype=t) for c, t in cols.items()},
+        index=index[:0] if len(index) else index,
+    )
 
 
 def _check_clash(existing, new) -> None:
@@ -1207,8 +1265,14 @@ def _membership_vars(quantiles: bool) -> list[str]:
     return out
 
 
-def membership(fit, data: Mapping[str, Any], *, chunk_size: int | None = None,
-               quantiles: bool = True, broadcast: str = "auto"):
+def membership(
+    fit,
+    data: Mapping[str, Any],
+    *,
+    chunk_size: int | None = None,
+    quantiles: bool = True,
+    broadcast: str = "auto",
+):
     """Lazy Bayesian membership probabilities of new objects, block by block.
 
     Parameters
@@ -1247,8 +1311,9 @@ def membership(fit, data: Mapping[str, Any], *, chunk_size: int | None = None,
     dask, da = _dask()
     broadcast = check_choice(broadcast, name="broadcast", choices={"auto", "scatter", "delayed"})
     if not isinstance(data, Mapping) or not data:
-        raise DataError("'data' must be a non-empty mapping of argument name to array",
-                        argument="data")
+        raise DataError(
+            "'data' must be a non-empty mapping of argument name to array", argument="data"
+        )
     mm = fit.model
     names = [k for k, v in data.items() if v is not None]
     arrays = []
@@ -1284,8 +1349,9 @@ def membership(fit, data: Mapping[str, Any], *, chunk_size: int | None = None,
         except (ImportError, ValueError):
             client = None
         if client is None and broadcast == "scatter":
-            raise SpecError("broadcast='scatter' needs an active dask.distributed client",
-                            key="broadcast")
+            raise SpecError(
+                "broadcast='scatter' needs an active dask.distributed client", key="broadcast"
+            )
     if client is not None:
         draws = client.scatter(post, broadcast=True, hash=False)
     else:
@@ -1299,16 +1365,26 @@ def membership(fit, data: Mapping[str, Any], *, chunk_size: int | None = None,
         args += [v, "i" + letters[: v.ndim - 1]]
     fn = _MembershipBlock(tuple(names), len(vars_), chunk_size, bool(quantiles))
     out = da.blockwise(
-        fn, "ikv", draws, None, light_d, None, *args, new_axes={"k": K, "v": len(vars_)},
-        concatenate=True, dtype=np.float64, meta=np.empty((0, 0, 0)),
+        fn,
+        "ikv",
+        draws,
+        None,
+        light_d,
+        None,
+        *args,
+        new_axes={"k": K, "v": len(vars_)},
+        concatenate=True,
+        dtype=np.float64,
+        meta=np.empty((0, 0, 0)),
     )
     dims = ("object", "component")
     ds = xr.Dataset(
         {var: (dims, out[:, :, j]) for j, var in enumerate(vars_)},
         coords={"component": list(mm.component_labels)},
-        attrs={"unscored": "rows with a non-finite value in any data array are NaN",
-               "formula": "mean over draws of exp(ln w_k + ln p_k - logsumexp_j(ln w_j + "
-                          "ln p_j))"},
+        attrs={
+            "unscored": "rows with a non-finite value in any data array are NaN",
+            "formula": "mean over draws of exp(ln w_k + ln p_k - logsumexp_j(ln w_j + ln p_j))",
+        },
     )
     return ds
 
@@ -1321,8 +1397,9 @@ class _MembershipBlock:
         self.chunk_size, self.quantiles = chunk_size, quantiles
 
     def __call__(self, draws, mm, *arrays):
-        return _membership_block(draws, mm, self.names, arrays, self.nvars, self.chunk_size,
-                                 self.quantiles)
+        return _membership_block(
+            draws, mm, self.names, arrays, self.nvars, self.chunk_size, self.quantiles
+        )
 
 
 # --------------------------------------------------------------------------- Parquet
@@ -1335,8 +1412,9 @@ def _score_partition(pdf, obj, what, feature_cols, err_cols, opts):
         code = _unusable(Xb, None, None, False)
         vals = {"weights": _gpz_weights_block(Xb, augment=obj, **opts)}
     else:
-        lse, lr, code = _score_block(obj, Xb, Eb, None,
-                                     want="resp" if what == "predict_proba" else "lse")
+        lse, lr, code = _score_block(
+            obj, Xb, Eb, None, want="resp" if what == "predict_proba" else "lse"
+        )
         if what == "predict_proba":
             p = np.exp(lr)
             vals = {name: p[:, j] for j, name in enumerate(_proba_names(obj))}
@@ -1441,25 +1519,27 @@ def score_parquet(
                 argument="columns",
             )
         if options:
-            raise SpecError(f"unknown option(s) {sorted(options)} for what={what!r}",
-                            key="options")
-        new = (_proba_names(estimator_or_augment) if what == "predict_proba"
-               else ["log_density"]) + [_REASON_COLUMN]
+            raise SpecError(f"unknown option(s) {sorted(options)} for what={what!r}", key="options")
+        new = (
+            _proba_names(estimator_or_augment) if what == "predict_proba" else ["log_density"]
+        ) + [_REASON_COLUMN]
         _check_clash(ddf.columns, new)
         meta = ddf._meta.copy()
         for c in new[:-1]:
             meta[c] = np.array([], dtype=np.float64)
         meta[_REASON_COLUMN] = meta.index.to_series().astype("str")
-        out = ddf.map_partitions(_score_partition, estimator_or_augment, what, feats, errs, {},
-                                 meta=meta)
+        out = ddf.map_partitions(
+            _score_partition, estimator_or_augment, what, feats, errs, {}, meta=meta
+        )
     elif what == "gpz_weights":
         from bayesmix.gpz import _check_eta, _check_weight_bounds
 
         _check_augment(estimator_or_augment, need_train=True)
         unknown = set(options) - {"max_weight", "min_weight", "eta"}
         if unknown:
-            raise SpecError(f"unknown option(s) {sorted(unknown)} for what='gpz_weights'",
-                            key="options")
+            raise SpecError(
+                f"unknown option(s) {sorted(unknown)} for what='gpz_weights'", key="options"
+            )
         mw, mn = _check_weight_bounds(options.get("max_weight", 100), options.get("min_weight"))
         opts = {"max_weight": mw, "min_weight": mn, "eta": _check_eta(options.get("eta"))}
         new = ["weights", _REASON_COLUMN]
@@ -1467,17 +1547,27 @@ def score_parquet(
         meta = ddf._meta.copy()
         meta["weights"] = np.array([], dtype=np.float64)
         meta[_REASON_COLUMN] = meta.index.to_series().astype("str")
-        out = ddf.map_partitions(_score_partition, estimator_or_augment, what, feats, None, opts,
-                                 meta=meta)
+        out = ddf.map_partitions(
+            _score_partition, estimator_or_augment, what, feats, None, opts, meta=meta
+        )
     else:
-        allowed = {"weight", "threshold", "max_weight", "min_weight", "eta", "return_density",
-                   "assign"}
+        allowed = {
+            "weight",
+            "threshold",
+            "max_weight",
+            "min_weight",
+            "eta",
+            "return_density",
+            "assign",
+        }
         unknown = set(options) - allowed
         if unknown:
-            raise SpecError(f"unknown option(s) {sorted(unknown)} for what='gpz_divide'",
-                            key="options")
-        out = gpz_divide(estimator_or_augment, ddf, columns=feats, error_columns=errs,
-                         keep_input=True, **options)
+            raise SpecError(
+                f"unknown option(s) {sorted(unknown)} for what='gpz_divide'", key="options"
+            )
+        out = gpz_divide(
+            estimator_or_augment, ddf, columns=feats, error_columns=errs, keep_input=True, **options
+        )
         new = [c for c in out.columns if c not in set(ddf.columns)]
     folder = os.path.dirname(os.path.abspath(out_path)) or "."
     tmp = tempfile.mkdtemp(dir=folder, prefix=".bayesmix-scale-", suffix=".tmp")
@@ -1493,8 +1583,13 @@ def score_parquet(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return {"path": out_path, "n_rows": int(n_rows), "n_unscored": int(n_un),
-            "n_partitions": int(out.npartitions), "columns": list(new)}
+    return {
+        "path": out_path,
+        "n_rows": int(n_rows),
+        "n_unscored": int(n_un),
+        "n_partitions": int(out.npartitions),
+        "columns": list(new),
+    }
 
 
 @contextlib.contextmanager
@@ -1511,6 +1606,9 @@ def _scheduler(scheduler: str | None):
         with Client(scheduler) as client:
             yield {"scheduler": client}
         return
-    check_choice(scheduler, name="scheduler",
-                 choices={"threads", "processes", "synchronous", "single-threaded", "sync"})
+    check_choice(
+        scheduler,
+        name="scheduler",
+        choices={"threads", "processes", "synchronous", "single-threaded", "sync"},
+    )
     yield {"scheduler": scheduler}

@@ -119,8 +119,11 @@ def main():
     ap.add_argument("--numpy-rows", type=float, default=1e7)
     ap.add_argument("--file-rows", type=float, default=2e6)
     ap.add_argument("--scheduler", choices=["threads", "distributed"], default="threads")
-    ap.add_argument("--no-malloc-trim", action="store_true",
-                    help="distributed: do not set MALLOC_TRIM_THRESHOLD_ in the workers")
+    ap.add_argument(
+        "--no-malloc-trim",
+        action="store_true",
+        help="distributed: do not set MALLOC_TRIM_THRESHOLD_ in the workers",
+    )
     ap.add_argument("--data-dir", default=str(HERE / "_data" / "scale_catalogue"))
     ap.add_argument("--reuse", action="store_true", help="reuse an existing catalogue")
     ap.add_argument("--keep", action="store_true", help="keep the catalogue afterwards")
@@ -128,13 +131,19 @@ def main():
     rows, nrows_np, file_rows = int(args.rows), int(args.numpy_rows), int(args.file_rows)
     cores = os.cpu_count() or 1
     folder = Path(args.data_dir)
-    out = {"date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "rows": rows,
-           "numpy_rows": nrows_np, "file_rows": file_rows, "cores": cores,
-           "scheduler": args.scheduler,
-           "load_before": os.getloadavg()}
+    out = {
+        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "rows": rows,
+        "numpy_rows": nrows_np,
+        "file_rows": file_rows,
+        "cores": cores,
+        "scheduler": args.scheduler,
+        "load_before": os.getloadavg(),
+    }
     try:
-        out["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
-                                       capture_output=True, text=True).stdout.strip()
+        out["commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         pass
 
@@ -181,11 +190,17 @@ def main():
             if args.no_malloc_trim:
                 # distributed sets MALLOC_TRIM_THRESHOLD_=65536 in workers by default (returns
                 # freed memory to the OS at once; fresh pages are then faulted in again)
-                dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_":
-                                 None})
+                dask.config.set(
+                    {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+                )
                 out["malloc_trim_unset"] = True
-            cluster = LocalCluster(n_workers=cores, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, memory_limit="1.5GiB")
+            cluster = LocalCluster(
+                n_workers=cores,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                memory_limit="1.5GiB",
+            )
             client = Client(cluster)
             # warm every worker: import bayesmix, load the cached numba kernels
             client.run(_warm, gm, draw(10_000, np.random.default_rng(0), w, means, L))
@@ -194,8 +209,11 @@ def main():
         proba = scale.predict_proba(gm, ddf)
         with PeakRSS() as mem:
             t = time.perf_counter()
-            with dask.config.set(scheduler="threads", num_workers=cores) if client is None \
-                    else dask.config.set({}):
+            with (
+                dask.config.set(scheduler="threads", num_workers=cores)
+                if client is None
+                else dask.config.set({})
+            ):
                 colsum = proba.sum(axis=0).compute()
             t_dask = time.perf_counter() - t
         out["dask_s"] = t_dask

@@ -66,8 +66,9 @@ def _assert_same_fit(a, b):
     assert a.n_iter_ == b.n_iter_
     assert a.converged_ == b.converged_
     np.testing.assert_allclose(a.lower_bound_, b.lower_bound_, rtol=RTOL, atol=0)
-    np.testing.assert_allclose(a.log_likelihood_history_, b.log_likelihood_history_,
-                               rtol=RTOL, atol=0)
+    np.testing.assert_allclose(
+        a.log_likelihood_history_, b.log_likelihood_history_, rtol=RTOL, atol=0
+    )
     np.testing.assert_allclose(a.weights_, b.weights_, rtol=RTOL, atol=1e-12)
     np.testing.assert_allclose(a.means_, b.means_, rtol=RTOL, atol=1e-12)
     np.testing.assert_allclose(a.full_covariances(), b.full_covariances(), rtol=RTOL, atol=1e-12)
@@ -92,7 +93,10 @@ def client():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
             silence_logs=50,
         )
         cl = distributed.Client(cluster, set_as_default=False)
@@ -117,8 +121,10 @@ def test_fit_gmm_equals_in_memory_threaded(blobs, cov_type):
 def test_fit_default_init_equals_in_memory_when_sample_is_everything(blobs):
     """n <= init_sample_size: k-means++ runs on all rows with the estimator's seed."""
     ref = GaussianMixture(3, rng=3, n_init=2, tol=1e-7, max_iter=500).fit(blobs)
-    got = scale.fit(GaussianMixture(3, rng=3, n_init=2, tol=1e-7, max_iter=500),
-                    da.from_array(blobs, chunks=(CHUNK, 2)))
+    got = scale.fit(
+        GaussianMixture(3, rng=3, n_init=2, tol=1e-7, max_iter=500),
+        da.from_array(blobs, chunks=(CHUNK, 2)),
+    )
     _assert_same_fit(got, ref)
 
 
@@ -128,15 +134,21 @@ def test_fit_xd_equals_in_memory(blobs):
     kw = dict(init=_init_dict(blobs), tol=1e-5, max_iter=300)
     ref = XDGaussianMixture(3, **kw).fit(blobs, X_err=X_err)
     assert ref.n_iter_ > 10
-    got = scale.fit(XDGaussianMixture(3, **kw), da.from_array(blobs, chunks=(CHUNK, 2)),
-                    X_err=da.from_array(X_err, chunks=(1_500, 2)))  # rechunked to X's rows
+    got = scale.fit(
+        XDGaussianMixture(3, **kw),
+        da.from_array(blobs, chunks=(CHUNK, 2)),
+        X_err=da.from_array(X_err, chunks=(1_500, 2)),
+    )  # rechunked to X's rows
     _assert_same_fit(got, ref)
     # full covariances, no errors (zeros) also agree
     X_cov = np.einsum("nd,de->nde", X_err**2, np.eye(2))
     X_cov[:, 0, 1] = X_cov[:, 1, 0] = 0.3 * X_err[:, 0] * X_err[:, 1]
     ref = XDGaussianMixture(3, **kw).fit(blobs, X_cov=X_cov)
-    got = scale.fit(XDGaussianMixture(3, **kw), da.from_array(blobs, chunks=(CHUNK, 2)),
-                    X_cov=da.from_array(X_cov, chunks=(CHUNK, 2, 2)))
+    got = scale.fit(
+        XDGaussianMixture(3, **kw),
+        da.from_array(blobs, chunks=(CHUNK, 2)),
+        X_cov=da.from_array(X_cov, chunks=(CHUNK, 2, 2)),
+    )
     _assert_same_fit(got, ref)
 
 
@@ -146,12 +158,19 @@ def test_fit_options_background_frozen_weights_marginalize(blobs):
     X[rng.choice(X.shape[0], 300, replace=False), rng.integers(0, 2, 300)] = np.nan
     sw = rng.uniform(0.5, 2.0, X.shape[0])
     init = _init_dict(np.nan_to_num(X))
-    kw = dict(init=init, background=True, nan_policy="marginalize", tol=1e-7, max_iter=300,
-              frozen={"covariances": [0]})
+    kw = dict(
+        init=init,
+        background=True,
+        nan_policy="marginalize",
+        tol=1e-7,
+        max_iter=300,
+        frozen={"covariances": [0]},
+    )
     ref = GaussianMixture(3, **kw).fit(X, sample_weight=sw)
     Xd = da.from_array(X, chunks=(CHUNK, 2))
-    got = scale.fit(GaussianMixture(3, **kw), Xd,
-                    sample_weight=da.from_array(sw, chunks=CHUNK), persist=False)
+    got = scale.fit(
+        GaussianMixture(3, **kw), Xd, sample_weight=da.from_array(sw, chunks=CHUNK), persist=False
+    )
     _assert_same_fit(got, ref)
     assert got.background_weight_ > 0
     np.testing.assert_array_equal(got.bounding_box_, ref.bounding_box_)
@@ -210,16 +229,16 @@ def test_scoring_equals_in_memory_threaded_ragged(fitted, blobs):
     ddf = dd.from_pandas(pd.DataFrame(blobs, columns=["a", "b"]), npartitions=4)
     p2 = scale.predict_proba(fitted, ddf)
     assert p2.numblocks[0] == 4
-    np.testing.assert_allclose(p2.compute(), fitted.predict_proba(blobs), rtol=1e-12,
-                               atol=1e-15)
+    np.testing.assert_allclose(p2.compute(), fitted.predict_proba(blobs), rtol=1e-12, atol=1e-15)
 
 
 def test_blocks_larger_than_a_kernel_call_are_sliced_exactly(fitted):
     """Blocks above the kernels' threading threshold are fed in slices: same numbers."""
     X = _three_blobs(np.random.default_rng(8), n=150_001)
     Xd = da.from_array(X, chunks=(100_000, 2))
-    np.testing.assert_allclose(scale.predict_proba(fitted, Xd).compute(),
-                               fitted.predict_proba(X), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        scale.predict_proba(fitted, Xd).compute(), fitted.predict_proba(X), rtol=1e-12, atol=1e-15
+    )
     kw = dict(init=_init_dict(X), tol=1e-4, max_iter=300)
     _assert_same_fit(scale.fit(GaussianMixture(3, **kw), Xd), GaussianMixture(3, **kw).fit(X))
 
@@ -230,10 +249,17 @@ def test_scoring_xd_with_errors(blobs):
     xd = XDGaussianMixture(3, rng=0, tol=1e-5, max_iter=200).fit(blobs, X_err=X_err)
     Xd = da.from_array(blobs, chunks=(CHUNK, 2))
     Ed = da.from_array(X_err, chunks=(CHUNK, 2))
-    np.testing.assert_allclose(scale.predict_proba(xd, Xd, X_err=Ed).compute(),
-                               xd.predict_proba(blobs, X_err=X_err), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(scale.score_samples(xd, Xd, X_err=Ed).compute(),
-                               xd.score_samples(blobs, X_err=X_err), rtol=1e-12)
+    np.testing.assert_allclose(
+        scale.predict_proba(xd, Xd, X_err=Ed).compute(),
+        xd.predict_proba(blobs, X_err=X_err),
+        rtol=1e-12,
+        atol=1e-15,
+    )
+    np.testing.assert_allclose(
+        scale.score_samples(xd, Xd, X_err=Ed).compute(),
+        xd.score_samples(blobs, X_err=X_err),
+        rtol=1e-12,
+    )
 
 
 def test_missing_values_keep_their_rows(fitted, blobs):
@@ -248,8 +274,7 @@ def test_missing_values_keep_their_rows(fitted, blobs):
     rows = np.zeros(len(X), bool)
     rows[bad + [17]] = True
     assert np.isnan(p[rows]).all() and np.isnan(s[rows]).all()
-    np.testing.assert_allclose(p[~rows], fitted.predict_proba(X[~rows]), rtol=1e-12,
-                               atol=1e-15)
+    np.testing.assert_allclose(p[~rows], fitted.predict_proba(X[~rows]), rtol=1e-12, atol=1e-15)
     # with nan_policy="marginalize" the NaN rows are scored on their observed feature,
     # exactly as in memory; the infinite one still is not
     gm = GaussianMixture(3, rng=0, nan_policy="marginalize").fit(blobs)
@@ -300,8 +325,9 @@ def test_gpz_weights_and_divide_equal_in_memory(augment):
         for col in ref.colnames:
             if col == "index":
                 continue
-            np.testing.assert_allclose(np.asarray(g[col], dtype=float),
-                                       np.asarray(ref[col], dtype=float), rtol=1e-12)
+            np.testing.assert_allclose(
+                np.asarray(g[col], dtype=float), np.asarray(ref[col], dtype=float), rtol=1e-12
+            )
 
 
 # ----------------------------------------------------------------------------- membership
@@ -324,8 +350,10 @@ def line_fit():
         {
             "slope": (("chain", "draw"), 1.5 + 0.01 * rng.normal(size=(C, S))),
             "intercept": (("chain", "draw"), -2 + 0.05 * rng.normal(size=(C, S))),
-            "weights": (("chain", "draw", "component"),
-                        np.stack([np.full((C, S), 0.85), np.full((C, S), 0.15)], -1)),
+            "weights": (
+                ("chain", "draw", "component"),
+                np.stack([np.full((C, S), 0.85), np.full((C, S), 0.15)], -1),
+            ),
             "outlier_mean": (("chain", "draw"), 5 + 0.3 * rng.normal(size=(C, S))),
             "outlier_sigma": (("chain", "draw"), 6 + 0.3 * rng.uniform(size=(C, S))),
         },
@@ -350,15 +378,17 @@ def test_membership_new_objects_threaded(line_fit):
     ref = membership(line_fit, data)
     data_bad = {k: v.copy() for k, v in data.items()}
     data_bad["y"][3] = np.nan
-    ds = scale.membership(line_fit, {k: da.from_array(v, chunks=1_000)
-                                     for k, v in data_bad.items()}, broadcast="delayed")
+    ds = scale.membership(
+        line_fit,
+        {k: da.from_array(v, chunks=1_000) for k, v in data_bad.items()},
+        broadcast="delayed",
+    )
     assert ds["probability"].data.chunks[0] == (1_000,) * 4 + (321,)
     got = ds.compute()
     ok = np.ones(len(data["x"]), bool)
     ok[3] = False
     for var in ref.data_vars:
-        np.testing.assert_allclose(got[var].values[ok], ref[var].values[ok], rtol=1e-12,
-                                   atol=1e-15)
+        np.testing.assert_allclose(got[var].values[ok], ref[var].values[ok], rtol=1e-12, atol=1e-15)
         assert np.isnan(got[var].values[3]).all()
 
 
@@ -374,8 +404,11 @@ def test_distributed_fit_scoring_membership(client, blobs, fitted, line_fit, aug
         got = scale.fit(GaussianMixture(3, **kw), Xd)
         p = scale.predict_proba(fitted, Xd).compute()
         data = _new_line_objects(2_500)
-        ds = scale.membership(line_fit, {k: da.from_array(v, chunks=800)
-                                         for k, v in data.items()}, broadcast="scatter")
+        ds = scale.membership(
+            line_fit,
+            {k: da.from_array(v, chunks=800) for k, v in data.items()},
+            broadcast="scatter",
+        )
         mem = ds.compute()
         aug, Xpop = augment
         w = scale.gpz_weights(aug, da.from_array(Xpop, chunks=(900, 2))).compute()
@@ -383,8 +416,9 @@ def test_distributed_fit_scoring_membership(client, blobs, fitted, line_fit, aug
     assert got.persisted_
     np.testing.assert_allclose(p, fitted.predict_proba(blobs), rtol=1e-12, atol=1e-15)
     mref = membership(line_fit, data)
-    np.testing.assert_allclose(mem["probability"].values, mref["probability"].values,
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        mem["probability"].values, mref["probability"].values, rtol=1e-12, atol=1e-15
+    )
     np.testing.assert_allclose(w, aug.calc_weights(Xpop), rtol=1e-12)
 
 
@@ -392,8 +426,14 @@ def test_distributed_fit_scoring_membership(client, blobs, fitted, line_fit, aug
 def _write_parquet(tmp_path, X, nfiles=3):
     src = tmp_path / "cat"
     src.mkdir()
-    pdf = pd.DataFrame({"source_id": np.arange(len(X), dtype=np.int64), "g": X[:, 0],
-                        "bp_rp": X[:, 1], "flag": ["x"] * len(X)})
+    pdf = pd.DataFrame(
+        {
+            "source_id": np.arange(len(X), dtype=np.int64),
+            "g": X[:, 0],
+            "bp_rp": X[:, 1],
+            "flag": ["x"] * len(X),
+        }
+    )
     for i, part in enumerate(np.array_split(np.arange(len(X)), nfiles)):
         pdf.iloc[part].to_parquet(src / f"part{i}.parquet", index=False)
     return src
@@ -408,20 +448,40 @@ def test_score_parquet_roundtrip(tmp_path, fitted, blobs):
     info = scale.score_parquet(fitted, src, out, columns=["g", "bp_rp"])
     assert info["n_rows"] == len(X) and info["n_unscored"] == 1 and info["n_partitions"] == 3
     back = pd.read_parquet(out)
-    assert list(back.columns) == ["source_id", "g", "bp_rp", "flag", "p_0", "p_1", "p_2",
-                                  "unscored_reason"]
+    assert list(back.columns) == [
+        "source_id",
+        "g",
+        "bp_rp",
+        "flag",
+        "p_0",
+        "p_1",
+        "p_2",
+        "unscored_reason",
+    ]
     np.testing.assert_array_equal(back["source_id"], np.arange(len(X)))
     ok = np.isfinite(X).all(axis=1)
-    np.testing.assert_allclose(back[["p_0", "p_1", "p_2"]].to_numpy()[ok],
-                               fitted.predict_proba(X[ok]), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        back[["p_0", "p_1", "p_2"]].to_numpy()[ok],
+        fitted.predict_proba(X[ok]),
+        rtol=1e-12,
+        atol=1e-15,
+    )
     assert back["unscored_reason"].iloc[42].startswith("missing")
     with pytest.raises(FileExistsError):
         scale.score_parquet(fitted, src, out, columns=["g", "bp_rp"])
-    info = scale.score_parquet(fitted, src, out, columns=["g", "bp_rp"], what="score_samples",
-                               overwrite=True, scheduler="synchronous")
+    info = scale.score_parquet(
+        fitted,
+        src,
+        out,
+        columns=["g", "bp_rp"],
+        what="score_samples",
+        overwrite=True,
+        scheduler="synchronous",
+    )
     back = pd.read_parquet(out)
-    np.testing.assert_allclose(back["log_density"].to_numpy()[ok], fitted.score_samples(X[ok]),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        back["log_density"].to_numpy()[ok], fitted.score_samples(X[ok]), rtol=1e-12
+    )
     with pytest.raises(DataError, match="no column"):
         scale.score_parquet(fitted, src, tmp_path / "x", columns=["g", "nope"])
     assert not (tmp_path / "x").exists()
@@ -433,8 +493,15 @@ def test_score_parquet_gpz_on_cluster_address(tmp_path, client, augment):
     aug, Xpop = augment
     src = _write_parquet(tmp_path, Xpop, nfiles=2)
     out = tmp_path / "divide"
-    info = scale.score_parquet(aug, src, out, columns=["g", "bp_rp"], what="gpz_divide",
-                               scheduler=client.scheduler.address, return_density=True)
+    info = scale.score_parquet(
+        aug,
+        src,
+        out,
+        columns=["g", "bp_rp"],
+        what="gpz_divide",
+        scheduler=client.scheduler.address,
+        return_density=True,
+    )
     assert info["n_unscored"] == 0
     back = pd.read_parquet(out)
     np.testing.assert_array_equal(back["index"], np.arange(len(Xpop)))
@@ -447,8 +514,9 @@ def test_score_parquet_gpz_on_cluster_address(tmp_path, client, augment):
         warnings.simplefilter("ignore", DivideWarning)
         ref = aug.divide(Xpop, return_density=True)
     for col in ("best", "p0", "p1", "p2", "m0", "unassigned"):
-        np.testing.assert_allclose(back[col].to_numpy(dtype=float),
-                                   np.asarray(ref[col], dtype=float), rtol=1e-12)
+        np.testing.assert_allclose(
+            back[col].to_numpy(dtype=float), np.asarray(ref[col], dtype=float), rtol=1e-12
+        )
 
 
 # ----------------------------------------------------------------------------- failures
@@ -473,8 +541,8 @@ def test_worker_killed_mid_scoring_still_completes(client, fitted):
     deadline = time.time() + 30
     while time.time() < deadline:
         done = client.run_on_scheduler(
-            lambda dask_scheduler: sum(ts.state == "memory"
-                                       for ts in dask_scheduler.tasks.values()))
+            lambda dask_scheduler: sum(ts.state == "memory" for ts in dask_scheduler.tasks.values())
+        )
         if done >= 10:
             break
         time.sleep(0.05)
@@ -490,8 +558,7 @@ def test_worker_killed_mid_scoring_still_completes(client, fitted):
 # ----------------------------------------------------------------------------- imports
 def test_scale_does_not_import_pymc():
     code = "import bayesmix.scale, sys; print('pymc' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
