@@ -488,6 +488,33 @@ def test_score_parquet_roundtrip(tmp_path, fitted, blobs):
 
 
 @PARQUET_NOISE
+def test_score_parquet_xd_with_error_columns(tmp_path, blobs):
+    rng = np.random.default_rng(6)
+    X_err = rng.uniform(0.1, 0.5, blobs.shape)
+    X_err[100, 1] = -1.0  # a bad error: that row is kept, unscored, with its reason
+    ok = np.ones(len(blobs), bool)
+    ok[100] = False
+    xd = XDGaussianMixture(3, rng=0, tol=1e-4).fit(blobs[ok], X_err=X_err[ok])
+    src = tmp_path / "cat"
+    src.mkdir()
+    pd.DataFrame(
+        {"a": blobs[:, 0], "b": blobs[:, 1], "a_err": X_err[:, 0], "b_err": X_err[:, 1]}
+    ).to_parquet(src / "p.parquet", index=False)
+    scale.score_parquet(
+        xd, src, tmp_path / "out", columns=["a", "b"], error_columns=["a_err", "b_err"]
+    )
+    back = pd.read_parquet(tmp_path / "out")
+    np.testing.assert_allclose(
+        back[["p_0", "p_1", "p_2"]].to_numpy()[ok],
+        xd.predict_proba(blobs[ok], X_err=X_err[ok]),
+        rtol=1e-12,
+        atol=1e-15,
+    )
+    assert back["unscored_reason"].iloc[100] == scale.REASONS[3]
+    assert np.isnan(back["p_0"].iloc[100])
+
+
+@PARQUET_NOISE
 @_cluster_marks
 def test_score_parquet_gpz_on_cluster_address(tmp_path, client, augment):
     aug, Xpop = augment
