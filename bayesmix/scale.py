@@ -106,6 +106,7 @@ from bayesmix._validate import check_choice, check_int
 from bayesmix.exceptions import ConvergenceWarning, DataError, NotFittedError, SpecError
 
 __all__ = [
+    "REASONS",
     "fit",
     "gpz_divide",
     "gpz_weights",
