@@ -621,8 +621,9 @@ def fit(
                 break
         if estimator.verbose:
             print(
-                f"[bayesmix] restart {restart + 1}/{estimator.n_init}: {it} iterations, "
-                f"log-likelihood {lower:.6g}{'' if converged else ' (not converged)'}",
+                f"[bayesmix] {type(estimator).__name__}(n_components={K}) restart "
+                f"{restart + 1}/{estimator.n_init}: {it} iterations, "
+                f"log-likelihood {lower:.6g}{'' if converged else ' (not converged)'} (Dask)",
                 file=sys.stderr,
             )
         if best is None or lower > best[0]:
