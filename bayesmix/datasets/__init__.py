@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from importlib import resources
 
-__all__ = ["load_candels_cosmos", "load_hogg2010", "load_rave_apogee", "path"]
+__all__ = [
+    "load_blanco1",
+    "load_candels_cosmos",
+    "load_gaia_field_ra45",
+    "load_hogg2010",
+    "load_ngc6819",
+    "load_rave_apogee",
+    "path",
+]
 
 
 def path(filename: str) -> str:
@@ -114,3 +122,79 @@ def load_candels_cosmos():
     https://github.com/dunkenj/gpz_pype.
     """
     return _read_csv("candels_cosmos_specz_hst_luptitudes.csv")
+
+
+def load_blanco1():
+    """Load a Gaia DR2 field of 14,785 stars (G < 18) around the open cluster Blanco 1 (real data).
+
+    Returns
+    -------
+    astropy.table.Table
+        Gaia DR2 columns ``source_id, ra, ra_error, dec, dec_error, l, b, parallax,
+        parallax_error, pmra, pmra_error, pmdec, pmdec_error, astrometric_params_solved,
+        ruwe, phot_g_mean_mag, phot_bp_mean_mag, phot_rp_mean_mag, bp_rp, ...`` and the
+        Bailer-Jones et al. (2018) distances ``r_est, r_lo, r_hi`` (pc).  Units: deg,
+        mas, mas/yr, mag.  There is **no** ``pmra_pmdec_corr`` column (treat as 0).
+        RA wraps through 0 (normalised to [0, 360)).
+
+    Notes
+    -----
+    About 351 of the 381 Cantat-Gaudin et al. (2020) members lie in the field
+    (field fraction about 97 %).  Their published values: pmra* = 18.739,
+    pmdec = 2.602 mas/yr, parallax = 4.210 mas, distance 240 pc.  Source: GitHub
+    ``emilyhunt/ocelot`` test fixture (MIT licence); Gaia DR2 (ESA/Gaia/DPAC,
+    CC BY-SA 3.0 IGO).  See ``blanco1_gaiadr2_G18_field.README.md``.
+
+    References
+    ----------
+    Gaia Collaboration, Brown, A. G. A. et al. 2018, A&A 616, A1.
+    Cantat-Gaudin, T. et al. 2020, A&A 640, A1.
+    """
+    return _read_csv("blanco1_gaiadr2_G18_field.csv.gz")
+
+
+def load_gaia_field_ra45():
+    """Load a cluster-free Gaia DR3 cone (RA 45, Dec 0, radius 0.5 deg; 2,390 stars; real data).
+
+    Returns
+    -------
+    astropy.table.Table
+        Gaia DR3 astrometry with all 10 correlation coefficients (``pmra_pmdec_corr``
+        ...), ``astrometric_params_solved`` (375 two-parameter solutions have no
+        parallax or proper motion), photometry and ``l, b``.
+
+    Notes
+    -----
+    A null test: no cluster should be claimed here.  Source: GitHub
+    ``emilyhunt/ocelot`` test data (MIT licence); Gaia DR3 (CC BY-SA 3.0 IGO).  See
+    ``gaiadr3_field_ra45_dec0_r0p5.README.md``.
+
+    References
+    ----------
+    Gaia Collaboration, Vallenari, A. et al. 2023, A&A 674, A1.
+    """
+    return _read_csv("gaiadr3_field_ra45_dec0_r0p5.csv.gz")
+
+
+def load_ngc6819():
+    """Load 821 bright Gaia DR3 stars with radial velocities around NGC 6819 (real data).
+
+    Returns
+    -------
+    astropy.table.Table
+        Gaia DR3 columns including all correlations, ``parallax_zpcorr`` and
+        ``zero_point`` (Lindegren et al. 2021), ``radial_velocity`` (km/s).  A biased
+        bright subset (G < 15.24), not a full cone.
+
+    Notes
+    -----
+    About 125-130 members.  Cantat-Gaudin et al. (2020): pmra* = -2.916, pmdec =
+    -3.856 mas/yr, parallax 0.356 mas (DR2).  Source: GitHub ``sachsanjoy/opencluster``
+    (GPL-3.0); Gaia DR3 (CC BY-SA 3.0 IGO).  See ``ngc6819_gaiadr3_rv_subset.README.md``.
+
+    References
+    ----------
+    Cantat-Gaudin, T. et al. 2020, A&A 640, A1.
+    Lindegren, L. et al. 2021, A&A 649, A4.
+    """
+    return _read_csv("ngc6819_gaiadr3_rv_subset.csv.gz")
