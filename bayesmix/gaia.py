@@ -89,7 +89,7 @@ def table_columns(data: Any) -> dict[str, Any]:
 
 
 def _as_float(col: Any, name: str, n: int | None) -> NDArray[np.float64]:
-    """A column as float64 with masked entries NaN (Quantities in their stored unit)."""
+    """Return a column as float64, masked entries NaN (Quantities in their stored unit)."""
     mask = np.ma.getmaskarray(col) if np.ma.isMaskedArray(col) or hasattr(col, "mask") else None
     try:
         values = np.array(getattr(col, "value", col), dtype=np.float64)
@@ -329,7 +329,8 @@ def gaia_arrays(
         )
     if not used.any():
         raise DataError(
-            f"'data' has no usable row: every row misses a value of {sorted(set(sum(reasons, [])))}",
+            "'data' has no usable row: every row misses a value of "
+            f"{sorted(set(sum(reasons, [])))}",
             argument="data",
         )
     _, first, counts = np.unique(ids_used, return_index=True, return_counts=True)
@@ -379,7 +380,8 @@ def merge_membership(gaia: GaiaData, probabilities: Any, *, keep_columns: bool =
     order = {k: i for i, k in enumerate(np.asarray(probs["object"]).tolist())}
     rows = np.array([order.get(k, -1) for k in np.asarray(gaia.ids).tolist()])
     if (rows < 0).any():
-        raise DataError("'probabilities' does not cover every fitted object", argument="probabilities")
+        raise DataError("'probabilities' does not cover every fitted object",
+                        argument="probabilities")
     idx_used = np.flatnonzero(gaia.used)
     for name in probs.colnames:
         if name == "object":
