@@ -60,7 +60,7 @@ fitting).
 from __future__ import annotations
 
 import difflib
-import inspect
+import importlib.util
 import math
 import os
 import re
@@ -348,33 +348,45 @@ BUILDERS: dict[str, _BuilderInfo] = {
 }
 
 
+def _float_list(value: Any, key: str, *, length: int | None = None) -> tuple[float, ...]:
+    if not isinstance(value, list) or (length is not None and len(value) != length):
+        n = f"{length} numbers" if length is not None else "numbers"
+        raise _err(key, f"must be an array of {n}, got {value!r}")
+    return tuple(_float(v, f"{key}[{i}]") for i, v in enumerate(value))
+
+
+def _zero_point(value: Any, key: str) -> float | str:
+    if value == "free":
+        return "free"
+    if isinstance(value, str):
+        raise _err(key, f"must be a number (mas) or 'free', got {value!r}")
+    return _float(value, key)
+
+
+_CLUSTER_FIELD_OPTIONS: dict[str, _Option] = {
+    "features": _Option(lambda v, k: _str_list(v, k)),
+    "field": _Option(lambda v, k: _choice(v, k, ("beta", "edsd", "gmm", "uniform"))),
+    "field_components": _Option(lambda v, k: _int(v, k, minimum=1)),
+    "field_fit": _Option(lambda v, k: _choice(v, k, ("free", "xd"))),
+    "cluster_cov": _Option(lambda v, k: _choice(v, k, ("full", "isotropic"))),
+    "zero_point": _Option(_zero_point),
+    "center": _Option(_float_list),
+    "sky_center": _Option(lambda v, k: _float_list(v, k, length=2)),
+    "field_min_separation": _Option(lambda v, k: _float(v, k, minimum=0.0, strict_min=True)),
+    "correlations": _Option(_bool),
+    "bandwidth": _Option(lambda v, k: _float(v, k, minimum=0.0, strict_min=True)),
+}
+
+
 def _cluster_field_info() -> _BuilderInfo | None:
-    """Describe ``cluster_field`` from its signature, or None if it is not available."""
-    try:
-        from bayesmix.builders.cluster_field import cluster_field
-    except ImportError:
+    """Describe ``cluster_field``, or None if :mod:`bayesmix.builders.cluster_field` is absent."""
+    if importlib.util.find_spec("bayesmix.builders.cluster_field") is None:
         return None
-    columns: dict[str, str] = {}
-    options: dict[str, _Option] = {}
-    for p in inspect.signature(cluster_field).parameters.values():
-        if p.name in ("priors", "ids") or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
-            continue
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            columns[p.name] = "required:1" if p.default is p.empty else "optional:1"
-        elif p.name.endswith(("_err", "_corr", "_error")) or p.name in (
-            "parallax",
-            "pmra",
-            "pmdec",
-            "ra",
-            "dec",
-        ):
-            columns[p.name] = "optional:1"
-        else:
-            options[p.name] = _Option(lambda v, k: v, required=p.default is p.empty)
+    # [data.columns] maps Gaia names (pmra, pmra_error, parallax, source_id, ...) to columns
     return _BuilderInfo(
         kind="bayes",
-        columns=columns,
-        options=options,
+        columns={"*": "optional:1"},
+        options=_CLUSTER_FIELD_OPTIONS,
         priors=True,
         description="star cluster plus field (Gaia astrometry)",
     )
@@ -699,6 +711,8 @@ def _parse_source(
 def _parse_columns(value: Any, info: _BuilderInfo, builder: str) -> dict[str, Any]:
     key = "[data.columns]"
     tab = _table(value, key)
+    if "*" in info.columns:  # any name -> one column (cluster_field: Gaia name -> column)
+        return {arg: _str(col, f"{key}.{arg}") for arg, col in tab.items()}
     _check_keys(tab, list(info.columns), key)
     out: dict[str, Any] = {}
     for arg, how in info.columns.items():
@@ -847,13 +861,16 @@ def parse_spec(doc: Mapping[str, Any], *, path: str | os.PathLike | None = None)
     features: tuple[str, ...] = ()
     population = None
     if kind == "bayes":
-        if "columns" not in dtab:
+        if "columns" not in dtab and "*" in info.columns:
+            pass  # cluster_field: Gaia column names by default
+        elif "columns" not in dtab:
             need = [a for a, h in info.columns.items() if h.startswith("required")]
             raise SpecError(
                 f"[data.columns] is missing; builder {bname!r} needs columns for {', '.join(need)}",
                 key="[data.columns]",
             )
-        columns = _parse_columns(dtab["columns"], info, bname)
+        if "columns" in dtab:
+            columns = _parse_columns(dtab["columns"], info, bname)
     else:
         if "features" not in dtab:
             raise SpecError(

@@ -253,6 +253,22 @@ def test_unknown_pair_vars_fail_before_sampling(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_cluster_field_builder_errors_name_the_key(tmp_path, capsys):
+    from bayesmix.spec import available_builders
+
+    if "cluster_field" not in available_builders():
+        pytest.skip("bayesmix.builders.cluster_field is not available")
+    spec = tmp_path / "c.toml"
+    spec.write_text(
+        (MODELS / "blanco1_pm2d.toml")
+        .read_text()
+        .replace('features = ["pmra", "pmdec"]', 'features = ["pmra", "parallax"]')
+    )
+    assert main(["run", str(spec), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("bayesmix: error: [builder].features: ")
+
+
 # ------------------------------------------------------------------ figures the run draws
 
 

@@ -22,11 +22,63 @@ EXPECTED = {
 }
 
 
+BLANCO1 = {"blanco1_pm1d", "blanco1_parallax_beta", "blanco1_parallax_edsd", "blanco1_pm2d"}
+
+
 def test_models_folder_has_the_classic_analyses():
     names = {p.stem for p in SPECS}
     assert EXPECTED <= names
-    if "cluster_field" not in available_builders():
+    if "cluster_field" in available_builders():
+        assert BLANCO1 <= names
+    else:
         assert not any(n.startswith("blanco1") for n in names)
+
+
+CLUSTER = """
+seed = 5
+[data]
+dataset = "blanco1"
+ids = "source_id"
+[builder]
+name = "cluster_field"
+features = ["pmra", "pmdec"]
+field = "gmm"
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        (
+            'field = "gmm"',
+            'field = "gauss"',
+            r"^\[builder\]\.field must be one of 'beta', 'edsd', 'gmm', 'uniform', got 'gauss'$",
+        ),
+        (
+            'field = "gmm"',
+            'field = "gmm"\nzero_point = "fixed"',
+            r"\[builder\]\.zero_point must be a number \(mas\) or 'free'",
+        ),
+        (
+            'field = "gmm"',
+            'field = "gmm"\nsky_center = [1.0]',
+            r"\[builder\]\.sky_center must be an array of 2 numbers",
+        ),
+        (
+            'field = "gmm"',
+            'field = "gmm"\nfield_components = 0',
+            r"\[builder\]\.field_components must be >= 1, got 0",
+        ),
+        ('field = "gmm"', 'field = "gmm"\nrng = 3', r"\[builder\] has unknown key 'rng'"),
+    ],
+)
+def test_cluster_field_options(old, new, match):
+    if "cluster_field" not in available_builders():
+        pytest.skip("bayesmix.builders.cluster_field is not available")
+    spec = parse_spec(_doc(CLUSTER))
+    assert spec.kind == "bayes" and spec.options["features"] == ("pmra", "pmdec")
+    with pytest.raises(SpecError, match=match):
+        parse_spec(_doc(CLUSTER.replace(old, new)))
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])

@@ -107,6 +107,9 @@ def _check_outputs(paths, *, overwrite: bool) -> None:
 def _scatter_columns(spec: Spec) -> tuple[str, str] | None:
     if spec.output.scatter is not None:
         return spec.output.scatter
+    if spec.builder == "cluster_field":
+        cols = spec.data.columns
+        return (str(cols.get("pmra", "pmra")), str(cols.get("pmdec", "pmdec")))
     if spec.kind == "bayes":
         cols = spec.data.columns
         if "x" in cols and "y" in cols:
@@ -236,6 +239,34 @@ def _build(spec: Spec, arrays, ids, usable):
         ) from exc
 
 
+def _build_cluster_field(spec: Spec, data: SpecData):
+    """Build :func:`~bayesmix.builders.cluster_field.cluster_field` on the selected rows."""
+    from bayesmix.builders.cluster_field import cluster_field
+
+    opts: dict[str, Any] = {}
+    for k, v in spec.options.items():
+        opts[k] = tuple(v) if k in ("features", "sky_center") else v
+    columns = {k: str(v) for k, v in spec.data.columns.items()}
+    if spec.data.ids is not None:
+        columns.setdefault("source_id", spec.data.ids)
+    sub = data.table[data.selected]
+    try:
+        return cluster_field(
+            sub,
+            **opts,
+            columns=columns or None,
+            priors=dict(spec.priors) or None,
+            rng=spec.seed,
+        )
+    except SpecError as exc:
+        key = _spec_key(spec, exc.key)
+        raise SpecError(f"{key}: {exc}", key=key) from exc
+    except DataError as exc:
+        raise DataError(
+            f"{spec.data.source.name}: {exc}", argument=exc.argument, rows=exc.rows
+        ) from exc
+
+
 def _parameter_summary(fit) -> dict[str, dict[str, float | None]]:
     """Mean, sd, 3/16/50/84/97 % quantiles, R-hat and ESS per scalar parameter element."""
     import arviz_stats
@@ -335,10 +366,19 @@ def _run_bayes(
     from bayesmix.inference import sample
     from bayesmix.membership import membership
 
-    arrays, ids, usable, reasons = _bayes_inputs(spec, data)
-    if progress:
-        progress(f"building {spec.builder} on {int(usable.sum())} of {len(data.table)} rows")
-    mm = _build(spec, arrays, ids, usable)
+    if spec.builder == "cluster_field":
+        usable, reasons = (
+            data.selected.copy(),
+            np.where(data.selected, "", "excluded by [data].select"),
+        )
+        if progress:
+            progress(f"building cluster_field on the {int(usable.sum())} selected rows")
+        mm = _build_cluster_field(spec, data)
+    else:
+        arrays, ids, usable, reasons = _bayes_inputs(spec, data)
+        if progress:
+            progress(f"building {spec.builder} on {int(usable.sum())} of {len(data.table)} rows")
+        mm = _build(spec, arrays, ids, usable)
     sampled = [v.name for v in (*mm.model.free_RVs, *mm.model.deterministics)]
     for i, name in enumerate(spec.output.pair_vars or ()):
         if name not in sampled:
@@ -367,7 +407,12 @@ def _run_bayes(
         )
         if progress:
             progress("computing membership probabilities over the posterior draws")
-        ds = membership(fit)
+        if spec.builder == "cluster_field":
+            from bayesmix.builders.cluster_field import membership_table as cf_table
+
+            mt = cf_table(fit, keep_columns=False, quantiles=True)
+        else:
+            ds = membership(fit)
         params = _parameter_summary(fit)
     messages = [
         m
@@ -380,22 +425,38 @@ def _run_bayes(
 
     out = Table(data.table, copy=True)
     n = len(out)
-    labels = [str(v) for v in ds["component"].values.tolist()]
-    prob = np.asarray(ds["probability"].values)  # (n_used, K)
+    labels = [str(v) for v in mm.component_labels]
     new: dict[str, np.ndarray] = {}
-    suffixes = [
-        ("probability", ""),
-        ("probability_sd", "_sd"),
-        ("probability_q16", "_q16"),
-        ("probability_q50", "_q50"),
-        ("probability_q84", "_q84"),
-    ]
-    for k, lab in enumerate(labels):
-        for var, suf in suffixes:
-            if var in ds:
+    if spec.builder == "cluster_field":
+        # rows of the selected sub-table -> rows of the input table
+        sel_rows = np.flatnonzero(data.selected)
+        excluded = np.asarray(mt["excluded_reason"]).astype(str)
+        reasons = reasons.astype(object)
+        reasons[sel_rows] = excluded
+        reasons = reasons.astype(str)
+        usable = np.zeros(n, dtype=bool)
+        usable[sel_rows[excluded == ""]] = True
+        for name in mt.colnames:
+            if name.startswith("p_"):
                 col = np.full(n, np.nan)
-                col[usable] = np.asarray(ds[var].values)[:, k]
-                new[f"p_{lab}{suf}"] = col
+                col[sel_rows] = np.asarray(mt[name], dtype=np.float64)
+                new[name] = col
+        prob = np.column_stack([new[f"p_{lab}"][usable] for lab in labels])
+    else:
+        prob = np.asarray(ds["probability"].values)  # (n_used, K)
+        suffixes = [
+            ("probability", ""),
+            ("probability_sd", "_sd"),
+            ("probability_q16", "_q16"),
+            ("probability_q50", "_q50"),
+            ("probability_q84", "_q84"),
+        ]
+        for k, lab in enumerate(labels):
+            for var, suf in suffixes:
+                if var in ds:
+                    col = np.full(n, np.nan)
+                    col[usable] = np.asarray(ds[var].values)[:, k]
+                    new[f"p_{lab}{suf}"] = col
     best = np.full(n, "", dtype=f"<U{max(len(x) for x in labels)}")
     ok_rows = np.flatnonzero(usable)
     finite = np.isfinite(prob).all(axis=1)
