@@ -1414,8 +1414,17 @@ def write_divide_csv(table, path: str | os.PathLike, *, overwrite: bool = False)
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    out = table.copy(copy_data=False)
+    out = table.copy(copy_data=True)
     out.meta.clear()
+    # Subnormal floats (e.g. p = 1e-319 far from a component) make CSV readers warn about
+    # lost precision; they are written as 0, which is what they are at double precision.
+    tiny = np.finfo(np.float64).tiny
+    for name in out.colnames:
+        col = np.asarray(out[name])
+        if col.dtype.kind == "f":
+            sub = (col != 0) & (np.abs(col) < tiny)
+            if sub.any():
+                out[name] = np.where(sub, 0.0, col)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".csv.tmp")
     os.close(fd)

@@ -509,3 +509,19 @@ def test_table_functions(tmp_path):
     masked["lupt_F160W"].mask[7] = True
     with pytest.raises(DataError, match="non-finite.*row 7"):
         gpz_weights_table(masked, train, FEATURES, n_components=2)
+
+
+def test_divide_csv_flushes_subnormal_probabilities(tmp_path):
+    import warnings
+
+    from astropy.table import Table
+
+    from bayesmix.gpz import write_divide_csv
+
+    t = Table({"index": [0, 1], "best": [0, 1], "m0": [True, False], "p0": [1.0, 1.04e-319]})
+    write_divide_csv(t, tmp_path / "d.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        back = Table.read(tmp_path / "d.csv", format="ascii.csv")
+    assert list(back["p0"]) == [1.0, 0.0]
+    assert t["p0"][1] == 1.04e-319  # the caller's table is untouched
