@@ -15,6 +15,8 @@ O(draws x objects x components).
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -215,3 +217,18 @@ def to_table(ds, *, kind: str = "astropy"):
     from astropy.table import Table
 
     return Table(cols)
+
+
+class _CallableModule(types.ModuleType):
+    """Module type that makes ``bayesmix.membership`` callable as :func:`membership`.
+
+    ``bayesmix.membership`` is both this submodule and the public function: once
+    the submodule is imported, Python binds the package attribute to the module,
+    so calling the module forwards to the function and both spellings work.
+    """
+
+    def __call__(self, *args, **kwargs):
+        return membership(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -192,3 +192,11 @@ def test_gaussian_mixture_scores_new_objects():
     np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-12)
     with pytest.raises(DataError, match="'X' must have 2 feature column"):
         membership(fit, {"X": np.zeros((2, 3)), "X_err": np.ones((2, 3))})
+
+
+def test_package_level_membership_is_callable_after_submodule_import():
+    import bayesmix
+    import bayesmix.membership as module
+
+    assert callable(bayesmix.membership)
+    assert bayesmix.membership.to_table is module.to_table
