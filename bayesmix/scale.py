@@ -92,7 +92,6 @@ import dataclasses
 import math
 import os
 import shutil
-import sys
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
@@ -103,7 +102,7 @@ from numpy.typing import NDArray
 
 from bayesmix._random import as_generator
 from bayesmix._validate import check_choice, check_int
-from bayesmix.exceptions import ConvergenceWarning, DataError, NotFittedError, SpecError
+from bayesmix.exceptions import DataError, NotFittedError, SpecError
 
 __all__ = [
     "REASONS",
@@ -594,43 +593,25 @@ def fit(
 
     stats_fn = dask.delayed(_block_stats, pure=True)
     est_d = dask.delayed(estimator, pure=False)
-    best = None
-    for restart in range(estimator.n_init):
-        w, mu, full, bg = estimator._initial_params(Xs, ws, observed_s, gen)
-        history: list[float] = []
-        lower = -np.inf
-        converged = False
-        it = 0
-        for step in range(1, estimator.max_iter + 1):
-            it = step
-            prev = lower
-            log_bg = estimator._log_bg(bg)
-            params = dask.delayed((w, mu, full, log_bg), pure=True)
-            parts = dask.compute(
-                *[
-                    stats_fn(est_d, x, e, c, s, params)
-                    for x, e, c, s in zip(xb, eb, cb, wb, strict=True)
-                ]
-            )
-            stats = _reduce_stats(parts, K, D)
-            lower = stats[0] / total_w
-            history.append(lower)
-            w, mu, full, bg = estimator._m_step(stats, w, mu, full, bg, frozen)
-            if abs(lower - prev) < estimator.tol:
-                converged = True
-                break
-        if estimator.verbose:
-            print(
-                f"[bayesmix] {type(estimator).__name__}(n_components={K}) restart "
-                f"{restart + 1}/{estimator.n_init}: {it} iterations, "
-                f"log-likelihood {lower:.6g}{'' if converged else ' (not converged)'} (Dask)",
-                file=sys.stderr,
-            )
-        if best is None or lower > best[0]:
-            best = (lower, w, mu, full, bg, history, converged, it)
-    if best is None:  # pragma: no cover - n_init >= 1 is checked above
-        raise RuntimeError("no EM restart ran")
-    _set_fitted(estimator, best, D)
+
+    def block_stats(w, mu, full, log_bg):
+        params = dask.delayed((w, mu, full, log_bg), pure=True)
+        parts = dask.compute(
+            *[
+                stats_fn(est_d, x, e, c, s, params)
+                for x, e, c, s in zip(xb, eb, cb, wb, strict=True)
+            ]
+        )
+        return _reduce_stats(parts, K, D)
+
+    best = estimator._em_restarts(
+        lambda: estimator._initial_params(Xs, ws, observed_s, gen),
+        block_stats,
+        total_w,
+        frozen,
+        label=" (Dask)",
+    )
+    estimator._set_fitted(best, D)
     return estimator
 
 
@@ -682,33 +663,6 @@ def _reduce_stats(parts, K: int, D: int):
         S1 = S1 + p[3]
         S2 = S2 + p[4]
     return ll, Nk, Nbg, S1, S2
-
-
-def _set_fitted(est, best, D: int) -> None:
-    """Set the fitted attributes exactly as ``BaseMixture._fit`` does."""
-    from bayesmix.em._base import _from_full
-
-    lower, w, mu, full, bg, history, converged, it = best
-    est.weights_ = w
-    est.means_ = mu
-    est._full = full
-    est.covariances_ = _from_full(full, est.covariance_type, w)
-    est.background_weight_ = float(bg)
-    est.converged_ = bool(converged)
-    est.n_iter_ = int(it)
-    est.lower_bound_ = float(lower)
-    est.log_likelihood_history_ = [float(v) for v in history]
-    est.n_features_in_ = D
-    est._set_precisions()
-    if not converged:
-        warnings.warn(
-            f"EM did not converge in max_iter={est.max_iter} iterations "
-            f"(last change {history[-1] - history[-2] if len(history) > 1 else np.nan:.3g} "
-            f"> tol={est.tol}). Remedies: raise max_iter, loosen tol, or try another "
-            "init/n_init.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
 
 
 # --------------------------------------------------------------------------- scoring

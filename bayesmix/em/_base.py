@@ -472,20 +472,38 @@ class BaseMixture:
         else:
             self.bounding_box_ = None
             self.background_log_density_ = None
+        best = self._em_restarts(
+            lambda: self._initial_params(X, sw, observed, gen),
+            lambda w, mu, full, log_bg: self._stats(X, S, sw, observed, w, mu, full, log_bg),
+            total_w,
+            frozen,
+        )
+        self._set_fitted(best, D)
+        return self
+        return self
+
+    def _em_restarts(self, initial, stats, total_w, frozen, *, label=""):
+        """Run ``n_init`` restarts of EM and return the best one.
+
+        ``initial()`` gives a restart's starting (weights, means, full covariances,
+        background weight); ``stats(w, mu, full, log_bg)`` one E-step's sufficient
+        statistics (see ``_stats``), whatever the data live in (memory, Dask).
+        Returns (lower bound, w, mu, full, bg, history, converged, n_iter).
+        """
+        K = self.n_components
         best = None
         for restart in range(self.n_init):
-            w, mu, full, bg = self._initial_params(X, sw, observed, gen)
+            w, mu, full, bg = initial()
             history: list[float] = []
             lower = -np.inf
             converged = False
             it = 0
             for it in range(1, self.max_iter + 1):  # noqa: B007 (it is read after the loop)
                 prev = lower
-                log_bg = self._log_bg(bg)
-                stats = self._stats(X, S, sw, observed, w, mu, full, log_bg)
-                lower = stats[0] / total_w
+                st = stats(w, mu, full, self._log_bg(bg))
+                lower = st[0] / total_w
                 history.append(lower)
-                w, mu, full, bg = self._m_step(stats, w, mu, full, bg, frozen)
+                w, mu, full, bg = self._m_step(st, w, mu, full, bg, frozen)
                 if abs(lower - prev) < self.tol:
                     converged = True
                     break
@@ -493,12 +511,17 @@ class BaseMixture:
                 print(
                     f"[bayesmix] {type(self).__name__}(n_components={K}) restart "
                     f"{restart + 1}/{self.n_init}: {it} iterations, "
-                    f"log-likelihood {lower:.6g}{'' if converged else ' (not converged)'}",
+                    f"log-likelihood {lower:.6g}{'' if converged else ' (not converged)'}{label}",
                     file=sys.stderr,
                 )
             if best is None or lower > best[0]:
                 best = (lower, w, mu, full, bg, history, converged, it)
-        assert best is not None
+        if best is None:  # pragma: no cover - n_init >= 1 is checked
+            raise RuntimeError("no EM restart ran")
+        return best
+
+    def _set_fitted(self, best, n_features: int) -> None:
+        """Store the best restart as the fitted attributes; warn if it did not converge."""
         lower, w, mu, full, bg, history, converged, it = best
         self.weights_ = w
         self.means_ = mu
@@ -509,18 +532,17 @@ class BaseMixture:
         self.n_iter_ = int(it)
         self.lower_bound_ = float(lower)
         self.log_likelihood_history_ = [float(v) for v in history]
-        self.n_features_in_ = D
+        self.n_features_in_ = n_features
         self._set_precisions()
         if not converged:
+            last = history[-1] - history[-2] if len(history) > 1 else np.nan
             warnings.warn(
                 f"EM did not converge in max_iter={self.max_iter} iterations "
-                f"(last change {history[-1] - history[-2] if len(history) > 1 else np.nan:.3g} "
-                f"> tol={self.tol}). Remedies: raise max_iter, loosen tol, or try another "
-                "init/n_init.",
+                f"(last change {last:.3g} > tol={self.tol}). Remedies: raise max_iter, loosen "
+                "tol, or try another init/n_init.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-        return self
 
     def _log_bg(self, bg):
         if not self.background or bg <= 0:
