@@ -16,13 +16,13 @@ TRUTH = {"cluster_pmra": 8.0, "cluster_pmdec": -4.0, "cluster_pm_dispersion": 0.
          "cluster_parallax": 2.5}
 
 
-def simulate(seed, n=1500, member_fraction=0.15, rho_max=0.8):
+def simulate(seed, n=1500, member_fraction=0.15, rho_max=0.8, err_max=0.5, rho_min=0.0):
     """Gaia-like table: Plummer cluster (a = 0.3 deg) in a uniform 2-deg disc of field stars.
 
     Field proper motions: a non-Gaussian mixture (0.7 N([2, -3], diag(9, 4)) + 0.3
     N([-1, -6], [[25, 10], [10, 16]])) ; parallaxes from a broad field.  Errors
-    sigma in [0.05, 0.5] mas/yr per axis with pmra_pmdec_corr uniform in
-    [-rho_max, rho_max].
+    sigma in [0.05, err_max] mas/yr per axis with |pmra_pmdec_corr| uniform in
+    [rho_min, rho_max] and a random sign.
     """
     rng = np.random.default_rng(seed)
     member = rng.random(n) < member_fraction
@@ -35,8 +35,8 @@ def simulate(seed, n=1500, member_fraction=0.15, rho_max=0.8):
     f = np.where(a[:, None], rng.multivariate_normal([2, -3], np.diag([9.0, 4.0]), nf),
                  rng.multivariate_normal([-1, -6], [[25, 10], [10, 16]], nf))
     pm[~member] = f
-    s = rng.uniform(0.05, 0.5, (n, 2))
-    rho = rng.uniform(-rho_max, rho_max, n)
+    s = rng.uniform(0.05, err_max, (n, 2))
+    rho = rng.choice([-1.0, 1.0], n) * rng.uniform(rho_min, rho_max, n)
     C = np.empty((n, 2, 2))
     C[:, 0, 0], C[:, 1, 1] = s[:, 0] ** 2, s[:, 1] ** 2
     C[:, 0, 1] = C[:, 1, 0] = rho * s[:, 0] * s[:, 1]
@@ -59,8 +59,8 @@ def simulate(seed, n=1500, member_fraction=0.15, rho_max=0.8):
 
 
 @functools.cache
-def sim_fit(seed=7, correlations=True, rho_max=0.8):
-    t, member = simulate(seed, rho_max=rho_max)
+def sim_fit(seed=7, correlations=True, rho_max=0.8, err_max=0.5, rho_min=0.0):
+    t, member = simulate(seed, rho_max=rho_max, err_max=err_max, rho_min=rho_min)
     with warnings.catch_warnings():
         # 2 x 300 draws for speed (STYLE.md 2.12); R-hat is checked by the tests
         warnings.simplefilter("ignore", DiagnosticsWarning)
