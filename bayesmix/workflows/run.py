@@ -162,6 +162,18 @@ def _count_reasons(reasons: np.ndarray) -> dict[str, int]:
     return {str(v): int(c) for v, c in zip(vals, counts, strict=True)}
 
 
+def _robust_limits(ax, x: np.ndarray, y: np.ndarray) -> None:
+    """Zoom to the central 99.6 % of the points when a few far ones would squash the rest."""
+    for v, setter in ((x, ax.set_xlim), (y, ax.set_ylim)):
+        v = v[np.isfinite(v)]
+        if v.size < 50:
+            continue
+        lo, hi = np.percentile(v, [0.2, 99.8])
+        if hi > lo and (v.max() - v.min()) > 3 * (hi - lo):
+            pad = 0.05 * (hi - lo)
+            setter(lo - pad, hi + pad)
+
+
 def _scatter_values(table, cols: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
     X, _ = table_to_array(table, list(cols), source="the table")
     return X[:, 0], X[:, 1]
@@ -528,17 +540,22 @@ def _run_bayes(
 
             x, y = _scatter_values(data.table, cols)
             ax = new_axes(figsize=(7, 5))
-            lab = labels[-1]
+            # colour by the component of interest, its likely members drawn on top
+            lab = next((c for c in ("cluster", "outlier") if c in labels), labels[-1])
+            p = new[f"p_{lab}"]
+            order = np.argsort(np.where(np.isfinite(p), p, -1.0), kind="stable")
             plot_membership(
-                x,
-                y,
-                new[f"p_{lab}"],
+                x[order],
+                y[order],
+                p[order],
                 ax=ax,
                 xlabel=cols[0],
                 ylabel=cols[1],
                 colorbar_label=f"p({lab})",
                 cmap="coolwarm",
+                s=30.0 if len(x) < 200 else 6.0,
             )
+            _robust_limits(ax, x, y)
             return ax.figure
 
         figs["figure_membership"] = _membership_fig
