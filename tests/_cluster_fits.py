@@ -81,3 +81,24 @@ def blanco1_fit():
         mm = cluster_field(t, features=("pmra", "pmdec"), rng=1)
         fit = sample(mm, draws=300, tune=300, chains=2, rng=1, progressbar=False)
     return fit
+
+
+def simulate_parallax(seed, n=800, member_fraction=0.2, L=1.0):
+    """Parallaxes: EDSD field (r ~ Gamma(3, L kpc)) + cluster at 2.5 mas (depth 0.05 mas)."""
+    rng = np.random.default_rng(seed)
+    member = rng.random(n) < member_fraction
+    true = np.where(member, rng.normal(2.5, 0.05, n), 1.0 / rng.gamma(3.0, L, n))
+    err = rng.uniform(0.02, 0.3, n)
+    t = {"source_id": np.arange(n), "parallax": true + rng.normal(0, err),
+         "parallax_error": err}
+    return t, member
+
+
+@functools.cache
+def parallax_fit(seed=3, field="edsd"):
+    t, member = simulate_parallax(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticsWarning)
+        mm = cluster_field(t, features=("parallax",), field=field, center=[2.5])
+        fit = sample(mm, draws=300, tune=300, chains=2, rng=seed, progressbar=False)
+    return fit, t, member

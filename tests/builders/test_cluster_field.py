@@ -250,3 +250,18 @@ def test_posterior_values_have_draw_axis(simulated):
     fit = simulated[0]
     v = posterior_values(fit, fit.model.var_names)
     assert v["weights"].shape == (600, 2)
+
+
+@pytest.mark.slow
+def test_parallax_edsd_recovery():
+    # Criterion: truth within 4 posterior sd (false-failure chance ~1e-4 per parameter
+    # for a near-Gaussian posterior); the realised member fraction within 4 sd.
+    from tests._cluster_fits import parallax_fit
+
+    fit, t, member = parallax_fit(3, "edsd")
+    post = fit.posterior
+    for name, truth in (("cluster_parallax", 2.5), ("field_length_scale", 1.0)):
+        d = post[name].values.ravel()
+        assert abs(d.mean() - truth) < 4 * d.std(), (name, d.mean(), d.std())
+    w = post["weights"].sel(component="cluster").values.ravel()
+    assert abs(w.mean() - member.mean()) < 4 * w.std()
