@@ -453,7 +453,8 @@ def cluster_field(
         allowed |= {"cluster_pm_dispersion"}
     user = check_priors(priors, allowed)
     scale = 5.0
-    defaults = {"weights": {"dist": "Dirichlet", "a": [1.0, 1.0]},
+    defaults: dict[str, dict[str, Any]] = {
+                "weights": {"dist": "Dirichlet", "a": [1.0, 1.0]},
                 "cluster_pm_dispersion": {"dist": "HalfNormal", "sigma": 1.0},
                 "cluster_parallax_dispersion": {"dist": "HalfNormal", "sigma": 0.1},
                 "zero_point": {"dist": "Normal", "mu": -0.017, "sigma": 0.03},

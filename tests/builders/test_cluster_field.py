@@ -265,3 +265,21 @@ def test_parallax_edsd_recovery():
         assert abs(d.mean() - truth) < 4 * d.std(), (name, d.mean(), d.std())
     w = post["weights"].sel(component="cluster").values.ravel()
     assert abs(w.mean() - member.mean()) < 4 * w.std()
+
+
+@pytest.mark.slow
+def test_free_field_recovery():
+    # field_fit="free": the field Gaussians are sampled too; same criterion (4 sd)
+    from bayesmix.inference import sample
+
+    t, member = simulate(7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticsWarning)
+        fit = sample(cluster_field(t, field_fit="free", field_components=2, rng=7), draws=300,
+                     tune=300, chains=2, rng=7, progressbar=False)
+    assert fit.diagnostics["max_rhat"] < 1.05
+    post = fit.posterior
+    for name in ("cluster_pmra", "cluster_pmdec", "cluster_pm_dispersion"):
+        d = post[name].values.ravel()
+        assert abs(d.mean() - TRUTH[name]) < 4 * d.std(), name
+    assert post["field_means"].dims[-2:] == ("field_component", "feature")
