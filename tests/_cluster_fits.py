@@ -102,3 +102,23 @@ def parallax_fit(seed=3, field="edsd"):
         mm = cluster_field(t, features=("parallax",), field=field, center=[2.5])
         fit = sample(mm, draws=300, tune=300, chains=2, rng=seed, progressbar=False)
     return fit, t, member
+
+
+def simulate_clumpy_field(seed, n=2000):
+    """As :func:`simulate`, but the field is strongly non-Gaussian near the cluster.
+
+    Field proper motions: 0.65 N([0, 0], 5^2 I) + 0.35 N([6, -2.5], 1.2^2 I), a clump
+    2 mas/yr from the cluster; uncorrelated errors.
+    """
+    t, member = simulate(seed, n=n)
+    rng = np.random.default_rng(seed + 100)
+    f = ~member
+    nf = int(f.sum())
+    clump = rng.random(nf) < 0.35
+    pm = np.where(clump[:, None], rng.normal([6.0, -2.5], 1.2, (nf, 2)),
+                  rng.normal([0.0, 0.0], 5.0, (nf, 2)))
+    s = np.c_[t["pmra_error"], t["pmdec_error"]][f]
+    t["pmra"][f] = pm[:, 0] + rng.normal(0, s[:, 0])
+    t["pmdec"][f] = pm[:, 1] + rng.normal(0, s[:, 1])
+    t["pmra_pmdec_corr"][:] = 0.0
+    return t, member
