@@ -308,3 +308,19 @@ def test_single_gaussian_field_biases_cluster_gmm_field_does_not():
         assert abs(d.mean() - TRUTH[name]) < 4 * d.std(), name
     w = post[3]["weights"].sel(component="cluster").values.ravel()
     assert abs(w.mean() - member.mean()) < 4 * w.std()
+
+
+@pytest.mark.slow
+def test_parallax_beta_field_recovery():
+    # Beta field on the observed-parallax range (the simulated field is EDSD, so the
+    # Beta is only an approximation to it); cluster parameters within 4 sd of truth.
+    from tests._cluster_fits import parallax_fit
+
+    fit, t, member = parallax_fit(3, "beta")
+    post = fit.posterior
+    d = post["cluster_parallax"].values.ravel()
+    assert abs(d.mean() - 2.5) < 4 * d.std()
+    s = post["cluster_parallax_dispersion"].values.ravel()
+    assert abs(s.mean() - 0.05) < 4 * s.std()
+    w = post["weights"].sel(component="cluster").values.ravel()
+    assert abs(w.mean() - member.mean()) < 4 * w.std()
