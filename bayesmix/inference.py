@@ -143,13 +143,25 @@ def _deterministic_flags():
         yield
 
 
+def _start_options(mm) -> dict:
+    """Initialisation options for nutpie.
+
+    Gaussian-mixture models carry initial values from an EM fit (see the builder); chains
+    start there without jitter, because jittered starts of an overlapping mixture fall
+    into local modes (one broad plus one narrow component) that trap a chain.
+    """
+    if mm.spec.get("builder") == "gaussian_mixture":
+        return {"jitter_rvs": set()}
+    return {}
+
+
 def _sample_nutpie(mm, *, draws, tune, chains, seed, progressbar, cores, target_accept):
     import nutpie
 
     with _deterministic_flags():
         compiled = mm._cache.get("nutpie")
         if compiled is None:
-            compiled = nutpie.compile_pymc_model(mm.model, backend="numba")
+            compiled = nutpie.compile_pymc_model(mm.model, backend="numba", **_start_options(mm))
             mm._cache["nutpie"] = compiled
         t0 = time.perf_counter()
         idata = nutpie.sample(

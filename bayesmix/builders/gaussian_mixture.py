@@ -165,12 +165,17 @@ def gaussian_mixture(
             data_vars["X_cov"] = pm.Data(
                 "X_cov", data["X_cov"], dims=("object", "feature", "feature_")
             )
+        # Initial values from the EM path (a seeded k-means++ EM fit, components ordered by
+        # the first feature): overlapping mixtures have local modes that trap chains started
+        # at data quantiles (e.g. the thin/thick disc in [Fe/H]-[Mg/Fe]).
+        em_w, em_mu, em_cov = _em_start(Xv, K)
         weights = prior_rv(
-            "weights", user.get("weights", {"dist": "Dirichlet", "a": [1.0] * K}), dims="component"
+            "weights",
+            user.get("weights", {"dist": "Dirichlet", "a": [1.0] * K}),
+            dims="component",
+            initval=em_w,
         )
-        # ordered first feature: initial values at the data quantiles
-        init0 = np.quantile(Xv[:, 0], (np.arange(K) + 0.5) / K)
-        init0 = init0 + 1e-3 * s[0] * np.arange(K)  # strictly increasing
+        init0 = em_mu[:, 0] + 1e-6 * s[0] * np.arange(K)  # strictly increasing
         mean_spec = user.get("means")
         first = (
             prior_rv(
@@ -195,7 +200,11 @@ def gaussian_mixture(
                 prior_rv("means_rest", mean_spec, dims=("component", "feature_rest"))
                 if mean_spec is not None
                 else pm.Normal(
-                    "means_rest", mu=m[1:], sigma=2.0 * s[1:], dims=("component", "feature_rest")
+                    "means_rest",
+                    mu=m[1:],
+                    sigma=2.0 * s[1:],
+                    dims=("component", "feature_rest"),
+                    initval=em_mu[:, 1:],
                 )
             )
             means = pm.Deterministic(
@@ -210,7 +219,9 @@ def gaussian_mixture(
             sig = (
                 prior_rv("sigma", sd_spec, dims="component")
                 if sd_spec is not None
-                else pm.HalfNormal("sigma", sigma=s[0], dims="component")
+                else pm.HalfNormal(
+                    "sigma", sigma=s[0], dims="component", initval=np.sqrt(em_cov[:, 0, 0])
+                )
             )
             chol = sig[:, None, None]
         else:
@@ -231,6 +242,7 @@ def gaussian_mixture(
                     sd_dist=sd_dist,
                     compute_corr=False,
                     dims="cov_packed",
+                    initval=np.linalg.cholesky(em_cov[k])[r, c],
                 )
                 chols.append(pt.zeros((d, d))[r, c].set(packed))
             chol = pt.stack(chols, axis=0)
@@ -296,3 +308,18 @@ def gaussian_mixture(
         log_terms=log_terms,
         prepare_data=prepare_data,
     )
+
+
+def _em_start(X, K):
+    """Weights and means of a seeded EM fit, ordered by the first feature (initial values)."""
+    import warnings
+
+    from bayesmix.em import GaussianMixture
+    from bayesmix.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a starting point only
+        gm = GaussianMixture(K, n_init=4, rng=0).fit(X)
+    order = np.argsort(gm.means_[:, 0], kind="stable")
+    w = np.clip(gm.weights_[order], 1e-3, None)
+    return w / w.sum(), gm.means_[order], gm.full_covariances()[order]
