@@ -129,3 +129,20 @@ def test_pgm_generic(rng):
     fig = mm.pgm()
     assert {"X", "means", "weights"} <= {t.get_text() for ax in fig.axes for t in ax.texts}
     plt.close(fig)
+
+
+def test_initial_point_is_the_em_fit(rng):
+    from bayesmix.em import GaussianMixture
+
+    X = np.concatenate([rng.normal([0, 0], 1, (300, 2)), rng.normal([5, 2], 0.5, (200, 2))])
+    mm = gaussian_mixture(X, 2)
+    ip = mm.model.initial_point()
+    em = GaussianMixture(2, n_init=4, rng=0).fit(X)
+    order = np.argsort(em.means_[:, 0])
+    # ordered transform: first value, then log-differences
+    first = ip["means_first_ordered__"]
+    np.testing.assert_allclose(first[0], em.means_[order][0, 0], atol=1e-6)
+    np.testing.assert_allclose(
+        first[0] + np.exp(first[1]), em.means_[order][1, 0], rtol=1e-6, atol=1e-6
+    )
+    np.testing.assert_allclose(ip["means_rest"], em.means_[order][:, 1:], atol=1e-6)
