@@ -147,6 +147,66 @@ def build_parser() -> argparse.ArgumentParser:
                      help=argparse.SUPPRESS)
     fit.set_defaults(handler=_run_gmm_fit)
     gmm.set_defaults(handler=lambda args: _missing_action(gmm))
+
+    gpz = sub.add_parser("gpz", help="GPz training-set weights and mixture divides")
+    gpz_sub = gpz.add_subparsers(dest="gpz_command", metavar="ACTION", parser_class=_Parser)
+    for action, target, what in (
+        ("weights", "TRAIN", "training table to weight"),
+        ("divide", "TABLE", "table to divide into mixture samples"),
+    ):
+        p = gpz_sub.add_parser(
+            action,
+            help=f"GPz {action}: "
+            + ("density-ratio weights" if action == "weights" else "mixture samples"),
+            description=(
+                "Fit Gaussian mixtures to the population (and the training set) on the given "
+                "features and write "
+                + ("the training table with a 'weights' column (exp(ln p_pop - ln p_train), "
+                   "clipped)" if action == "weights" else
+                   "gpz_pype's divide table (index, best, m0..m{K-1}, unassigned)")
+                + " next to the input as <name>_" + action + ".csv; an existing file is "
+                "never replaced without --overwrite."
+            ),
+        )
+        p.add_argument("table", metavar=target, help=what)
+        p.add_argument("--pop", default=None, metavar="POP",
+                       help="population table (default: the input table itself, with a "
+                       "warning)")
+        p.add_argument("--features", required=True, metavar="F1,F2,...",
+                       help="comma-separated columns or colour expressions, e.g. "
+                       "'lupt_F606W-lupt_F814W,lupt_F160W'")
+        p.add_argument("--n-components", type=_positive_int, default=10, metavar="K",
+                       help="mixture components (default: 10)")
+        p.add_argument("--n-init", type=_positive_int, default=1, metavar="N",
+                       help="EM starts, best kept (default: 1)")
+        p.add_argument("--max-weight", type=float, default=100.0,
+                       help="upper clip of the weights (default: 100)")
+        p.add_argument("--eta", type=float, default=None,
+                       help="gpz_pype's softened weights (p_pop + eta)/(p_train + eta) "
+                       "(default: the exact ratio)")
+        p.add_argument("--errors", default=None, metavar="PREFIX:ERRPREFIX",
+                       help="extreme deconvolution with error columns, e.g. 'lupt_:lupterr_'")
+        p.add_argument("--seed", type=_seed, default=0, metavar="N",
+                       help="random seed (default: 0)")
+        p.add_argument("--out", default=None, metavar="PATH",
+                       help="output CSV (default: next to the input, <name>_" + action + ".csv)")
+        p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+        p.add_argument("--quiet", action="store_true", help="print nothing except errors")
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help=argparse.SUPPRESS)
+        if action == "divide":
+            p.add_argument("--train", default=None, metavar="TRAIN",
+                           help="training table (needed with --weight)")
+            p.add_argument("--threshold", type=float, default=0.5,
+                           help="component-probability threshold of m<k> (default: 0.5)")
+            p.add_argument("--assign", choices=("threshold", "best"), default="threshold",
+                           help="'best' puts every object in at least its best component")
+            p.add_argument("--return-density", action="store_true",
+                           help="add the p0..p{K-1} probability columns")
+            p.add_argument("--weight", action="store_true",
+                           help="add a weights column (needs --train)")
+        p.set_defaults(handler=_run_gpz, gpz_action=action)
+    gpz.set_defaults(handler=lambda args: _missing_action(gpz))
     return parser
 
 
@@ -269,6 +329,59 @@ def _run_spec(args) -> int:
     return EXIT_OK
 
 
+def _run_gpz(args) -> int:
+    import warnings
+    from pathlib import Path
+
+    from bayesmix.gpz import gpz_divide_table, gpz_weights_table, write_divide_csv
+    from bayesmix.io import read_table, write_table
+
+    features = [f.strip() for f in args.features.split(",") if f.strip()]
+    if not features:
+        raise _UsageError("--features must name at least one feature")
+    src = Path(args.table)
+    out = Path(args.out) if args.out else src.with_name(
+        src.name.split(".")[0] + f"_{args.gpz_action}.csv"
+    )
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    error_prefix = None
+    if args.errors:
+        parts = args.errors.split(":")
+        if len(parts) != 2 or not all(parts):
+            raise _UsageError("--errors must look like 'lupt_:lupterr_'")
+        error_prefix = (parts[0], parts[1])
+    table = read_table(src)
+    pop = table if args.pop is None else read_table(args.pop)
+    common = dict(
+        n_components=args.n_components, n_init=args.n_init, rng=args.seed,
+        max_weight=args.max_weight, eta=args.eta, error_prefix=error_prefix,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if args.gpz_action == "weights":
+            result, _ = gpz_weights_table(pop, table, features, **common)
+        else:
+            train = None if args.train is None else read_table(args.train)
+            if args.weight and train is None:
+                raise _UsageError("--weight needs --train (the training table)")
+            result, _ = gpz_divide_table(
+                pop, table, features, train_table=train, threshold=args.threshold,
+                assign=args.assign, return_density=args.return_density, weight=args.weight,
+                **common,
+            )
+    if not args.quiet:
+        for w in caught:
+            print(f"bayesmix: warning: {_one_line(w.message)}", file=sys.stderr)
+    if args.gpz_action == "weights":
+        write_table(result, out, overwrite=args.overwrite)
+    else:
+        write_divide_csv(result, out, overwrite=args.overwrite)
+    if not args.quiet:
+        print(f"wrote {out} ({len(result)} rows)")
+    return EXIT_OK
+
+
 class _UsageError(Exception):
     """A command-line option is invalid (exit code 2)."""
 
@@ -278,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is None:
-        print("bayesmix: error: choose a COMMAND: run, demo or gmm (see 'bayesmix --help')",
+        print("bayesmix: error: choose a COMMAND: run, demo, gmm or gpz (see 'bayesmix --help')",
               file=sys.stderr)
         return EXIT_USAGE
     from bayesmix.exceptions import DataError, FormatError, SpecError
