@@ -143,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
                      default="full", help="covariance structure (default: full)")
     _common(fit, default_out="out/gmm",
             seed_help="random seed (default: a fresh one, printed and saved in summary.json)")
+    fit.add_argument("--dask", action="store_true",
+                     help="Parquet input: fit by EM over Dask blocks and write the membership "
+                     "as Parquet, partition by partition (threaded scheduler)")
+    fit.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="with a Parquet input: a dask.distributed scheduler address "
+                     "(tcp://host:8786), or threads/processes/synchronous; implies --dask")
     fit.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                      help=argparse.SUPPRESS)
     fit.set_defaults(handler=_run_gmm_fit)
@@ -276,6 +282,8 @@ def _run_gmm_fit(args) -> int:
     if not columns:
         raise _UsageError("--columns must name at least one column")
     candidates = parse_candidates(args.n_components, name="--n-components")
+    if args.dask or args.scheduler:
+        return _run_gmm_fit_dask(args, columns, candidates)
     check_outputs(output_paths(args.out, len(columns)).values(), overwrite=args.overwrite)
     table = read_table(args.table)
     analysis = fit_gmm_selection(
@@ -298,6 +306,104 @@ def _run_gmm_fit(args) -> int:
         sys.stdout.write(report)
         _print_written(args, paths)
     return EXIT_OK
+
+
+def _scheduler_context(scheduler):
+    """Context manager activating a Dask scheduler name or a distributed address."""
+    import contextlib
+
+    import dask
+
+    if scheduler is None or scheduler in ("threads", "processes", "synchronous"):
+        return dask.config.set(scheduler=scheduler or "threads")
+    from distributed import Client
+
+    @contextlib.contextmanager
+    def connect():
+        with Client(scheduler) as client:
+            yield client
+
+    return connect()
+
+
+def _run_gmm_fit_dask(args, columns, candidates) -> int:
+    """``gmm fit --dask``: EM over Dask blocks, BIC/AIC, Parquet membership output."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from bayesmix._random import as_generator, derive_seed
+    from bayesmix.em import GaussianMixture
+    from bayesmix.io import write_json
+    from bayesmix.scale import fit as dask_fit
+    from bayesmix.scale import score_parquet
+    from bayesmix.scale import score_samples as dask_score_samples
+
+    src = Path(args.table)
+    if not (src.is_dir() or src.suffix == ".parquet"):
+        raise _UsageError("--dask/--scheduler need a Parquet input (a .parquet file or folder)")
+    if not src.exists():
+        raise FileNotFoundError(f"no such file or folder: {src}")
+    out = Path(args.out)
+    paths = {"membership": out / "membership.parquet", "summary": out / "summary.json"}
+    for p in paths.values():
+        if p.exists() and not args.overwrite:
+            raise FileExistsError(f"{p} exists; pass --overwrite to replace it")
+    import dask.dataframe as dd
+
+    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+    gen = as_generator(seed)
+    ddf = dd.read_parquet(str(src), columns=columns)
+    # as in memory: rows with a missing or non-finite value are not fitted; they are kept in
+    # the output with NaN membership and an unscored_reason
+    ddf = ddf.replace([np.inf, -np.inf], np.nan).dropna()
+    rows = []
+    models = []
+    with _scheduler_context(args.scheduler):
+        for k in candidates:
+            if not args.quiet:
+                print(f"bayesmix: fitting K = {k} over Dask ...", file=sys.stderr, flush=True)
+            gm = GaussianMixture(
+                k, covariance_type=args.covariance_type, n_init=args.n_init,
+                max_iter=args.max_iter, tol=args.tol, rng=derive_seed(gen),
+            )
+            dask_fit(gm, ddf, columns=columns)
+            ll = dask_score_samples(gm, ddf, columns=columns)
+            total, n = (float(v) for v in _compute_sum_count(ll))
+            p = gm.n_parameters()
+            rows.append({"n_components": k, "log_likelihood": total, "n_objects": int(n),
+                         "bic": -2 * total + p * np.log(n), "aic": -2 * total + 2 * p,
+                         "n_parameters": p, "converged": gm.converged_})
+            models.append(gm)
+        best = int(np.argmin([r[args.criterion] for r in rows]))
+        out.mkdir(parents=True, exist_ok=True)
+        info = score_parquet(models[best], src, paths["membership"], columns=columns,
+                             what="predict_proba", scheduler=args.scheduler,
+                             overwrite=args.overwrite)
+    gm = models[best]
+    summary = {
+        "input": str(src), "columns": columns, "criterion": args.criterion, "seed": seed,
+        "selection": rows, "selected_n_components": rows[best]["n_components"],
+        "weights": gm.weights_.tolist(), "means": gm.means_.tolist(),
+        "covariances": gm.full_covariances().tolist(),
+        "membership": {k: v for k, v in info.items() if k != "path"},
+    }
+    write_json(summary, paths["summary"], overwrite=args.overwrite)
+    if not args.quiet:
+        for r in rows:
+            mark = "  <- selected" if r is rows[best] else ""
+            print(f"  K={r['n_components']:>2}  BIC {r['bic']:.2f}  AIC {r['aic']:.2f}{mark}")
+        print(f"wrote {paths['membership']} ({info['n_rows']} rows, {info['n_unscored']} "
+              f"unscored) and {paths['summary']}; seed {seed}")
+    return EXIT_OK
+
+
+def _compute_sum_count(ll):
+    import dask
+    import dask.array as da
+
+    finite = da.isfinite(ll)
+    return dask.compute(da.where(finite, ll, 0.0).sum(), finite.sum())
 
 
 def _run_spec(args) -> int:
