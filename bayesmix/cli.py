@@ -200,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="print nothing except errors")
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help=argparse.SUPPRESS)
+        p.add_argument("--dask", action="store_true",
+                       help="Parquet inputs: fit the mixtures on a seeded sample of at most "
+                       "--fit-rows population rows, score with Dask and write Parquet "
+                       "partition by partition (plain column features only)")
+        p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="a dask.distributed scheduler address, or threads/processes/"
+                       "synchronous; implies --dask")
+        p.add_argument("--fit-rows", type=_positive_int, default=1_000_000, metavar="N",
+                       help="with --dask: population rows sampled for the fit (default: 1e6)")
         if action == "divide":
             p.add_argument("--train", default=None, metavar="TRAIN",
                            help="training table (needed with --weight)")
@@ -445,6 +454,8 @@ def _run_gpz(args) -> int:
     features = [f.strip() for f in args.features.split(",") if f.strip()]
     if not features:
         raise _UsageError("--features must name at least one feature")
+    if args.dask or args.scheduler:
+        return _run_gpz_dask(args, features)
     src = Path(args.table)
     out = Path(args.out) if args.out else src.with_name(
         src.name.split(".")[0] + f"_{args.gpz_action}.csv"
@@ -485,6 +496,65 @@ def _run_gpz(args) -> int:
         write_divide_csv(result, out, overwrite=args.overwrite)
     if not args.quiet:
         print(f"wrote {out} ({len(result)} rows)")
+    return EXIT_OK
+
+
+def _run_gpz_dask(args, features) -> int:
+    """``gpz weights|divide --dask``: mixtures fitted on samples, scoring over Parquet."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from bayesmix.gpz import GPzAugment
+    from bayesmix.scale import score_parquet
+
+    bad = [f for f in features if not f.replace("_", "").isalnum()]
+    if bad:
+        raise _UsageError(f"with --dask, --features must be plain column names; got {bad[0]!r} "
+                          "(write the colour as a column of the Parquet catalogue first)")
+    if args.errors:
+        raise _UsageError("--errors is not supported with --dask")
+    src = Path(args.table)
+    for path in [src] + [Path(p) for p in (args.pop, getattr(args, "train", None)) if p]:
+        if not (path.is_dir() or path.suffix == ".parquet"):
+            raise _UsageError(f"--dask needs Parquet inputs; {path} is not")
+        if not path.exists():
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    out = Path(args.out) if args.out else src.with_name(
+        src.name.split(".")[0] + f"_{args.gpz_action}.parquet"
+    )
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    import dask.dataframe as dd
+
+    def sample(path, n_max):
+        ddf = dd.read_parquet(str(path), columns=features)
+        ddf = ddf.replace([np.inf, -np.inf], np.nan).dropna()
+        n = int(ddf.shape[0].compute())
+        frac = min(1.0, n_max / max(n, 1))
+        part = ddf if frac >= 1.0 else ddf.sample(frac=frac, random_state=args.seed)
+        return part.compute().to_numpy(dtype=float)
+
+    with _scheduler_context(args.scheduler):
+        pop_path = Path(args.pop) if args.pop else src
+        augment = GPzAugment(n_components=args.n_components, n_init=args.n_init,
+                             rng=args.seed)
+        augment.fit_population(sample(pop_path, args.fit_rows))
+        train_path = src if args.gpz_action == "weights" else (
+            Path(args.train) if getattr(args, "train", None) else None)
+        if args.gpz_action == "divide" and args.weight and train_path is None:
+            raise _UsageError("--weight needs --train (the training table)")
+        if train_path is not None:
+            augment.fit_training(sample(train_path, args.fit_rows))
+        options = {"max_weight": args.max_weight, "eta": args.eta}
+        if args.gpz_action == "divide":
+            options.update(threshold=args.threshold, assign=args.assign,
+                           return_density=args.return_density, weight=args.weight)
+        info = score_parquet(augment, src, out, columns=features,
+                             what=f"gpz_{args.gpz_action}", scheduler=args.scheduler,
+                             overwrite=args.overwrite, **options)
+    if not args.quiet:
+        print(f"wrote {out} ({info['n_rows']} rows, {info['n_unscored']} unscored)")
     return EXIT_OK
 
 

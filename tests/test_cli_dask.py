@@ -50,3 +50,34 @@ def test_dask_needs_parquet(tmp_path):
     pd.DataFrame({"a": [1.0, 2.0]}).to_csv(tmp_path / "t.csv", index=False)
     r = bayesmix("gmm", "fit", "t.csv", "--columns", "a", "--dask", cwd=tmp_path)
     assert r.returncode == 2 and "Parquet" in r.stderr
+
+
+def test_gpz_weights_and_divide_dask_match_in_memory(tmp_path):
+    from bayesmix.datasets import load_candels_cosmos
+
+    t = load_candels_cosmos()
+    t["c1"] = t["lupt_F606W"] - t["lupt_F814W"]
+    t["c2"] = t["lupt_F814W"] - t["lupt_F125W"]
+    train = t[t["lupt_F160W"] < 23.5]
+    t.to_pandas().to_parquet(tmp_path / "pop.parquet")
+    train.to_pandas().to_parquet(tmp_path / "train.parquet")
+    t.write(tmp_path / "pop.csv")
+    train.write(tmp_path / "train.csv")
+    feats = ["--features", "c1,c2,lupt_F160W", "--n-components", "4", "--quiet"]
+    d = bayesmix("gpz", "weights", "train.parquet", "--pop", "pop.parquet", "--dask", *feats,
+                 cwd=tmp_path)
+    assert d.returncode == 0, d.stderr
+    m = bayesmix("gpz", "weights", "train.csv", "--pop", "pop.csv", *feats, cwd=tmp_path)
+    assert m.returncode == 0, m.stderr
+    wd = pd.read_parquet(tmp_path / "train_weights.parquet")["weights"].to_numpy()
+    wm = pd.read_csv(tmp_path / "train_weights.csv")["weights"].to_numpy()
+    # the whole population fits in the fit sample: same data, same seed, same mixtures
+    np.testing.assert_allclose(wd, wm, rtol=1e-9)
+    dv = bayesmix("gpz", "divide", "pop.parquet", "--dask", *feats, cwd=tmp_path)
+    assert dv.returncode == 0, dv.stderr
+    div = pd.read_parquet(tmp_path / "pop_divide.parquet")
+    assert len(div) == len(t)
+    np.testing.assert_array_equal(div["index"].to_numpy(), np.arange(len(t)))
+    bad = bayesmix("gpz", "weights", "train.parquet", "--pop", "pop.parquet", "--dask",
+                   "--features", "lupt_F606W-lupt_F814W", "--out", "x.parquet", cwd=tmp_path)
+    assert bad.returncode == 2 and "plain column names" in bad.stderr
