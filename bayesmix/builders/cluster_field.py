@@ -50,6 +50,7 @@ _VARIANTS = {
     ("pmdec",): {"gmm", "uniform"},
     ("pmra", "pmdec"): {"gmm", "uniform"},
     ("parallax",): {"beta", "edsd", "gmm", "uniform"},
+    ("parallax", "pmra", "pmdec"): {"gmm", "uniform"},
 }
 #: EDSD length scales (kpc) whose union window is used inside the sampler
 _EDSD_L_RANGE = np.geomspace(0.15, 10.0, 9)
@@ -223,6 +224,17 @@ def _terms(values: Mapping[str, Any], data: Mapping[str, Any], *, backend: str,
         disp = b.as_tensor(values["cluster_parallax_dispersion"])
         cov = b.square(disp)[..., None, None, None] * eye
         cluster = gauss.logp(X, {"mean": mean, "cov": cov, "error_cov": C}, backend=b)
+    elif cfg["kind"] == "astrometric":
+        # (parallax, pmra, pmdec): joint 3x3 error covariance; intrinsic covariance
+        # diag(parallax dispersion^2, pm dispersion^2, pm dispersion^2)
+        zp = b.as_tensor(cfg["zero_point"])
+        mean = b.stack([(b.as_tensor(values["cluster_parallax"]) + zp)[..., None],
+                        b.as_tensor(values["cluster_pmra"])[..., None],
+                        b.as_tensor(values["cluster_pmdec"])[..., None]], axis=-1)
+        sp2 = b.square(b.as_tensor(values["cluster_parallax_dispersion"]))[..., None, None, None]
+        sm2 = b.square(b.as_tensor(values["cluster_pm_dispersion"]))[..., None, None, None]
+        cov = sp2 * np.diag([1.0, 0.0, 0.0]) + sm2 * np.diag([0.0, 1.0, 1.0])
+        cluster = gauss.logp(X, {"mean": mean, "cov": cov, "error_cov": C}, backend=b)
     else:
         mean = _cluster_mean(values, feats, b)
         if cfg["cluster_cov"] == "full":
@@ -299,8 +311,12 @@ def cluster_field(
         ``_error`` columns, correlations, ``source_id``; ``ra``/``dec`` (deg)
         to choose the control field.  Rows missing a used value are not fitted
         (see :func:`membership_table`).
-    features : ("pmra",), ("pmdec",), ("pmra", "pmdec") or ("parallax",)
-        Proper motions in mas/yr, parallax in mas.
+    features : tuple of str
+        ``("pmra",)``, ``("pmdec",)``, ``("pmra", "pmdec")``, ``("parallax",)`` or
+        ``("parallax", "pmra", "pmdec")``; proper motions in mas/yr, parallax in
+        mas.  The last is the joint
+        astrometric model with each star's full 3x3 error covariance and a cluster
+        covariance diag(cluster_parallax_dispersion^2, cluster_pm_dispersion^2 (x2)).
     field : {"gmm", "uniform", "beta", "edsd"}, default "gmm"
         Field density: Gaussian mixture convolved with each star's errors;
         uniform box over the data range; (parallax only) Beta on the observed
@@ -318,8 +334,8 @@ def cluster_field(
         or a full matrix (``cluster_chol``, LKJ prior).  2-D only for ``"full"``.
     zero_point : float, "free" or None
         Parallax zero-point (mas; observed = true + zp).  None: 0; a number:
-        fixed; ``"free"``: a parameter with prior N(-0.017, 0.03) (Lindegren et
-        al. 2021's mean DR3 offset).
+        fixed; ``"free"`` (``("parallax",)`` only): a parameter with prior
+        N(-0.017, 0.03) (Lindegren et al. 2021's mean DR3 offset).
     center : array-like over ``features``, optional
         First-pass cluster centre (e.g. known proper motion).  Default from
         :func:`find_center`.
@@ -402,11 +418,16 @@ def cluster_field(
     if cluster_cov == "full" and features != ("pmra", "pmdec"):
         raise SpecError("cluster_cov='full' needs features=('pmra', 'pmdec')", key="cluster_cov")
     K_f = check_int(field_components, name="field_components", minimum=1)
-    kind = "parallax" if features == ("parallax",) else "pm"
-    if zero_point is not None and kind != "parallax":
-        raise SpecError("'zero_point' applies to features=('parallax',) only", key="zero_point")
+    kind = {("parallax",): "parallax", ("parallax", "pmra", "pmdec"): "astrometric"}.get(
+        features, "pm")
+    if zero_point is not None and kind == "pm":
+        raise SpecError("'zero_point' applies to features with 'parallax' only", key="zero_point")
     if isinstance(zero_point, str):
         check_choice(zero_point, name="zero_point", choices={"free"})
+        if kind == "astrometric":
+            raise SpecError("zero_point='free' is degenerate with cluster_parallax when the "
+                            "field is fitted to observed parallaxes; give a number (mas)",
+                            key="zero_point")
     zp_cfg = 0.0 if zero_point is None else (zero_point if zero_point == "free"
                                               else float(zero_point))
 
@@ -449,6 +470,8 @@ def cluster_field(
         allowed |= {"zero_point"} if zp_cfg == "free" else set()
         allowed |= {"beta": {"field_alpha", "field_beta"},
                     "edsd": {"field_length_scale"}}.get(field, set())
+    elif kind == "astrometric":
+        allowed |= {"cluster_parallax_dispersion", "cluster_pm_dispersion"}
     elif cluster_cov == "isotropic":
         allowed |= {"cluster_pm_dispersion"}
     user = check_priors(priors, allowed)
@@ -497,6 +520,11 @@ def cluster_field(
                 "cluster_parallax_dispersion", pri["cluster_parallax_dispersion"], initval=0.05)
             if zp_cfg == "free":
                 rvs["zero_point"] = prior_rv("zero_point", pri["zero_point"])
+        elif kind == "astrometric":
+            rvs["cluster_parallax_dispersion"] = prior_rv(
+                "cluster_parallax_dispersion", pri["cluster_parallax_dispersion"], initval=0.05)
+            rvs["cluster_pm_dispersion"] = prior_rv("cluster_pm_dispersion",
+                                                    pri["cluster_pm_dispersion"], initval=0.5)
         elif cluster_cov == "isotropic":
             rvs["cluster_pm_dispersion"] = prior_rv("cluster_pm_dispersion",
                                                     pri["cluster_pm_dispersion"], initval=0.5)
@@ -573,10 +601,11 @@ def cluster_field(
         return {"X": g2.X, "X_cov": g2.X_cov}, g2.ids
 
     cdesc = {"mean": " + ".join(f"cluster_{f}" for f in features)
-             + (" + zero_point" if kind == "parallax" and zp_cfg != 0.0 else ""),
+             + (" + zero_point" if kind != "pm" and zp_cfg != 0.0 else ""),
              "cov": ("cluster_chol @ cluster_chol.T" if cluster_cov == "full" else
-                     ("cluster_parallax_dispersion**2" if kind == "parallax"
-                      else "cluster_pm_dispersion**2 * I")),
+                     ("cluster_parallax_dispersion**2" if kind == "parallax" else
+                      ("diag(cluster_parallax_dispersion**2, cluster_pm_dispersion**2 x 2)"
+                       if kind == "astrometric" else "cluster_pm_dispersion**2 * I"))),
              "error_cov": "X_cov"}
     field_comp = {"gmm": GaussianMixtureDensity(D, K_f), "uniform": Uniform(n_features=D),
                   "beta": Beta(), "edsd": EDSDParallax(n_nodes=96)}[field]
@@ -662,6 +691,10 @@ def cluster_summary(fit, *, interval: float = 0.9) -> dict[str, dict[str, float]
             add("cluster_fraction", post["weights"].sel(component="cluster").values)
         elif post[name].ndim == 2:
             add(name, post[name].values)
+    if "cluster_parallax" in post:
+        # 1000 / parallax (pc) of the cluster's mean true parallax (zero-point
+        # corrected by construction: observed = true + zero_point)
+        add("cluster_distance_pc", 1000.0 / np.asarray(post["cluster_parallax"].values, float))
     if "cluster_chol" in post:
         L = np.asarray(post["cluster_chol"].transpose("chain", "draw", ...).values)
         cov = L @ np.swapaxes(L, -1, -2)

@@ -324,3 +324,37 @@ def test_parallax_beta_field_recovery():
     assert abs(s.mean() - 0.05) < 4 * s.std()
     w = post["weights"].sel(component="cluster").values.ravel()
     assert abs(w.mean() - member.mean()) < 4 * w.std()
+
+
+@pytest.mark.slow
+def test_ngc6819_joint_astrometric_model():
+    # (parallax, pmra, pmdec) with the full 3x3 DR3 covariance.  The parallax is the
+    # cluster's true parallax for a fixed zero point of -0.03 mas (Lindegren et al.
+    # 2021, typical for these bright stars); CG20 (DR2, its own zero point) give 0.356.
+    from bayesmix.datasets import load_ngc6819
+    from bayesmix.inference import sample
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticsWarning)
+        mm = cluster_field(load_ngc6819(), features=("parallax", "pmra", "pmdec"),
+                           zero_point=-0.03, rng=1)
+        fit = sample(mm, draws=300, tune=300, chains=2, rng=1, progressbar=False)
+    s = cluster_summary(fit)
+    assert 0.36 < s["cluster_parallax"]["mean"] < 0.44
+    assert abs(s["cluster_pmra"]["mean"] + 2.916) < 0.1
+    assert abs(s["cluster_pmdec"]["mean"] + 3.856) < 0.1
+    assert 100 < s["n_members"]["mean"] < 150
+    assert s["cluster_distance_pc"]["mean"] == pytest.approx(
+        1000 / s["cluster_parallax"]["mean"], rel=0.01)
+
+
+def test_astrometric_variant_builds_and_rejects_free_zero_point():
+    t, _ = simulate(5, n=200)
+    mm = cluster_field(t, features=("parallax", "pmra", "pmdec"), correlations=False)
+    assert mm.model.named_vars_to_dims["X"] == ("object", "feature")
+    assert {"cluster_parallax", "cluster_parallax_dispersion",
+            "cluster_pm_dispersion"} <= set(mm.var_names)
+    lp = mm.model.compile_logp(mode="NUMBA")(mm.model.initial_point())
+    assert np.isfinite(lp)
+    with pytest.raises(SpecError, match="degenerate"):
+        cluster_field(t, features=("parallax", "pmra", "pmdec"), zero_point="free")
