@@ -29,6 +29,7 @@ _LAZY = {
     "membership": "bayesmix.membership",
     "MixtureModel": "bayesmix.builders",
     "line_outlier": "bayesmix.builders",
+    "cluster_field": "bayesmix.builders",
     "gaussian_mixture": "bayesmix.builders",
 }
 _SUBMODULES = {
