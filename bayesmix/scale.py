@@ -557,21 +557,12 @@ def fit(
     if Wd is not None and not any(s.get("pos_w", False) for s in summaries):
         raise DataError("'sample_weight' must not be all zero", argument="sample_weight")
     if estimator.background:
-        lo = np.min(np.stack([s["lo"] for s in summaries]), axis=0)
-        hi = np.max(np.stack([s["hi"] for s in summaries]), axis=0)
-        span = hi - lo
-        if np.any(span <= 0):
-            j = int(np.flatnonzero(span <= 0)[0])
-            raise DataError(
-                f"'background' needs a bounding box of non-zero width; feature {j} of X is "
-                "constant",
-                argument="X",
-            )
-        estimator.bounding_box_ = np.stack([lo, hi])
-        estimator.background_log_density_ = float(-np.sum(np.log(span)))
+        estimator._set_background(
+            np.min(np.stack([s["lo"] for s in summaries]), axis=0),
+            np.max(np.stack([s["hi"] for s in summaries]), axis=0),
+        )
     else:
-        estimator.bounding_box_ = None
-        estimator.background_log_density_ = None
+        estimator._set_background(None, None)
 
     # initialisation sample (in memory)
     gen = as_generator(estimator.rng)

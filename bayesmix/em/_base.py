@@ -458,20 +458,9 @@ class BaseMixture:
         gen = as_generator(self.rng)
         # background: uniform over the bounding box of the observed data
         if self.background:
-            lo, hi = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
-            span = hi - lo
-            if np.any(span <= 0):
-                j = int(np.flatnonzero(span <= 0)[0])
-                raise DataError(
-                    f"'background' needs a bounding box of non-zero width; feature {j} of X is "
-                    "constant",
-                    argument="X",
-                )
-            self.bounding_box_ = np.stack([lo, hi])
-            self.background_log_density_ = float(-np.sum(np.log(span)))
+            self._set_background(np.nanmin(X, axis=0), np.nanmax(X, axis=0))
         else:
-            self.bounding_box_ = None
-            self.background_log_density_ = None
+            self._set_background(None, None)
         best = self._em_restarts(
             lambda: self._initial_params(X, sw, observed, gen),
             lambda w, mu, full, log_bg: self._stats(X, S, sw, observed, w, mu, full, log_bg),
@@ -481,6 +470,23 @@ class BaseMixture:
         self._set_fitted(best, D)
         return self
         return self
+
+    def _set_background(self, lo, hi) -> None:
+        """Store the bounding box [lo, hi] of the data and the background log-density."""
+        if lo is None:
+            self.bounding_box_ = None
+            self.background_log_density_ = None
+            return
+        span = np.asarray(hi) - np.asarray(lo)
+        if np.any(span <= 0):
+            j = int(np.flatnonzero(span <= 0)[0])
+            raise DataError(
+                f"'background' needs a bounding box of non-zero width; feature {j} of X is "
+                "constant",
+                argument="X",
+            )
+        self.bounding_box_ = np.stack([lo, hi])
+        self.background_log_density_ = float(-np.sum(np.log(span)))
 
     def _em_restarts(self, initial, stats, total_w, frozen, *, label=""):
         """Run ``n_init`` restarts of EM and return the best one.
