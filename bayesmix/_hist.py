@@ -69,20 +69,8 @@ def weighted_histograms(
     list of FeatureHistograms
         One per feature.
     """
-    Xp = check_matrix(X_pop, name="X_pop")
-    Xt = check_matrix(X_train, name="X_train")
-    if Xt.shape[1] != Xp.shape[1]:
-        raise DataError(
-            f"'X_train' must have {Xp.shape[1]} feature column(s), like X_pop; got {Xt.shape[1]}",
-            argument="X_train",
-        )
-    w = check_sample_weight(weights, n=Xt.shape[0], name="weights")
+    Xp, Xt, w = check_pop_train(X_pop, X_train, weights, min_pct=min_pct, max_pct=max_pct)
     bins = check_int(bins, name="bins", minimum=1)
-    if not (0.0 <= min_pct < max_pct <= 100.0):
-        raise SpecError(
-            f"need 0 <= min_pct < max_pct <= 100; got min_pct={min_pct!r}, max_pct={max_pct!r}",
-            key="min_pct",
-        )
     out = []
     for j in range(Xp.shape[1]):
         lo, hi = np.percentile(Xp[:, j], [min_pct, max_pct])
@@ -98,3 +86,24 @@ def weighted_histograms(
             )
         )
     return out
+
+
+def check_pop_train(X_pop, X_train, weights, *, min_pct: float, max_pct: float):
+    """Validate a population / training pair, training weights and a percentile range.
+
+    Returns (X_pop, X_train, weights or None) as float arrays.
+    """
+    Xp = check_matrix(X_pop, name="X_pop")
+    Xt = check_matrix(X_train, name="X_train")
+    if Xt.shape[1] != Xp.shape[1]:
+        raise DataError(
+            f"'X_train' must have {Xp.shape[1]} feature column(s), like X_pop; got {Xt.shape[1]}",
+            argument="X_train",
+        )
+    w = check_sample_weight(weights, n=Xt.shape[0], name="weights")
+    if not (0.0 <= min_pct < max_pct <= 100.0):
+        raise SpecError(
+            f"need 0 <= min_pct < max_pct <= 100; got min_pct={min_pct!r}, max_pct={max_pct!r}",
+            key="min_pct",
+        )
+    return Xp, Xt, w

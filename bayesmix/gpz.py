@@ -900,20 +900,10 @@ def kl_score(
     objects within the range, so that raw and weighted samples get the same
     smoothing.  Objects outside the range are ignored (as in gpz_pype).
     """
-    Xp = check_matrix(X_pop, name="X_pop")
-    Xt = check_matrix(X_train, name="X_train")
-    if Xt.shape[1] != Xp.shape[1]:
-        raise DataError(
-            f"'X_train' must have {Xp.shape[1]} feature column(s), like X_pop; got {Xt.shape[1]}",
-            argument="X_train",
-        )
-    w = check_sample_weight(weights, n=Xt.shape[0], name="weights")
+    from bayesmix._hist import check_pop_train
+
+    Xp, Xt, w = check_pop_train(X_pop, X_train, weights, min_pct=min_pct, max_pct=max_pct)
     nbins = check_int(nbins, name="nbins", minimum=1)
-    if not (0.0 <= min_pct < max_pct <= 100.0):
-        raise SpecError(
-            f"need 0 <= min_pct < max_pct <= 100; got min_pct={min_pct!r}, max_pct={max_pct!r}",
-            key="min_pct",
-        )
     if not (isinstance(pseudocount, (int, float)) and pseudocount > 0):
         raise SpecError(f"'pseudocount' must be > 0; got {pseudocount!r}", key="pseudocount")
 
