@@ -119,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="number of chains (default: the spec's [sampler].chains)")
     run.add_argument("--quiet", action="store_true",
                      help="print nothing except errors (results are still written to --out)")
+    run.add_argument("--dask", action="store_true",
+                     help="Parquet [data].path (file, folder or glob): run over Dask and write "
+                     "the table as Parquet, partition by partition (EM fitted over every row; "
+                     "Bayesian builders and GPz mixtures fitted on a seeded sample of "
+                     "--fit-rows rows, every row scored)")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="a dask.distributed scheduler address (tcp://host:8786), or "
+                     "threads/processes/synchronous; implies --dask")
+    run.add_argument("--fit-rows", type=_positive_int, default=None, metavar="N",
+                     help="with --dask: rows sampled for in-memory fits (Bayesian builders, "
+                     "GPz mixtures; default: 20000, all rows when fewer)")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                      help=argparse.SUPPRESS)
     run.set_defaults(handler=_run_spec)
@@ -419,7 +430,16 @@ def _run_spec(args) -> int:
     from bayesmix.spec import load_spec
     from bayesmix.workflows.run import run_spec
 
-    spec = load_spec(args.spec).with_overrides(
+    use_dask = args.dask or args.scheduler is not None
+    if args.fit_rows is not None and not use_dask:
+        raise _UsageError("--fit-rows needs --dask (or --scheduler)")
+    if use_dask:
+        from bayesmix.workflows.run_dask import load_spec_dask
+
+        spec = load_spec_dask(args.spec)
+    else:
+        spec = load_spec(args.spec)
+    spec = spec.with_overrides(
         seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains
     )
     if args.out is None:
@@ -428,14 +448,29 @@ def _run_spec(args) -> int:
     if ignored and spec.kind != "bayes" and not args.quiet:
         print(f"bayesmix: note: {', '.join(ignored)} ignored: builder {spec.builder!r} is not "
               "sampled", file=sys.stderr)
-    result = run_spec(
-        spec,
-        args.out,
-        overwrite=args.overwrite,
-        progress=_progress(args),
-        progressbar=not args.quiet and sys.stderr.isatty(),
-        verbose=not args.quiet,
-    )
+    if use_dask:
+        from bayesmix.workflows.run_dask import DEFAULT_FIT_ROWS, run_spec_dask
+
+        result = run_spec_dask(
+            spec,
+            args.out,
+            scheduler=args.scheduler,
+            fit_rows=args.fit_rows or DEFAULT_FIT_ROWS,
+            overwrite=args.overwrite,
+            progress=_progress(args),
+            progressbar=not args.quiet and sys.stderr.isatty(),
+            verbose=not args.quiet,
+            option="--dask" if args.dask else "--scheduler",
+        )
+    else:
+        result = run_spec(
+            spec,
+            args.out,
+            overwrite=args.overwrite,
+            progress=_progress(args),
+            progressbar=not args.quiet and sys.stderr.isatty(),
+            verbose=not args.quiet,
+        )
     if not args.quiet:
         sys.stdout.write(result.report)
         for note in result.notes:
