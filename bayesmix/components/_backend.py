@@ -55,6 +55,8 @@ class Backend:
         Diagonal over the last two axes, shape (..., D).
     as_tensor : callable
         Convert an array-like to the backend's array type.
+    sin, cos, arctan, arctan2 : callable
+        Trigonometric functions (radians), elementwise.
     """
 
     name: str
@@ -74,6 +76,10 @@ class Backend:
     solve_lower: Callable[..., Any]
     diagonal: Callable[..., Any]
     as_tensor: Callable[..., Any]
+    sin: Callable[..., Any]
+    cos: Callable[..., Any]
+    arctan: Callable[..., Any]
+    arctan2: Callable[..., Any]
 
 
 def _np_logsumexp(x, axis):
@@ -111,6 +117,10 @@ def _numpy_backend() -> Backend:
         solve_lower=_np_solve_lower,
         diagonal=lambda x: np.diagonal(x, axis1=-2, axis2=-1),
         as_tensor=lambda x: np.asarray(x, dtype=np.float64),
+        sin=np.sin,
+        cos=np.cos,
+        arctan=np.arctan,
+        arctan2=np.arctan2,
     )
 
 
@@ -147,6 +157,10 @@ def _pytensor_backend() -> Backend:
         solve_lower=lambda L, b: pt.linalg.solve_triangular(L, b, lower=True),
         diagonal=lambda x: pt.diagonal(x, axis1=-2, axis2=-1),
         as_tensor=pt.as_tensor_variable,
+        sin=pt.sin,
+        cos=pt.cos,
+        arctan=pt.arctan,
+        arctan2=pt.arctan2,
     )
 
 

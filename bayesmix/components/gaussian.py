@@ -79,9 +79,11 @@ class MultivariateGaussian:
     .. math:: \ln p(y_n) = -\tfrac12\left[D\ln 2\pi + \ln\det S_n + r_n^T S_n^{-1} r_n\right].
 
     For D = 1 and D = 2 (e.g. Gaia pmra/pmdec) the determinant and quadratic
-    form are written in closed form; for D > 2 a batched Cholesky factor
+    form are written in closed form; for D > 2 a Cholesky factor
     ``S_n = L L^T`` gives ``ln det S_n = 2 sum ln diag L`` and
-    ``r^T S^{-1} r = |L^{-1} r|^2``.
+    ``r^T S^{-1} r = |L^{-1} r|^2`` (written out elementwise up to D = 6, which
+    is ~20x faster inside PyTensor than a batched LAPACK call per object;
+    batched ``cholesky`` beyond).
 
     References
     ----------
@@ -108,7 +110,45 @@ class MultivariateGaussian:
             r0, r1 = r[..., 0], r[..., 1]
             quad = (c * b.square(r0) - 2.0 * off * r0 * r1 + a * b.square(r1)) / det
             return -0.5 * (2.0 * LOG_2PI + b.log(det) + quad)
+        if D <= _UNROLL_MAX:
+            return _logp_unrolled(S, r, D, b)
         L = b.cholesky(S)
         z = b.solve_lower(L, r[..., None])[..., 0]
         logdet = 2.0 * b.sum(b.log(b.diagonal(L)), axis=-1)
         return -0.5 * (D * LOG_2PI + logdet + b.sum(b.square(z), axis=-1))
+
+
+#: largest dimension whose Cholesky factor is written out elementwise
+_UNROLL_MAX = 6
+
+
+def _logp_unrolled(S: Any, r: Any, D: int, b: Backend) -> Any:
+    """Gaussian log-density with the Cholesky factor and solve written out elementwise.
+
+    For small D a batched LAPACK call per object (PyTensor's ``Blockwise``
+    Cholesky and triangular solve) costs far more than the arithmetic; the
+    Cholesky-Banachiewicz recursion on the (..., n_objects) entries is a few
+    dozen vectorised operations instead, with gradients by the usual rules.
+    """
+    L: list[list[Any]] = [[None] * D for _ in range(D)]
+    logdet = 0.0
+    for j in range(D):
+        s = S[..., j, j]
+        for k in range(j):
+            s = s - b.square(L[j][k])
+        logdet = logdet + b.log(s)
+        L[j][j] = b.sqrt(s)
+        for i in range(j + 1, D):
+            t = S[..., i, j]
+            for k in range(j):
+                t = t - L[i][k] * L[j][k]
+            L[i][j] = t / L[j][j]
+    quad = 0.0
+    z: list[Any] = []
+    for i in range(D):
+        t = r[..., i]
+        for k in range(i):
+            t = t - L[i][k] * z[k]
+        z.append(t / L[i][i])
+        quad = quad + b.square(z[i])
+    return -0.5 * (D * LOG_2PI + logdet + quad)

@@ -26,6 +26,14 @@ class Plummer:
         (Observed footprints centred on the cluster; when the cluster centre is
         offset from the footprint centre by a small fraction of ``max_radius``
         the normalisation is approximate to that order.)
+    region : bayesmix.sky.PlaneRegion or None
+        If given (and ``max_radius`` is None), the density is normalised over
+        this fixed region of the tangent plane (a survey footprint): the
+        Plummer mass inside it, exact for any centre and radius
+        (:meth:`bayesmix.sky.PlaneRegion.plummer_log_mass`), is divided out.
+        Values outside the region are the same formula (the density is
+        normalised over the region, not truncated), so that new objects
+        outside the footprint can still be scored.
 
     Parameters read from ``params``
     -------------------------------
@@ -44,7 +52,7 @@ class Plummer:
        \qquad f = R_{\max}^2/(a^2 + R_{\max}^2)
 
     (``f = 1`` without truncation), a density normalised to 1 over the plane
-    (or the disc).
+    (or the disc); with ``region``, f is the profile's mass inside the region.
 
     References
     ----------
@@ -52,6 +60,7 @@ class Plummer:
     """
 
     max_radius: float | None = None
+    region: Any = None
     parameters: ClassVar[tuple[str, ...]] = ("center", "radius")
 
     def logp(self, y: Any, params: Mapping[str, Any], *, backend: str | Backend = "numpy") -> Any:
@@ -65,6 +74,9 @@ class Plummer:
         a2 = b.square(a)
         val = -math.log(math.pi) - b.log(a2) - 2.0 * b.log1p(r2 / a2)
         if self.max_radius is None:
+            if self.region is not None:
+                log_f = self.region.plummer_log_mass(c[..., 0, :], a[..., 0], backend=b)
+                val = val - log_f[..., None]
             return val
         rmax2 = float(self.max_radius) ** 2
         val = val + b.log1p(a2 / rmax2)  # -ln f = ln((a^2 + Rmax^2)/Rmax^2)
