@@ -122,3 +122,15 @@ def simulate_clumpy_field(seed, n=2000):
     t["pmdec"][f] = pm[:, 1] + rng.normal(0, s[:, 1])
     t["pmra_pmdec_corr"][:] = 0.0
     return t, member
+
+
+@functools.cache
+def full_fit(seed=7):
+    """The full (ra, dec, parallax, pmra, pmdec) model on the data of :func:`sim_fit`."""
+    t, member = simulate(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticsWarning)
+        warnings.simplefilter("ignore", GaiaColumnWarning)  # no parallax_pm* correlations
+        mm = cluster_field(t, features=("ra", "dec", "parallax", "pmra", "pmdec"), rng=seed)
+        fit = sample(mm, draws=300, tune=300, chains=2, rng=seed, progressbar=False)
+    return fit, t, member
