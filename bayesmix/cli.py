@@ -65,6 +65,24 @@ def _common(p: argparse.ArgumentParser, *, default_out: str, seed_help: str) -> 
                    "(default: 1e-5)")
 
 
+def _spec_options(p: argparse.ArgumentParser) -> None:
+    """Add the options ``demo`` shares with ``run`` (besides --out): overwrite, seed, sampling."""
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing output files (otherwise they are never replaced)")
+    p.add_argument("--seed", type=_seed, default=None, metavar="N",
+                   help="random seed (default: the spec's seed)")
+    p.add_argument("--draws", type=_positive_int, default=None, metavar="N",
+                   help="posterior draws per chain (default: the spec's [sampler].draws)")
+    p.add_argument("--tune", type=_seed, default=None, metavar="N",
+                   help="tuning steps per chain (default: the spec's [sampler].tune)")
+    p.add_argument("--chains", type=_positive_int, default=None, metavar="N",
+                   help="number of chains (default: the spec's [sampler].chains)")
+    p.add_argument("--quiet", action="store_true",
+                   help="print nothing except errors (results are still written to --out)")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``bayesmix`` command."""
     from bayesmix import __version__
@@ -81,18 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="thin/thick-disc classification of the bundled RAVE x APOGEE abundances",
-        description="Fit Gaussian mixtures with 1..K components to [Fe/H]-[Mg/Fe] of the "
-        "bundled RAVE x APOGEE DR16 stars, select K by BIC/AIC, classify thin/thick disc "
-        "with the 2-component fit, and write tables, summary and figures to --out.",
+        help="Blanco 1 cluster membership from Gaia DR2 proper motions (a bundled spec)",
+        description="Run the bundled spec blanco1_pm2d (bayesmix/specs/blanco1_pm2d.toml, "
+        "the same file as models/blanco1_pm2d.toml) exactly as 'bayesmix run' would: the "
+        "open cluster Blanco 1 plus a 3-Gaussian XD field in (pmra, pmdec), 14,785 Gaia DR2 "
+        "stars, 4 chains x 1000 draws. Prints the cluster's proper motion, dispersion and "
+        "number of members next to the published values, the membership counts and "
+        "whether the data need a cluster at all; writes the membership table (every input "
+        "row, input order), summary.json, summary.txt, the posterior and figures "
+        "(proper-motion plane, sky map, colour-magnitude diagram, PGM, pair plot) to --out.",
     )
-    from bayesmix.workflows.disc import DEMO_SEED
-
-    _common(demo, default_out="out/demo", seed_help=f"random seed (default: {DEMO_SEED})")
-    demo.add_argument("--max-components", type=_positive_int, default=6, metavar="K",
-                      help="candidates are 1..K components, K >= 2 (default: 6)")
-    demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                      help=argparse.SUPPRESS)
+    demo.add_argument("--out", default="out/demo", metavar="DIR",
+                      help="output folder (default: out/demo)")
+    _spec_options(demo)
     demo.set_defaults(handler=_run_demo)
 
     run = sub.add_parser(
@@ -256,32 +275,29 @@ def _print_written(args, paths) -> None:
 
 
 def _run_demo(args) -> int:
-    from bayesmix.workflows.disc import (
-        DEMO_SEED,
-        demo_output_paths,
-        disc_report,
-        run_disc_demo,
-        write_disc_outputs,
-    )
-    from bayesmix.workflows.gmm import check_outputs
+    """``bayesmix demo``: the bundled demo spec through :func:`~bayesmix.workflows.run.run_spec`."""
+    from bayesmix import specs
+    from bayesmix.spec import load_spec
+    from bayesmix.workflows.run import run_spec
 
-    if args.max_components < 2:
-        raise _UsageError("--max-components must be at least 2 (the thin/thick fit needs 2)")
-    check_outputs(demo_output_paths(args.out).values(), overwrite=args.overwrite)
-    result = run_disc_demo(
-        max_components=args.max_components,
-        criterion=args.criterion,
-        n_init=args.n_init,
-        max_iter=args.max_iter,
-        tol=args.tol,
-        rng=DEMO_SEED if args.seed is None else args.seed,
+    spec = load_spec(specs.path(specs.DEMO)).with_overrides(
+        seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains
+    )
+    if not args.quiet:
+        print(f"bayesmix demo: the bundled spec {spec.name} ({spec.path})", flush=True)
+    result = run_spec(
+        spec,
+        args.out,
+        overwrite=args.overwrite,
         progress=_progress(args),
+        progressbar=not args.quiet and sys.stderr.isatty(),
         verbose=not args.quiet,
     )
-    paths = write_disc_outputs(result, args.out, overwrite=args.overwrite)
     if not args.quiet:
-        sys.stdout.write(disc_report(result))
-        _print_written(args, paths)
+        sys.stdout.write(result.report)
+        for note in result.notes:
+            print(f"note: {note}")
+        _print_written(args, result.paths)
     return EXIT_OK
 
 

@@ -40,6 +40,12 @@ Example (``models/hogg2010_line_outliers.toml``)::
     [output]
     figures = ["pgm", "membership", "pair"]
 
+``cluster_field`` specs may also ask for the figures ``"sky"`` (ra, dec) and
+``"cmd"`` (phot_g_mean_mag against bp_rp, probable members highlighted), and
+give published values in ``[reference]`` (``source`` plus numbers named as in
+:func:`~bayesmix.builders.cluster_field.cluster_summary`, e.g. ``cluster_pmra``,
+``n_members``), which the run prints next to the posterior.
+
 Kinds of analysis, chosen by ``[builder].name``:
 
 ``line_outlier``, ``gaussian_mixture``, ``cluster_field`` (when installed)
@@ -85,6 +91,7 @@ __all__ = [
     "TableSource",
     "available_builders",
     "available_datasets",
+    "figure_column",
     "load_spec",
     "parse_spec",
     "read_data",
@@ -549,6 +556,7 @@ class Spec:
     data: DataSpec
     sampler: SamplerSpec
     output: OutputSpec
+    reference: Mapping[str, Any] = field(default_factory=dict)
 
     def with_overrides(
         self,
@@ -601,6 +609,8 @@ class Spec:
                 "scatter": None if self.output.scatter is None else list(self.output.scatter),
             },
         }
+        if self.reference:
+            d["reference"] = dict(self.reference)
         if self.kind == "bayes":
             s = self.sampler
             d["sampler"] = {
@@ -617,13 +627,29 @@ class Spec:
 # parsing
 # --------------------------------------------------------------------------------------------
 
-_TOP_KEYS = ("name", "description", "seed", "data", "builder", "priors", "sampler", "output")
+_TOP_KEYS = (
+    "name",
+    "description",
+    "seed",
+    "data",
+    "builder",
+    "priors",
+    "sampler",
+    "output",
+    "reference",
+)
 _SOURCE_KEYS = ("path", "dataset", "format", "select")
 FIGURES = {
-    "bayes": ("pgm", "membership", "pair"),
+    "bayes": ("pgm", "membership", "pair", "sky", "cmd"),
     "em": ("bic_aic", "em_history", "membership"),
     "gpz_weights": ("histograms",),
     "gpz_divide": ("membership",),
+}
+# figures of cluster_field specs only, and the Gaia columns each one draws (names before any
+# [data.columns] mapping): the sky map and the colour-magnitude diagram of probable members
+CLUSTER_FIGURE_COLUMNS = {
+    "sky": ("ra", "dec"),
+    "cmd": ("bp_rp", "phot_g_mean_mag"),
 }
 
 
@@ -963,7 +989,8 @@ def parse_spec(doc: Mapping[str, Any], *, path: str | os.PathLike | None = None)
                 "[output].table",
                 f"must end in one of {', '.join(sorted(TABLE_FORMATS))}, got {table_name!r}",
             )
-    figures = FIGURES[kind]
+    # by default every figure the kind has, except those needing extra columns (opt-in)
+    figures = tuple(f for f in FIGURES[kind] if f not in CLUSTER_FIGURE_COLUMNS)
     if "figures" in otab:
         figures = _str_list(otab["figures"], "[output].figures", min_len=0)
         for i, f in enumerate(figures):
@@ -973,6 +1000,12 @@ def parse_spec(doc: Mapping[str, Any], *, path: str | os.PathLike | None = None)
                     f"must be one of "
                     f"{', '.join(repr(x) for x in FIGURES[kind])}"
                     f" for builder {bname!r}, got {f!r}",
+                )
+            if f in CLUSTER_FIGURE_COLUMNS and bname != "cluster_field":
+                raise _err(
+                    f"[output].figures[{i}]",
+                    f"{f!r} is drawn for builder 'cluster_field' only (it shows cluster "
+                    f"membership), not for builder {bname!r}",
                 )
     scatter = None
     if "scatter" in otab:
@@ -998,7 +1031,39 @@ def parse_spec(doc: Mapping[str, Any], *, path: str | os.PathLike | None = None)
         data=data,
         sampler=sampler,
         output=output,
+        reference=_parse_reference(doc.get("reference"), bname),
     )
+
+
+_REFERENCE_NAMES = ("n_members", "cluster_fraction", "zero_point")
+
+
+def _parse_reference(value: Any, builder: str) -> dict[str, Any]:
+    """Parse ``[reference]``: published values printed next to a cluster_field posterior."""
+    if value is None:
+        return {}
+    tab = _table(value, "[reference]")
+    if builder != "cluster_field":
+        raise SpecError(
+            f"[reference] is used by builder 'cluster_field' only (published cluster values), "
+            f"not by builder {builder!r}",
+            key="[reference]",
+        )
+    out: dict[str, Any] = {}
+    for key, v in tab.items():
+        where = f"[reference].{key}"
+        if key == "source":
+            out[key] = _str(v, where)
+        elif key.startswith("cluster_") or key in _REFERENCE_NAMES:
+            out[key] = _float(v, where)
+        else:
+            raise SpecError(
+                f"[reference] has unknown key {key!r}: give 'source' and values of the cluster "
+                f"summary (cluster_pmra, cluster_pmdec, cluster_parallax, ..., "
+                f"{', '.join(_REFERENCE_NAMES)})",
+                key=where,
+            )
+    return out
 
 
 def load_spec(path: str | os.PathLike) -> Spec:
@@ -1062,6 +1127,12 @@ def _need_columns(table, names: Sequence[str], where: str, source: str) -> None:
             )
 
 
+def figure_column(spec: Spec, gaia_name: str) -> str:
+    """Return the table column of the Gaia quantity ``gaia_name`` (after ``[data.columns]``)."""
+    mapped = spec.data.columns.get(gaia_name, gaia_name)
+    return mapped if isinstance(mapped, str) else gaia_name
+
+
 def read_data(spec: Spec) -> SpecData:
     """Read the spec's table(s) and check every named column exists.
 
@@ -1089,6 +1160,16 @@ def read_data(spec: Spec) -> SpecData:
         _need_columns(table, d.features, "[data].features", source)
     if spec.output.scatter is not None:
         _need_columns(table, spec.output.scatter, "[output].scatter", source)
+    for fig in spec.output.figures:
+        for gaia_name in CLUSTER_FIGURE_COLUMNS.get(fig, ()):
+            col = figure_column(spec, gaia_name)
+            if col not in table.colnames:
+                raise DataError(
+                    f"[output].figures: figure {fig!r} needs column {col!r}, which is not in "
+                    f'{source}; map it in [data.columns] ({gaia_name} = "<column>") or remove '
+                    f"{fig!r} from [output].figures",
+                    argument="[output].figures",
+                )
     population = None
     if d.population is not None:
         pop = d.population.read()

@@ -11,21 +11,28 @@ import pytest
 from astropy.table import Table
 
 from bayesmix import cli
-from bayesmix.datasets import load_rave_apogee
+from bayesmix.datasets import load_blanco1
 from bayesmix.io import read_table
+from bayesmix.workflows.run import posterior_filename
 
 DEMO_FILES = {
-    "membership_selected.csv",
-    "membership_thin_thick.csv",
+    "membership.csv",
     "summary.json",
     "summary.txt",
-    "membership_thin_thick.png",
-    "membership_selected.png",
-    "bic_aic.png",
-    "em_history.png",
+    posterior_filename(),
+    "membership.png",
+    "sky.png",
+    "cmd.png",
+    "pgm.png",
+    "pair.png",
 }
-# reduced EM settings so the end-to-end run stays short; the defaults run in `make demo`
-FAST = ["--max-components", "3", "--n-init", "1", "--tol", "1e-3"]
+N_BLANCO1 = 14785
+# Cantat-Gaudin et al. (2020), Blanco 1 (DR2): pmra* 18.739, pmdec 2.602 mas/yr.  Tolerance
+# 0.1 mas/yr as in tests/builders/test_cluster_field.py (posterior sd ~0.025 mas/yr; the
+# published means come from another member list and DR2 has ~0.05 mas/yr systematics).
+PUBLISHED_PM = {"cluster_pmra": 18.739, "cluster_pmdec": 2.602}
+# reduced sampling so that the end-to-end run stays short; `make demo` uses the spec's 4 x 1000
+REDUCED = ["--draws", "100", "--tune", "100", "--chains", "2"]
 
 
 def run(*args, cwd, timeout=600):
@@ -34,12 +41,98 @@ def run(*args, cwd, timeout=600):
                           capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    cwd = tmp_path_factory.mktemp("demo")
-    proc = run("demo", *FAST, cwd=cwd)
+def _printed_cluster_values(stdout):
+    """{quantity: posterior mean} from the printed cluster table."""
+    out = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].startswith(("cluster_", "n_members")):
+            try:
+                out[parts[0]] = float(parts[1])
+            except ValueError:
+                continue  # "-": a published value the model does not have
+    return out
+
+
+def check_demo_outputs(out, stdout):
+    """Every promised file, the table's rows and the printed cluster summary."""
+    assert {p.name for p in out.iterdir()} == DEMO_FILES
+    for name in DEMO_FILES:
+        assert (out / name).stat().st_size > 0, name
+    for name in [n for n in DEMO_FILES if n.endswith(".png")]:
+        assert (out / name).read_bytes()[:4] == b"\x89PNG", name
+    src = load_blanco1()
+    t = read_table(out / "membership.csv")
+    assert len(t) == len(src) == N_BLANCO1
+    assert t.colnames[: len(src.colnames)] == src.colnames
+    assert list(t["source_id"]) == list(src["source_id"])  # every row, input order
+    np.testing.assert_array_equal(t["pmra"], src["pmra"])
+    p = np.asarray(t["p_cluster"])
+    np.testing.assert_allclose(p + np.asarray(t["p_field"]), 1.0, rtol=1e-9)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["spec"]["name"] == "blanco1_pm2d" and summary["builder"] == "cluster_field"
+    c = summary["cluster"]
+    assert c["members"]["n_p_gt_0.5"] == int((p > 0.5).sum())
+    assert c["members"]["n_p_gt_0.9"] == int((p > 0.9).sum())
+    np.testing.assert_allclose(c["members"]["expected"], p.sum(), rtol=1e-6)
+    assert c["compare_to_field"]["cluster"] is True
+    assert c["reference"]["cluster_pmra"] == 18.739
+    # printed: the cluster table next to the published values, counts, the comparison
+    printed = _printed_cluster_values(stdout)
+    for name, value in PUBLISHED_PM.items():
+        assert abs(printed[name] - value) < 0.1, (name, printed[name])
+        assert abs(c["parameters"][name]["mean"] - value) < 0.1
+    assert 300 < printed["n_members"] < 410  # 351 of the 381 CG20 members are in the field
+    assert "Cantat-Gaudin et al. 2020" in stdout
+    assert "18.739" in stdout and "2.602" in stdout and "4.21" in stdout
+    assert f"{(p > 0.5).sum()} stars with p(cluster) > 0.5" in stdout
+    assert "is there a cluster? yes" in stdout
+    assert (out / "summary.txt").read_text() in stdout
+    assert f"wrote {len(DEMO_FILES)} files" in stdout
+    return summary
+
+
+def test_demo_in_process_with_the_cached_blanco1_fit(monkeypatch, capsys, tmp_path):
+    """The demo's plumbing on the session's Blanco 1 fit (2 x 300 draws): no sampling here."""
+    from tests._cluster_fits import blanco1_fit
+
+    fit = blanco1_fit()
+    calls = []
+
+    def fake_sample(mm, **kwargs):
+        calls.append(kwargs)
+        return fit
+
+    monkeypatch.setattr("bayesmix.inference.sample", fake_sample)
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--out", str(out), "--seed", "5", "--draws", "300",
+                     "--tune", "300", "--chains", "2"]) == 0
+    captured = capsys.readouterr()
+    assert calls == [{"draws": 300, "tune": 300, "chains": 2, "rng": 5, "sampler": "nutpie",
+                      "target_accept": 0.8, "progressbar": False}]
+    summary = check_demo_outputs(out, captured.out)
+    assert summary["seed"] == 5 and summary["sampler"]["chains"] == 2
+    assert "bayesmix/specs/blanco1_pm2d.toml" in captured.out.replace("\\", "/")
+    # never replaced unless asked, checked before any fitting
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert cli.main(["demo", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "already exists" in err and "--overwrite" in err
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert len(calls) == 1
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_reduced(tmp_path):
+    """`bayesmix demo` in a subprocess, sampling for real with reduced draws."""
+    proc = run("demo", *REDUCED, cwd=tmp_path, timeout=1200)
     assert proc.returncode == 0, proc.stderr
-    return cwd, proc
+    summary = check_demo_outputs(tmp_path / "out" / "demo", proc.stdout)
+    assert summary["sampler"]["draws"] == 100 and summary["sampler"]["chains"] == 2
+    assert summary["seed"] == 20200104  # the spec's seed
+    assert summary["diagnostics"]["divergences"] == 0
+    again = run("demo", *REDUCED, cwd=tmp_path)
+    assert again.returncode == 2 and "already exists" in again.stderr
 
 
 @pytest.fixture(scope="module")
@@ -53,58 +146,6 @@ def small_table(tmp_path_factory):
     path = folder / "stars.ecsv"
     t.write(path)
     return folder, path
-
-
-def test_demo_writes_every_file(demo_dir):
-    cwd, proc = demo_dir
-    out = cwd / "out" / "demo"
-    assert {p.name for p in out.iterdir()} == DEMO_FILES
-    for name in DEMO_FILES:
-        assert (out / name).stat().st_size > 0
-    for name in [n for n in DEMO_FILES if n.endswith(".png")]:
-        assert (out / name).read_bytes()[:4] == b"\x89PNG"
-
-
-def test_demo_tables_keep_every_row(demo_dir):
-    cwd, _ = demo_dir
-    src = load_rave_apogee()
-    for name in ["membership_selected.csv", "membership_thin_thick.csv"]:
-        t = read_table(cwd / "out" / "demo" / name)
-        assert len(t) == len(src) == 3904
-        assert t.colnames[: len(src.colnames)] == src.colnames
-        assert list(t["RAVE_OBS_ID"]) == list(src["RAVE_OBS_ID"])
-        np.testing.assert_array_equal(t["MgFe"], src["MgFe"])
-        p = np.column_stack([t[c] for c in t.colnames if c.startswith("p_")])
-        np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-9)
-        assert "component" in t.colnames
-    tt = read_table(cwd / "out" / "demo" / "membership_thin_thick.csv")
-    assert set(tt["component"]) == {"thin", "thick"}
-
-
-def test_demo_prints_table_and_model(demo_dir):
-    cwd, proc = demo_dir
-    assert "BIC" in proc.stdout and "AIC" in proc.stdout
-    assert "<- selected" in proc.stdout
-    assert "thick:" in proc.stdout and "thin:" in proc.stdout
-    assert "wrote 8 files" in proc.stdout
-    summary = json.loads((cwd / "out" / "demo" / "summary.json").read_text())
-    assert summary["n_rows"] == 3904
-    assert summary["selected"]["n_components"] in (1, 2, 3)
-    assert summary["thin_thick"]["labels"] == ["thin", "thick"]
-    assert summary["explanation"]
-    assert summary["settings"]["candidates"] == [1, 2, 3]
-    assert (cwd / "out" / "demo" / "summary.txt").read_text() in proc.stdout
-
-
-def test_demo_refuses_to_overwrite(demo_dir):
-    cwd, _ = demo_dir
-    out = cwd / "out" / "demo"
-    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    proc = run("demo", *FAST, cwd=cwd)
-    assert proc.returncode == 2
-    assert proc.stderr.count("\n") == 1 and "already exists" in proc.stderr
-    assert "--overwrite" in proc.stderr and "Traceback" not in proc.stderr
-    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
 
 
 def test_gmm_fit(small_table):
@@ -146,8 +187,9 @@ def test_gmm_fit(small_table):
         (["gmm", "fit", "stars.ecsv"], "--columns"),
         (["gmm", "fit", "stars.ecsv", "--columns", "x", "--n-components", "200"],
          "usable row"),
-        (["demo", "--max-components", "1"], "at least 2"),
+        (["demo", "--max-components", "3"], "unrecognized arguments: --max-components"),
         (["demo", "--seed", "-3"], "seed"),
+        (["demo", "--draws", "0"], "--draws: must be a positive integer"),
         (["frobnicate"], "invalid choice"),
         ([], "COMMAND"),
         (["gmm"], "choose an action"),
@@ -167,10 +209,10 @@ def test_usage_and_data_errors_exit_2(small_table, args, message):
 
 
 def test_runtime_failure_exit_1_and_debug(monkeypatch, capsys, tmp_path):
-    def boom(**kwargs):
+    def boom(*args, **kwargs):
         raise RuntimeError("linear algebra\nexploded")
 
-    monkeypatch.setattr("bayesmix.workflows.disc.run_disc_demo", boom)
+    monkeypatch.setattr("bayesmix.workflows.run.run_spec", boom)
     code = cli.main(["demo", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 1
@@ -231,14 +273,11 @@ def test_console_script_matches_python_m(tmp_path):
 
 @pytest.mark.slow
 def test_demo_with_default_settings(tmp_path):
-    """What `make demo` runs: 1..6 components, 4 starts each, the fixed demo seed."""
+    """What `make demo` runs: 4 chains x 1000 draws (1000 tuning), the spec's seed."""
     proc = run("demo", "--out", "full", cwd=tmp_path, timeout=1800)
     assert proc.returncode == 0, proc.stderr
-    summary = json.loads((tmp_path / "full" / "summary.json").read_text())
-    assert summary["settings"]["candidates"] == [1, 2, 3, 4, 5, 6]
-    assert summary["seed"] == 20201124
-    # BIC falls steeply from 1 to 2 components (two disc sequences) on these data
-    bic = [row["bic"] for row in summary["selection"]]
-    assert bic[1] < bic[0] - 1000
-    assert summary["selected"]["n_components"] >= 2
-    assert summary["thin_thick"]["components"]["thick"]["mean"]["MgFe"] > 0.1
+    summary = check_demo_outputs(tmp_path / "full", proc.stdout)
+    assert summary["sampler"] == {"sampler": "nutpie", "draws": 1000, "tune": 1000,
+                                  "chains": 4, "target_accept": 0.8}
+    assert summary["diagnostics"]["max_rhat"] < 1.01
+    assert summary["diagnostics"]["divergences"] == 0

@@ -326,3 +326,92 @@ def test_spec_module_does_not_import_pymc_or_matplotlib():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# ------------------------------------------------------------------ the bundled demo spec
+
+
+def test_demo_spec_is_the_models_file():
+    """`bayesmix demo` runs bayesmix/specs/blanco1_pm2d.toml, the file models/ links to."""
+    from bayesmix import specs
+
+    bundled = specs.path(specs.DEMO)
+    assert specs.DEMO == "blanco1_pm2d" and specs.DEMO in specs.names()
+    models_file = MODELS / f"{specs.DEMO}.toml"
+    assert models_file.read_bytes() == bundled.read_bytes()
+    if models_file.is_symlink():  # a clone: one file, linked, so they cannot drift apart
+        assert models_file.resolve() == bundled.resolve()
+    with pytest.raises(FileNotFoundError, match="no bundled spec 'nope'.*blanco1_pm2d"):
+        specs.path("nope")
+
+
+def test_bundled_specs_are_package_data():
+    # the wheel ships bayesmix/specs/*.toml (an installed wheel has no models/ folder)
+    doc = tomllib.loads((MODELS.parent / "pyproject.toml").read_text())
+    assert "*.toml" in doc["tool"]["setuptools"]["package-data"]["bayesmix.specs"]
+
+
+def test_demo_spec_content():
+    from bayesmix import specs
+
+    if "cluster_field" not in available_builders():
+        pytest.skip("bayesmix.builders.cluster_field is not available")
+    spec = load_spec(specs.path())
+    assert spec.builder == "cluster_field" and spec.data.source.dataset == "blanco1"
+    o = spec.options
+    assert o["features"] == ("pmra", "pmdec") and o["field"] == "gmm"
+    assert o["field_components"] == 3 and o["field_fit"] == "xd"
+    assert o["correlations"] is False
+    s = spec.sampler
+    assert (s.chains, s.draws, s.tune) == (4, 1000, 1000)
+    assert set(spec.output.figures) == {"membership", "sky", "cmd", "pgm", "pair"}
+    # Cantat-Gaudin et al. (2020), as in the data set's README
+    ref = spec.reference
+    assert ref["cluster_pmra"] == 18.739 and ref["cluster_pmdec"] == 2.602
+    assert ref["cluster_parallax"] == 4.210 and ref["n_members"] == 351
+    assert spec.to_dict()["reference"]["source"].startswith("Cantat-Gaudin")
+
+
+@pytest.mark.parametrize(
+    ("text", "old", "new", "match"),
+    [
+        (HOGG, 'name = "line_outlier"', 'name = "line_outlier"\n[output]\nfigures = ["sky"]',
+         r"^\[output\]\.figures\[0\] 'sky' is drawn for builder 'cluster_field' only"),
+        (HOGG, 'name = "line_outlier"', 'name = "line_outlier"\n[reference]\nslope = 2.2',
+         r"^\[reference\] is used by builder 'cluster_field' only"),
+        (CLUSTER, 'field = "gmm"', 'field = "gmm"\n[reference]\ncluster_pmra = "fast"',
+         r"^\[reference\]\.cluster_pmra must be a number"),
+        (CLUSTER, 'field = "gmm"', 'field = "gmm"\n[reference]\npmra = 18.7',
+         r"^\[reference\] has unknown key 'pmra'"),
+        (CLUSTER, 'field = "gmm"', 'field = "gmm"\n[output]\nfigures = ["sky", "hr"]',
+         r"^\[output\]\.figures\[1\] must be one of .*'sky', 'cmd'"),
+    ],
+)
+def test_cluster_figures_and_reference_errors(text, old, new, match):
+    if text is CLUSTER and "cluster_field" not in available_builders():
+        pytest.skip("bayesmix.builders.cluster_field is not available")
+    with pytest.raises(SpecError, match=match):
+        parse_spec(_doc(text.replace(old, new)))
+
+
+def test_cluster_figures_default_off_and_need_their_columns(tmp_path):
+    if "cluster_field" not in available_builders():
+        pytest.skip("bayesmix.builders.cluster_field is not available")
+    assert parse_spec(_doc(CLUSTER)).output.figures == ("pgm", "membership", "pair")
+    from bayesmix.datasets import load_blanco1
+
+    t = load_blanco1()[:200]
+    t.remove_column("bp_rp")
+    t.write(tmp_path / "stars.csv")
+    text = CLUSTER.replace('dataset = "blanco1"', 'path = "stars.csv"')
+    spec_path = tmp_path / "s.toml"
+    spec_path.write_text(text + '[output]\nfigures = ["sky", "cmd"]\n')
+    with pytest.raises(DataError, match=r"figure 'cmd' needs column 'bp_rp', which is not in "
+                                        r"stars.csv; map it in \[data.columns\]"):
+        read_data(load_spec(spec_path))
+    # mapped through [data.columns] like every Gaia name
+    t["colour"] = load_blanco1()[:200]["bp_rp"]
+    t.write(tmp_path / "stars.csv", overwrite=True)
+    spec_path.write_text(text + '[data.columns]\nbp_rp = "colour"\n'
+                         '[output]\nfigures = ["sky", "cmd"]\n')
+    read_data(load_spec(spec_path))

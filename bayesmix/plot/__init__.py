@@ -10,15 +10,17 @@ from bayesmix.plot._axes import new_axes
 from bayesmix.plot.animation import animate_em, save_animation
 from bayesmix.plot.ellipses import plot_ellipses
 from bayesmix.plot.em import plot_log_likelihood_history, plot_selection
-from bayesmix.plot.membership import plot_membership
+from bayesmix.plot.membership import plot_cmd, plot_membership, plot_sky
 
 __all__ = [
     "animate_em",
     "new_axes",
+    "plot_cmd",
     "plot_ellipses",
     "plot_log_likelihood_history",
     "plot_membership",
     "plot_selection",
+    "plot_sky",
     "save_animation",
 ]
 

@@ -7,4 +7,4 @@ notebook as well as from the command line.  Submodules are imported on use.
 
 from __future__ import annotations
 
-__all__ = ["disc", "gmm"]
+__all__ = ["gmm", "run"]
