@@ -265,10 +265,21 @@ def _terms(values: Mapping[str, Any], data: Mapping[str, Any], *, backend: str,
             disp = b.as_tensor(values["cluster_pm_dispersion"])
             cov = b.square(disp)[..., None, None, None] * eye
         cluster = gauss.logp(X, {"mean": mean, "cov": cov, "error_cov": C}, backend=b)
-    field = _field_logp(values, data, b, cfg)
+    if "field_fixed" in data:
+        field = data["field_fixed"]  # a field without free parameters, computed once
+    else:
+        field = _field_logp(values, data, b, cfg)
+        if cfg["kind"] == "full":
+            field = field + data["sky_field"]
+    return b.log(values["weights"]), [cluster, field]
+
+
+def _fixed_field(data: Mapping[str, np.ndarray], cfg: Mapping[str, Any]) -> np.ndarray:
+    """Log-density of each star under a field without free parameters (XD fit or uniform)."""
+    field = np.asarray(_field_logp({}, data, get_backend("numpy"), cfg), dtype=float)
     if cfg["kind"] == "full":
         field = field + data["sky_field"]
-    return b.log(values["weights"]), [cluster, field]
+    return field
 
 
 def _sky_cluster_logp(values, data, b, cfg):
@@ -593,6 +604,9 @@ def cluster_field(
         zr = [-0.1, 0.1] if zp_cfg == "free" else [zp_cfg]
         lo, hi = edsd_window(X[:, 0], X_cov[:, 0, 0], _EDSD_L_RANGE, zr)
         data_arrays["window_lo"], data_arrays["window_hi"] = lo, hi
+    fixed_field = (field == "gmm" and field_fit == "xd") or field == "uniform"
+    if fixed_field:
+        data_arrays["field_fixed"] = _fixed_field(data_arrays, cfg)
 
     coords = make_coords(gd.ids, _LABELS, xfeat)
     if field == "gmm" and field_fit == "free":
@@ -609,8 +623,15 @@ def cluster_field(
         if field == "edsd":
             dvars["window_lo"] = pm.Data("window_lo", data_arrays["window_lo"], dims="object")
             dvars["window_hi"] = pm.Data("window_hi", data_arrays["window_hi"], dims="object")
-        for nm in sky_arrays:
-            dvars[nm] = pm.Data(nm, sky_arrays[nm], dims="object")
+        if fixed_field:
+            dvars["field_fixed"] = pm.Data("field_fixed", data_arrays["field_fixed"],
+                                           dims="object")
+        else:
+            for nm in sky_arrays:
+                dvars[nm] = pm.Data(nm, sky_arrays[nm], dims="object")
+        if kind == "full":
+            for nm in ("sky_xi", "sky_eta"):
+                dvars.setdefault(nm, pm.Data(nm, sky_arrays[nm], dims="object"))
         rvs: dict[str, Any] = {}
         rvs["weights"] = prior_rv("weights", pri["weights"], dims="component",
                                   initval=np.array([init_w, 1 - init_w]))
@@ -716,6 +737,8 @@ def cluster_field(
         if fp is not None:
             out.update(_sky_data(fp, g2.column(cm.get("ra", "ra")),
                                  g2.column(cm.get("dec", "dec"))))
+        if fixed_field:
+            out["field_fixed"] = _fixed_field(out, cfg)
         return out, g2.ids
 
     cdesc = {"mean": " + ".join(f"cluster_{f}" for f in xfeat)

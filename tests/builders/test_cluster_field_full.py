@@ -201,7 +201,7 @@ def test_full_model_recovers_truth_on_simulated_data(full_sim):
     assert abs(s["n_members"]["mean"] - member.sum()) < 4 * s["n_members"]["sd"] + 10
     assert s["cluster_distance_pc"]["mean"] == pytest.approx(400.0, rel=0.02)
     assert np.isfinite(s["cluster_galcen_x_pc"]["mean"])
-    assert fit.diagnostics["rhat_max"] < 1.05
+    assert fit.diagnostics["max_rhat"] < 1.05
 
 
 def test_sky_improves_membership_over_proper_motions_alone(full_sim):
