@@ -11,6 +11,7 @@ each command imports what it needs when it runs, so ``bayesmix --help`` is fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -107,10 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
         "number of members next to the published values, the membership counts and "
         "whether the data need a cluster at all; writes the membership table (every input "
         "row, input order), summary.json, summary.txt, the posterior and figures "
-        "(proper-motion plane, sky map, colour-magnitude diagram, PGM, pair plot) to --out.",
+        "(proper-motion plane, sky map, colour-magnitude diagram, PGM, pair plot) to --out. "
+        "Then the same for the full model (bayesmix/specs/blanco1_full.toml: Plummer "
+        "cluster on the sky, parallax and proper motions jointly; adds the cluster's centre, "
+        "radius, distance and 3-D position) into --out/full, unless --no-full.",
     )
     demo.add_argument("--out", default="out/demo", metavar="DIR",
-                      help="output folder (default: out/demo)")
+                      help="output folder (default: out/demo); the full model's go to DIR/full")
+    demo.add_argument("--no-full", action="store_true",
+                      help="skip the second job, the full model (bundled spec blanco1_full: "
+                      "sky + parallax + proper motions, about 2.5 minutes)")
     _spec_options(demo)
     demo.set_defaults(handler=_run_demo)
 
@@ -278,26 +285,35 @@ def _run_demo(args) -> int:
     """``bayesmix demo``: the bundled demo spec through :func:`~bayesmix.workflows.run.run_spec`."""
     from bayesmix import specs
     from bayesmix.spec import load_spec
-    from bayesmix.workflows.run import run_spec
+    from bayesmix.workflows.run import check_output_paths, run_spec
 
-    spec = load_spec(specs.path(specs.DEMO)).with_overrides(
-        seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains
-    )
-    if not args.quiet:
-        print(f"bayesmix demo: the bundled spec {spec.name} ({spec.path})", flush=True)
-    result = run_spec(
-        spec,
-        args.out,
-        overwrite=args.overwrite,
-        progress=_progress(args),
-        progressbar=not args.quiet and sys.stderr.isatty(),
-        verbose=not args.quiet,
-    )
-    if not args.quiet:
-        sys.stdout.write(result.report)
-        for note in result.notes:
-            print(f"note: {note}")
-        _print_written(args, result.paths)
+    jobs = [(specs.DEMO, args.out)]
+    if not args.no_full:
+        jobs.append((specs.DEMO_FULL, os.path.join(args.out, "full")))
+    loaded = [(load_spec(specs.path(name)).with_overrides(
+        seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains), out)
+        for name, out in jobs]
+    for spec, out in loaded:  # refuse before any fitting
+        check_output_paths(spec, out, overwrite=args.overwrite)
+    for i, (spec, out) in enumerate(loaded):
+        if not args.quiet:
+            what = ("the 2-D proper-motion model" if i == 0 else
+                    "the full model (sky + parallax + proper motions)")
+            print(f"{'' if i == 0 else chr(10)}bayesmix demo: {what}, the bundled spec "
+                  f"{spec.name} ({spec.path})", flush=True)
+        result = run_spec(
+            spec,
+            out,
+            overwrite=args.overwrite,
+            progress=_progress(args),
+            progressbar=not args.quiet and sys.stderr.isatty(),
+            verbose=not args.quiet,
+        )
+        if not args.quiet:
+            sys.stdout.write(result.report)
+            for note in result.notes:
+                print(f"note: {note}")
+            _print_written(args, result.paths)
     return EXIT_OK
 
 

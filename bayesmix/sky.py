@@ -153,11 +153,12 @@ class PlaneRegion:
     n_angles: int = 512
 
     def _disc_mass(self, cx: Any, cy: Any, a2: Any, b: Backend) -> Any:
-        """Plummer mass in the disc: trapezoid in angle (centre inside) or Gauss-Legendre
-        over the rays that meet the disc, in t with psi = beta sin t (centre outside).
+        """Plummer mass in the disc (trapezoid or Gauss-Legendre rule in angle).
 
-        Both branches are evaluated on safe inputs and the right one selected, so
-        that gradients stay finite.
+        Centre inside: trapezoid over all angles.  Centre outside: Gauss-Legendre
+        over the rays that meet the disc, in t with psi = beta sin t.  Both branches
+        are evaluated on safe inputs and the right one selected, so that gradients
+        stay finite.
         """
         rho2 = self.radius**2
         dx = cx - self.center[0]
@@ -236,7 +237,7 @@ class PlaneRegion:
 
 @dataclass(frozen=True)
 class Footprint:
-    """Survey footprint on the sky: a cone or an RA/Dec box.
+    r"""Survey footprint on the sky: a cone or an RA/Dec box.
 
     Parameters
     ----------
@@ -250,8 +251,8 @@ class Footprint:
     -----
     The tangent point of the projection is the cone centre, or the box's
     middle RA and middle Dec.  Solid angles: a cone of radius ρ has
-    :math:`2\\pi(1-\\cos\\rho)` sr; a box
-    :math:`\\Delta\\alpha\\,(\\sin\\delta_{hi} - \\sin\\delta_{lo})` sr.
+    :math:`2\pi(1-\cos\rho)` sr; a box
+    :math:`\Delta\alpha\,(\sin\delta_{hi} - \sin\delta_{lo})` sr.
     """
 
     kind: str
@@ -283,7 +284,10 @@ class Footprint:
 
     @classmethod
     def parse(cls, value: Any) -> Footprint:
-        """A :class:`Footprint`, or a mapping ``{"kind": ..., "ra": ..., "dec": ..., ...}``."""
+        """Return a footprint from a :class:`Footprint` or a mapping.
+
+        The mapping is ``{"kind": ..., "ra": ..., "dec": ..., "radius": ...}``.
+        """
         if isinstance(value, Footprint):
             return value
         if not isinstance(value, Mapping):
@@ -307,7 +311,7 @@ class Footprint:
 
     @classmethod
     def from_data(cls, ra: ArrayLike, dec: ArrayLike) -> Footprint:
-        """The smaller (in solid angle) of the enclosing RA/Dec box and cone of the stars.
+        """Return the smaller (in solid angle) of the enclosing RA/Dec box and cone of the stars.
 
         The box spans the stars' RA (through 0 if needed) and Dec ranges; the
         cone is centred on the box's middle with the largest separation as

@@ -370,6 +370,16 @@ def _zero_point(value: Any, key: str) -> float | str:
     return _float(value, key)
 
 
+def _footprint(value: Any, key: str) -> dict[str, Any]:
+    """``footprint = {kind = "cone", ra = .., dec = .., radius = ..}`` or a box (deg)."""
+    from bayesmix.sky import Footprint
+
+    try:
+        return Footprint.parse(value).to_dict()
+    except SpecError as exc:
+        raise _err(key, f"is invalid: {exc}") from None
+
+
 _CLUSTER_FIELD_OPTIONS: dict[str, _Option] = {
     "features": _Option(lambda v, k: _str_list(v, k)),
     "field": _Option(lambda v, k: _choice(v, k, ("beta", "edsd", "gmm", "uniform"))),
@@ -380,6 +390,7 @@ _CLUSTER_FIELD_OPTIONS: dict[str, _Option] = {
     "center": _Option(_float_list),
     "sky_center": _Option(lambda v, k: _float_list(v, k, length=2)),
     "field_min_separation": _Option(lambda v, k: _float(v, k, minimum=0.0, strict_min=True)),
+    "footprint": _Option(_footprint),
     "correlations": _Option(_bool),
     "bandwidth": _Option(lambda v, k: _float(v, k, minimum=0.0, strict_min=True)),
 }

@@ -54,9 +54,9 @@ def _printed_cluster_values(stdout):
     return out
 
 
-def check_demo_outputs(out, stdout):
+def check_demo_outputs(out, stdout, *, full=False):
     """Every promised file, the table's rows and the printed cluster summary."""
-    assert {p.name for p in out.iterdir()} == DEMO_FILES
+    assert {p.name for p in out.iterdir()} == DEMO_FILES | ({"full"} if full else set())
     for name in DEMO_FILES:
         assert (out / name).stat().st_size > 0, name
     for name in [n for n in DEMO_FILES if n.endswith(".png")]:
@@ -92,6 +92,26 @@ def check_demo_outputs(out, stdout):
     return summary
 
 
+def check_full_outputs(out, stdout):
+    """The demo's second job: the full model's files, rows, and its printed sky/3-D values."""
+    assert {p.name for p in out.iterdir()} == DEMO_FILES
+    src = load_blanco1()
+    t = read_table(out / "membership.csv")
+    assert list(t["source_id"]) == list(src["source_id"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["spec"]["name"] == "blanco1_full"
+    par = summary["cluster"]["parameters"]
+    # CG20: RA 0.853, Dec -29.958 deg, parallax 4.210 mas (240 pc)
+    assert abs(par["cluster_ra"]["mean"] - 0.853) < 0.1
+    assert abs(par["cluster_dec"]["mean"] + 29.958) < 0.1
+    assert abs(par["cluster_parallax"]["mean"] - 4.210) < 0.02
+    assert abs(par["cluster_distance_pc"]["mean"] - 237.5) < 5
+    assert "cluster_galcen_x_pc" in par and "cluster_galcen_vx_kms" not in par
+    assert "the full model (sky + parallax + proper motions)" in stdout
+    assert "cluster_radius" in stdout and "cluster_galcen_z_pc" in stdout
+    return summary
+
+
 def test_demo_in_process_with_the_cached_blanco1_fit(monkeypatch, capsys, tmp_path):
     """The demo's plumbing on the session's Blanco 1 fit (2 x 300 draws): no sampling here."""
     from tests._cluster_fits import blanco1_fit
@@ -106,7 +126,7 @@ def test_demo_in_process_with_the_cached_blanco1_fit(monkeypatch, capsys, tmp_pa
     monkeypatch.setattr("bayesmix.inference.sample", fake_sample)
     out = tmp_path / "demo"
     assert cli.main(["demo", "--out", str(out), "--seed", "5", "--draws", "300",
-                     "--tune", "300", "--chains", "2"]) == 0
+                     "--tune", "300", "--chains", "2", "--no-full"]) == 0
     captured = capsys.readouterr()
     assert calls == [{"draws": 300, "tune": 300, "chains": 2, "rng": 5, "sampler": "nutpie",
                       "target_accept": 0.8, "progressbar": False}]
@@ -115,7 +135,7 @@ def test_demo_in_process_with_the_cached_blanco1_fit(monkeypatch, capsys, tmp_pa
     assert "bayesmix/specs/blanco1_pm2d.toml" in captured.out.replace("\\", "/")
     # never replaced unless asked, checked before any fitting
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    assert cli.main(["demo", "--out", str(out), "--quiet"]) == 2
+    assert cli.main(["demo", "--out", str(out), "--quiet", "--no-full"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "already exists" in err and "--overwrite" in err
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
@@ -127,12 +147,20 @@ def test_demo_end_to_end_reduced(tmp_path):
     """`bayesmix demo` in a subprocess, sampling for real with reduced draws."""
     proc = run("demo", *REDUCED, cwd=tmp_path, timeout=1200)
     assert proc.returncode == 0, proc.stderr
-    summary = check_demo_outputs(tmp_path / "out" / "demo", proc.stdout)
+    summary = check_demo_outputs(tmp_path / "out" / "demo", proc.stdout, full=True)
+    check_full_outputs(tmp_path / "out" / "demo" / "full", proc.stdout)
     assert summary["sampler"]["draws"] == 100 and summary["sampler"]["chains"] == 2
     assert summary["seed"] == 20200104  # the spec's seed
     assert summary["diagnostics"]["divergences"] == 0
     again = run("demo", *REDUCED, cwd=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr
+    # the full model's outputs are checked before the first job starts
+    for p in (tmp_path / "out" / "demo").iterdir():
+        if p.is_file():
+            p.unlink()
+    again = run("demo", *REDUCED, cwd=tmp_path)
+    assert again.returncode == 2 and "full" in again.stderr and "already exists" in again.stderr
+    assert not (tmp_path / "out" / "demo" / "membership.csv").exists()
 
 
 @pytest.fixture(scope="module")
@@ -276,7 +304,9 @@ def test_demo_with_default_settings(tmp_path):
     """What `make demo` runs: 4 chains x 1000 draws (1000 tuning), the spec's seed."""
     proc = run("demo", "--out", "full", cwd=tmp_path, timeout=1800)
     assert proc.returncode == 0, proc.stderr
-    summary = check_demo_outputs(tmp_path / "full", proc.stdout)
+    summary = check_demo_outputs(tmp_path / "full", proc.stdout, full=True)
+    full = check_full_outputs(tmp_path / "full" / "full", proc.stdout)
+    assert full["diagnostics"]["max_rhat"] < 1.01
     assert summary["sampler"] == {"sampler": "nutpie", "draws": 1000, "tune": 1000,
                                   "chains": 4, "target_accept": 0.8}
     assert summary["diagnostics"]["max_rhat"] < 1.01

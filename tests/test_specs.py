@@ -22,7 +22,8 @@ EXPECTED = {
 }
 
 
-BLANCO1 = {"blanco1_pm1d", "blanco1_parallax_beta", "blanco1_parallax_edsd", "blanco1_pm2d"}
+BLANCO1 = {"blanco1_pm1d", "blanco1_parallax_beta", "blanco1_parallax_edsd", "blanco1_pm2d",
+           "blanco1_full"}
 
 
 def test_models_folder_has_the_classic_analyses():
@@ -70,6 +71,11 @@ field = "gmm"
             r"\[builder\]\.field_components must be >= 1, got 0",
         ),
         ('field = "gmm"', 'field = "gmm"\nrng = 3', r"\[builder\] has unknown key 'rng'"),
+        (
+            'field = "gmm"',
+            'field = "gmm"\nfootprint = {kind = "cone", ra = 1.0, dec = 2.0}',
+            r"\[builder\]\.footprint is invalid: footprint misses 'radius'",
+        ),
     ],
 )
 def test_cluster_field_options(old, new, match):
@@ -335,12 +341,14 @@ def test_demo_spec_is_the_models_file():
     """`bayesmix demo` runs bayesmix/specs/blanco1_pm2d.toml, the file models/ links to."""
     from bayesmix import specs
 
-    bundled = specs.path(specs.DEMO)
-    assert specs.DEMO == "blanco1_pm2d" and specs.DEMO in specs.names()
-    models_file = MODELS / f"{specs.DEMO}.toml"
-    assert models_file.read_bytes() == bundled.read_bytes()
-    if models_file.is_symlink():  # a clone: one file, linked, so they cannot drift apart
-        assert models_file.resolve() == bundled.resolve()
+    assert specs.DEMO == "blanco1_pm2d" and specs.DEMO_FULL == "blanco1_full"
+    for name in (specs.DEMO, specs.DEMO_FULL):
+        bundled = specs.path(name)
+        assert name in specs.names()
+        models_file = MODELS / f"{name}.toml"
+        assert models_file.read_bytes() == bundled.read_bytes()
+        if models_file.is_symlink():  # a clone: one file, linked, so they cannot drift apart
+            assert models_file.resolve() == bundled.resolve()
     with pytest.raises(FileNotFoundError, match="no bundled spec 'nope'.*blanco1_pm2d"):
         specs.path("nope")
 

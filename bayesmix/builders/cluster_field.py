@@ -468,7 +468,8 @@ def cluster_field(
     model the sky term multiplies both components:
     :math:`w_c\,\Sigma_{\rm Plummer}(\xi_n,\eta_n)\,\mathcal N(\cdot)
     + w_f\,(\cos^3 c_n/\Omega)\,p_f(\cdot)`, both densities per unit area of
-    the tangent plane at the footprint centre (see :mod:`bayesmix.sky`).  The EDSD quadrature window of each star is the union of its
+    the tangent plane at the footprint centre (see :mod:`bayesmix.sky`).  The EDSD
+    quadrature window of each star is the union of its
     windows for L from 0.15 to 10 kpc and zero points of +-0.1 mas.
 
     References
@@ -851,8 +852,10 @@ def cluster_summary(fit, *, interval: float = 0.9) -> dict[str, dict[str, float]
         add("cluster_pmdec_dispersion", np.sqrt(cov[..., 1, 1]))
     if "cluster_ra" in post:
         # 3-D position (and velocity with radial velocities) of the full model
+        # (velocities only with a radial velocity in the model)
         out.update({f"cluster_{k}": v for k, v in cluster_phase_space(
-            fit, interval=interval).items() if isinstance(v, dict) and k != "distance_pc"})
+            fit, interval=interval).items()
+            if isinstance(v, dict) and k != "distance_pc" and math.isfinite(v["mean"])})
     _, _, n_mem = _log_lik_draws(fit)
     add("n_members", n_mem)
     return out
@@ -873,7 +876,7 @@ GALCEN_DEFAULTS = "v4.0"
 def cluster_phase_space(fit, *, radial_velocity: float | tuple[float, float] | None = None,
                         interval: float = 0.9, draws: bool = False,
                         rng: int | np.random.Generator | None = 0) -> dict[str, Any]:
-    r"""The cluster's distance, 3-D position and velocity (ICRS and Galactocentric).
+    r"""Return the cluster's distance, 3-D position and velocity (ICRS, Galactocentric).
 
     Parameters
     ----------
@@ -964,11 +967,11 @@ def cluster_phase_space(fit, *, radial_velocity: float | tuple[float, float] | N
     gpos = g.cartesian.xyz.to_value(u.pc)
     gvel = g.velocity.d_xyz.to_value(u.km / u.s)
     nan = np.full(n, np.nan)
-    for i, ax in enumerate("xyz"):
-        vals[f"icrs_{ax}_pc"] = pos[i]
-        vals[f"icrs_v{ax}_kms"] = nan if rv is None else vel[i]
-        vals[f"galcen_{ax}_pc"] = gpos[i]
-        vals[f"galcen_v{ax}_kms"] = nan if rv is None else gvel[i]
+    for frame, p_, v_ in (("icrs", pos, vel), ("galcen", gpos, gvel)):
+        for i, ax in enumerate("xyz"):
+            vals[f"{frame}_{ax}_pc"] = p_[i]
+        for i, ax in enumerate("xyz"):
+            vals[f"{frame}_v{ax}_kms"] = nan if rv is None else v_[i]
     q = [(1 - interval) / 2 * 100, (1 + interval) / 2 * 100]
     out: dict[str, Any] = {}
     for k, v in vals.items():

@@ -11,10 +11,13 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["DEMO", "names", "path"]
+__all__ = ["DEMO", "DEMO_FULL", "names", "path"]
 
 DEMO = "blanco1_pm2d"
-"""The spec ``bayesmix demo`` runs: Blanco 1 cluster membership in (pmra, pmdec)."""
+"""The spec ``bayesmix demo`` runs first: Blanco 1 cluster membership in (pmra, pmdec)."""
+DEMO_FULL = "blanco1_full"
+"""The spec ``bayesmix demo`` runs next (into ``<out>/full``): the full model, Blanco 1 in
+(ra, dec, parallax, pmra, pmdec), with the cluster's distance and 3-D position."""
 
 
 def names() -> list[str]:

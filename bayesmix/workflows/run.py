@@ -107,6 +107,14 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
 
 
+def check_output_paths(spec: Spec, out_dir: str | os.PathLike, *, overwrite: bool) -> None:
+    """Raise (naming the file) if a file :func:`run_spec` would write exists.
+
+    Unless ``overwrite``; called before any fitting.
+    """
+    _check_outputs(output_paths(spec, out_dir), overwrite=overwrite)
+
+
 def _check_outputs(paths, *, overwrite: bool) -> None:
     from bayesmix.workflows.gmm import check_outputs
 
