@@ -19,6 +19,7 @@ import json
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,7 +143,11 @@ def read_table(path: str | os.PathLike, *, columns: Sequence[str] | None = None,
     _needs_pyarrow(fmt)
     try:
         # FITS: astropy reads the first table HDU (and warns if there are several)
-        table = Table.read(str(p), format=fmt)
+        with warnings.catch_warnings():
+            # Parquet written by pandas/pyarrow has no astropy string-length metadata;
+            # astropy then sizes string columns by their longest value, which is right
+            warnings.filterwarnings("ignore", message=r"No table::len::", category=UserWarning)
+            table = Table.read(str(p), format=fmt)
     except (OSError, ValueError, TypeError, KeyError, IndexError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"cannot read '{p}' as {fmt}: {msg}", argument="path") from exc

@@ -174,3 +174,16 @@ def test_parquet_without_pyarrow_is_clear(tmp_path, table, monkeypatch):
     with pytest.raises(FormatError, match="pip install pyarrow"):
         write_table(table, tmp_path / "t.parquet")
     assert not (tmp_path / "t.parquet").exists()
+
+
+def test_pandas_written_parquet_reads_without_warnings(tmp_path):
+    # pandas/pyarrow Parquet has no astropy string-length metadata; reading it must
+    # neither warn (filterwarnings=error) nor lose a row or a column
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    df = pd.DataFrame({"x": [1.0, 2.0, np.nan], "name": ["a", "bbb", "cc"]})
+    df.to_parquet(tmp_path / "t.parquet")
+    t = read_table(tmp_path / "t.parquet")
+    assert t.colnames == ["x", "name"] and len(t) == 3
+    assert list(t["name"]) == ["a", "bbb", "cc"]
+    assert np.isnan(t["x"][2])
