@@ -37,7 +37,8 @@ def ellipse_radius(level: float) -> float:
     try:
         lev = float(level)
     except (TypeError, ValueError):
-        raise DataError(f"'level' must be a number in (0, 1); got {level!r}", argument="level")
+        raise DataError(f"'level' must be a number in (0, 1); got {level!r}",
+                        argument="level") from None
     if not 0.0 < lev < 1.0:
         raise DataError(f"'level' must lie strictly between 0 and 1; got {level!r}",
                         argument="level")

@@ -144,7 +144,7 @@ def _deterministic_flags():
 
 
 def _start_options(mm) -> dict:
-    """Initialisation options for nutpie.
+    """Return the initialisation options for nutpie.
 
     Gaussian-mixture models carry initial values from an EM fit (see the builder); chains
     start there without jitter, because jittered starts of an overlapping mixture fall

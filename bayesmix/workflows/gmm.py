@@ -219,7 +219,7 @@ class GMMAnalysis:
         return list(models)[ks.index(n_components)]
 
     def selection_rows(self) -> list[dict[str, Any]]:
-        """The BIC/AIC table as a list of rows (one per candidate)."""
+        """Return the BIC/AIC table as a list of rows (one per candidate)."""
         t = self.selection.table
         keys = [k for k in ("n_components", "bic", "aic", "log_likelihood", "converged")
                 if k in t]
