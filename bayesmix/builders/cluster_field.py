@@ -695,15 +695,25 @@ def cluster_field(
             rvs["field_means"] = pm.Normal("field_means", mu=X.mean(axis=0), sigma=3 * s,
                                            dims=("field_component", "feature"),
                                            initval=np.asarray(ff["means"]))
-            chols = []
-            r, c = np.tril_indices(D)
-            for k in range(K_f):
-                packed = pm.LKJCholeskyCov(f"field_cov_packed_{k}", n=D, eta=2.0,
-                                           sd_dist=pm.HalfNormal.dist(sigma=3 * s, shape=D),
-                                           compute_corr=False, dims="cov_packed")
-                chols.append(pt.zeros((D, D))[r, c].set(packed))
-            rvs["field_chol"] = pm.Deterministic("field_chol", pt.stack(chols, axis=0),
-                                                 dims=("field_component", "feature", "feature_"))
+            if D == 1:
+                # one feature: the "Cholesky factor" is the standard deviation (LKJ needs n >= 2)
+                sd0 = np.sqrt(np.asarray(ff["covs"], dtype=float)[:, 0, 0])
+                sig = pm.HalfNormal("field_sigma", sigma=3 * float(s[0]), dims="field_component",
+                                    initval=sd0)
+                rvs["field_chol"] = pm.Deterministic("field_chol", sig[:, None, None],
+                                                     dims=("field_component", "feature",
+                                                           "feature_"))
+            else:
+                chols = []
+                r, c = np.tril_indices(D)
+                for k in range(K_f):
+                    packed = pm.LKJCholeskyCov(f"field_cov_packed_{k}", n=D, eta=2.0,
+                                               sd_dist=pm.HalfNormal.dist(sigma=3 * s, shape=D),
+                                               compute_corr=False, dims="cov_packed")
+                    chols.append(pt.zeros((D, D))[r, c].set(packed))
+                rvs["field_chol"] = pm.Deterministic("field_chol", pt.stack(chols, axis=0),
+                                                     dims=("field_component", "feature",
+                                                           "feature_"))
         names = list(rvs)
         dnames = list(dvars)
 
