@@ -274,3 +274,21 @@ def test_ngc6819_full_model_with_radial_velocities():
         assert np.isfinite(s[f"cluster_{k}"]["mean"])
     # rotating with the disc: V_phi near the Sun's ~ 230-250 km/s
     assert 200 < s["cluster_galcen_vy_kms"]["mean"] < 260
+
+
+@pytest.mark.filterwarnings("ignore::bayesmix.gaia.GaiaColumnWarning")
+def test_full_model_scores_new_objects_and_over_dask(full_sim):
+    # scoring the fitted stars as "new objects" (prepare_data recomputes the sky
+    # coordinates, the field's sky density and the fixed field) equals the fit's own
+    # membership, in memory and block by block over Dask
+    pytest.importorskip("dask")
+    from bayesmix import scale
+
+    fit, t, member = full_sim
+    ref = membership(fit)["probability"].sel(component="cluster").values
+    cols = {k: np.asarray(v) for k, v in t.items()}
+    new = membership(fit, cols)["probability"].sel(component="cluster").values
+    np.testing.assert_allclose(new, ref, rtol=1e-12, atol=1e-15)
+    lazy = scale.membership(fit, cols, quantiles=False)
+    got = lazy["probability"].sel(component="cluster").values
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-15)
