@@ -287,13 +287,16 @@ def test_gpz_dask_matches_in_memory(tmp_path, kind, components, table):
 
 
 @pytest.mark.slow
-def test_cluster_field_dask_matches_in_memory(tmp_path):
+@pytest.mark.parametrize("name", ["blanco1_pm2d", "blanco1_full"])
+def test_cluster_field_dask_matches_in_memory(tmp_path, name):
     from bayesmix.datasets import load_blanco1
 
     frame = load_blanco1()[::12].to_pandas()
+    if name == "blanco1_full":  # positions are used without their errors
+        frame = frame.drop(columns=[c for c in frame.columns if c.startswith(("ra_", "dec_"))])
     frame.to_parquet(tmp_path / "bl.parquet")
     text = (
-        (MODELS / "blanco1_pm2d.toml")
+        (MODELS / f"{name}.toml")
         .read_text()
         .replace('dataset = "blanco1"', 'path = "bl.parquet"')
     )

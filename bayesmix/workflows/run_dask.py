@@ -322,11 +322,15 @@ def _gaia_rows(t, selected, mm, columns: dict[str, str], correlations: bool):
     feats = list(mm.spec["features"])
     names = []
     for f in feats:
-        names += [columns.get(f, f), columns.get(error_column(f), error_column(f))]
+        names.append(columns.get(f, f))
+    # the full model uses positions without their (mas) errors or correlations
+    err_feats = [f for f in feats if f not in ("ra", "dec")]
+    for f in err_feats:
+        names.append(columns.get(error_column(f), error_column(f)))
     if correlations:
-        for i in range(len(feats)):
-            for j in range(i + 1, len(feats)):
-                c = correlation_column(feats[i], feats[j])
+        for i in range(len(err_feats)):
+            for j in range(i + 1, len(err_feats)):
+                c = correlation_column(err_feats[i], err_feats[j])
                 if c is not None and columns.get(c, c) in t.colnames:
                     names.append(columns.get(c, c))
     n = len(t)
