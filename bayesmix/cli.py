@@ -274,10 +274,10 @@ def _progress(args):
     return lambda msg: print(f"bayesmix: {msg} ...", file=sys.stderr, flush=True)
 
 
-def _print_written(args, paths) -> None:
+def _print_written(args, paths, out=None) -> None:
     if args.quiet:
         return
-    print(f"wrote {len(paths)} files to {args.out}/: "
+    print(f"wrote {len(paths)} files to {args.out if out is None else out}/: "
           + ", ".join(p.name for p in paths.values()))
 
 
@@ -313,7 +313,7 @@ def _run_demo(args) -> int:
             sys.stdout.write(result.report)
             for note in result.notes:
                 print(f"note: {note}")
-            _print_written(args, result.paths)
+            _print_written(args, result.paths, out)
     return EXIT_OK
 
 

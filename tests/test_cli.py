@@ -109,6 +109,7 @@ def check_full_outputs(out, stdout):
     assert "cluster_galcen_x_pc" in par and "cluster_galcen_vx_kms" not in par
     assert "the full model (sky + parallax + proper motions)" in stdout
     assert "cluster_radius" in stdout and "cluster_galcen_z_pc" in stdout
+    assert f"wrote {len(DEMO_FILES)} files to " in stdout and "full/: membership.csv" in stdout
     return summary
 
 
