@@ -133,18 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("spec", metavar="SPEC", help="the spec file (TOML)")
     run.add_argument("--out", default=None, metavar="DIR",
                      help="output folder (default: out/<spec name>)")
-    run.add_argument("--overwrite", action="store_true",
-                     help="replace existing output files (otherwise they are never replaced)")
-    run.add_argument("--seed", type=_seed, default=None, metavar="N",
-                     help="random seed (default: the spec's seed)")
-    run.add_argument("--draws", type=_positive_int, default=None, metavar="N",
-                     help="posterior draws per chain (default: the spec's [sampler].draws)")
-    run.add_argument("--tune", type=_seed, default=None, metavar="N",
-                     help="tuning steps per chain (default: the spec's [sampler].tune)")
-    run.add_argument("--chains", type=_positive_int, default=None, metavar="N",
-                     help="number of chains (default: the spec's [sampler].chains)")
-    run.add_argument("--quiet", action="store_true",
-                     help="print nothing except errors (results are still written to --out)")
+    _spec_options(run)
     run.add_argument("--dask", action="store_true",
                      help="Parquet [data].path (file, folder or glob): run over Dask and write "
                      "the table as Parquet, partition by partition (EM fitted over every row; "
@@ -156,8 +145,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fit-rows", type=_positive_int, default=None, metavar="N",
                      help="with --dask: rows sampled for in-memory fits (Bayesian builders, "
                      "GPz mixtures; default: 20000, all rows when fewer)")
-    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                     help=argparse.SUPPRESS)
     run.set_defaults(handler=_run_spec)
 
     gmm = sub.add_parser("gmm", help="Gaussian mixtures fitted by EM")
@@ -281,6 +268,16 @@ def _print_written(args, paths, out=None) -> None:
           + ", ".join(p.name for p in paths.values()))
 
 
+def _print_result(args, result, out=None) -> None:
+    """Print a spec run's report, notes and written files (nothing with --quiet)."""
+    if args.quiet:
+        return
+    sys.stdout.write(result.report)
+    for note in result.notes:
+        print(f"note: {note}")
+    _print_written(args, result.paths, out)
+
+
 def _run_demo(args) -> int:
     """``bayesmix demo``: the bundled demo spec through :func:`~bayesmix.workflows.run.run_spec`."""
     from bayesmix import specs
@@ -309,11 +306,7 @@ def _run_demo(args) -> int:
             progressbar=not args.quiet and sys.stderr.isatty(),
             verbose=not args.quiet,
         )
-        if not args.quiet:
-            sys.stdout.write(result.report)
-            for note in result.notes:
-                print(f"note: {note}")
-            _print_written(args, result.paths, out)
+        _print_result(args, result, out)
     return EXIT_OK
 
 
@@ -362,20 +355,9 @@ def _run_gmm_fit(args) -> int:
 
 def _scheduler_context(scheduler):
     """Context manager activating a Dask scheduler name or a distributed address."""
-    import contextlib
+    from bayesmix.scale import scheduler_context
 
-    import dask
-
-    if scheduler is None or scheduler in ("threads", "processes", "synchronous"):
-        return dask.config.set(scheduler=scheduler or "threads")
-    from distributed import Client
-
-    @contextlib.contextmanager
-    def connect():
-        with Client(scheduler) as client:
-            yield client
-
-    return connect()
+    return scheduler_context(scheduler)
 
 
 def _run_gmm_fit_dask(args, columns, candidates) -> int:
@@ -503,11 +485,7 @@ def _run_spec(args) -> int:
             progressbar=not args.quiet and sys.stderr.isatty(),
             verbose=not args.quiet,
         )
-    if not args.quiet:
-        sys.stdout.write(result.report)
-        for note in result.notes:
-            print(f"note: {note}")
-        _print_written(args, result.paths)
+    _print_result(args, result)
     return EXIT_OK
 
 

@@ -112,6 +112,7 @@ __all__ = [
     "membership",
     "predict_proba",
     "score_parquet",
+    "scheduler_context",
     "score_samples",
 ]
 
@@ -124,6 +125,34 @@ REASONS = {
 }
 _WHAT = {"predict_proba", "score_samples", "gpz_weights", "gpz_divide"}
 _REASON_COLUMN = "unscored_reason"
+
+
+def scheduler_context(scheduler: str | None = None):
+    """Context manager: a Dask scheduler by name, or a connection to a distributed one.
+
+    Parameters
+    ----------
+    scheduler : str or None
+        ``None`` or ``"threads"`` (the threaded scheduler), ``"processes"``,
+        ``"synchronous"``, or a ``dask.distributed`` scheduler address such as
+        ``tcp://host:8786`` (a :class:`distributed.Client` is opened for the
+        block and closed after it).
+    """
+    import contextlib
+
+    import dask
+
+    if scheduler is None or scheduler in ("threads", "processes", "synchronous"):
+        return dask.config.set(scheduler=scheduler or "threads")
+
+    @contextlib.contextmanager
+    def connect():
+        from distributed import Client
+
+        with Client(scheduler) as client:
+            yield client
+
+    return connect()
 
 
 def _dask():

@@ -388,11 +388,65 @@ def _bayes_report(spec: Spec, summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def bayes_summary_head(spec: Spec, fit) -> dict[str, Any]:
+    """Return the first entries of a Bayesian run's ``summary.json`` (versions, seeds, ...)."""
+    import bayesmix
+
+    s = spec.sampler
+    return {
+        "bayesmix_version": bayesmix.__version__,
+        "spec": spec.to_dict(),
+        "kind": "bayes",
+        "builder": spec.builder,
+        "seed": spec.seed,
+        "sampler_seed": fit.seed,
+        "sampler": {
+            "sampler": fit.sampler,
+            "draws": s.draws,
+            "tune": s.tune,
+            "chains": s.chains,
+            "target_accept": s.target_accept,
+        },
+    }
+
+
+def check_pair_vars(spec: Spec, mm) -> None:
+    """Raise :class:`SpecError` if ``[output].pair_vars`` names no variable of ``mm``."""
+    sampled = [v.name for v in (*mm.model.free_RVs, *mm.model.deterministics)]
+    for i, name in enumerate(spec.output.pair_vars or ()):
+        if name not in sampled:
+            key = f"[output].pair_vars[{i}]"
+            raise SpecError(
+                f"{key} must name a model variable ({', '.join(sorted(sampled))}), got {name!r}",
+                key=key,
+            )
+
+
+def sample_spec(spec: Spec, mm, *, progress=None, progressbar: bool = False):
+    """Sample ``mm`` with the spec's sampler settings and seed (reporting progress)."""
+    from bayesmix.inference import sample  # looked up at call time (tests replace it)
+
+    s = spec.sampler
+    if progress:
+        progress(
+            f"sampling with {s.sampler}: {s.chains} chains x {s.draws} draws "
+            f"({s.tune} tuning), seed {spec.seed}; compiling the model first"
+        )
+    return sample(
+        mm,
+        draws=s.draws,
+        tune=s.tune,
+        chains=s.chains,
+        rng=spec.seed,
+        sampler=s.sampler,
+        target_accept=s.target_accept,
+        progressbar=progressbar,
+    )
+
+
 def _run_bayes(
     spec: Spec, data: SpecData, paths, *, overwrite: bool, progress: Progress, progressbar: bool
 ) -> RunResult:
-    import bayesmix
-    from bayesmix.inference import sample
     from bayesmix.membership import membership
 
     if spec.builder == "cluster_field":
@@ -408,32 +462,10 @@ def _run_bayes(
         if progress:
             progress(f"building {spec.builder} on {int(usable.sum())} of {len(data.table)} rows")
         mm = _build(spec, arrays, ids, usable)
-    sampled = [v.name for v in (*mm.model.free_RVs, *mm.model.deterministics)]
-    for i, name in enumerate(spec.output.pair_vars or ()):
-        if name not in sampled:
-            key = f"[output].pair_vars[{i}]"
-            raise SpecError(
-                f"{key} must name a model variable ({', '.join(sorted(sampled))}), got {name!r}",
-                key=key,
-            )
-    s = spec.sampler
-    if progress:
-        progress(
-            f"sampling with {s.sampler}: {s.chains} chains x {s.draws} draws "
-            f"({s.tune} tuning), seed {spec.seed}; compiling the model first"
-        )
+    check_pair_vars(spec, mm)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = sample(
-            mm,
-            draws=s.draws,
-            tune=s.tune,
-            chains=s.chains,
-            rng=spec.seed,
-            sampler=s.sampler,
-            target_accept=s.target_accept,
-            progressbar=progressbar,
-        )
+        fit = sample_spec(spec, mm, progress=progress, progressbar=progressbar)
         if progress:
             progress("computing membership probabilities over the posterior draws")
         if spec.builder == "cluster_field":
@@ -503,19 +535,7 @@ def _run_bayes(
 
     n_used = int(usable.sum())
     summary: dict[str, Any] = {
-        "bayesmix_version": bayesmix.__version__,
-        "spec": spec.to_dict(),
-        "kind": "bayes",
-        "builder": spec.builder,
-        "seed": spec.seed,
-        "sampler_seed": fit.seed,
-        "sampler": {
-            "sampler": fit.sampler,
-            "draws": s.draws,
-            "tune": s.tune,
-            "chains": s.chains,
-            "target_accept": s.target_accept,
-        },
+        **bayes_summary_head(spec, fit),
         "data": {
             "source": spec.data.source.name,
             "n_rows": n,

@@ -62,7 +62,10 @@ from bayesmix.workflows.run import (
     _gpz_kwargs,
     _parameter_summary,
     _write_posterior,
+    bayes_summary_head,
+    check_pair_vars,
     posterior_filename,
+    sample_spec,
 )
 
 __all__ = ["DEFAULT_FIT_ROWS", "dask_output_paths", "load_spec_dask", "run_spec_dask"]
@@ -533,22 +536,9 @@ def _draws_handle(post):
 
 
 def _scheduler_context(scheduler):
-    """Activate a Dask scheduler name or connect to a distributed address (as ``gmm --dask``)."""
-    import contextlib
+    from bayesmix.scale import scheduler_context
 
-    import dask
-
-    if scheduler is None or scheduler in ("threads", "processes", "synchronous"):
-        return dask.config.set(scheduler=scheduler or "threads")
-
-    @contextlib.contextmanager
-    def connect():
-        from distributed import Client
-
-        with Client(scheduler) as client:
-            yield client
-
-    return connect()
+    return scheduler_context(scheduler)
 
 
 def _compute(*args):
@@ -937,8 +927,6 @@ def _run_gpz_dask(spec, ddf, paths, rows, *, fit_rows, overwrite, progress, info
 def _run_bayes_dask(
     spec, ddf, paths, rows, *, fit_rows, overwrite, progress, progressbar, info
 ) -> RunResult:
-    import bayesmix
-    from bayesmix.inference import sample
     from bayesmix.scale import _light_model
 
     if spec.builder == "cluster_field" and spec.options.get("field") == "edsd":
@@ -964,32 +952,10 @@ def _run_bayes_dask(
             progress(f"building {spec.builder} on {int(usable.sum())} of {len(table)} sampled rows")
         mm = _build(spec, arrays, ids, usable)
         gaia_opts = None
-    sampled = [v.name for v in (*mm.model.free_RVs, *mm.model.deterministics)]
-    for i, name in enumerate(spec.output.pair_vars or ()):
-        if name not in sampled:
-            key = f"[output].pair_vars[{i}]"
-            raise SpecError(
-                f"{key} must name a model variable ({', '.join(sorted(sampled))}), got {name!r}",
-                key=key,
-            )
-    s = spec.sampler
-    if progress:
-        progress(
-            f"sampling with {s.sampler}: {s.chains} chains x {s.draws} draws "
-            f"({s.tune} tuning), seed {spec.seed}; compiling the model first"
-        )
+    check_pair_vars(spec, mm)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = sample(
-            mm,
-            draws=s.draws,
-            tune=s.tune,
-            chains=s.chains,
-            rng=spec.seed,
-            sampler=s.sampler,
-            target_accept=s.target_accept,
-            progressbar=progressbar,
-        )
+        fit = sample_spec(spec, mm, progress=progress, progressbar=progressbar)
         params = _parameter_summary(fit)
     messages = [
         m
@@ -1025,19 +991,7 @@ def _run_bayes_dask(
     n_unscored = sum(reasons.values())
     best_counts = {str(k): int(v) for k, v in vals["best"].items()}
     summary: dict[str, Any] = {
-        "bayesmix_version": bayesmix.__version__,
-        "spec": spec.to_dict(),
-        "kind": "bayes",
-        "builder": spec.builder,
-        "seed": spec.seed,
-        "sampler_seed": fit.seed,
-        "sampler": {
-            "sampler": fit.sampler,
-            "draws": s.draws,
-            "tune": s.tune,
-            "chains": s.chains,
-            "target_accept": s.target_accept,
-        },
+        **bayes_summary_head(spec, fit),
         "data": {
             "source": spec.data.source.name,
             "n_rows": n_rows,
