@@ -18,15 +18,15 @@ import io as _stdio
 import json
 import math
 import os
-import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from bayesmix._files import atomic_write
 from bayesmix.exceptions import DataError, FormatError
 
 if TYPE_CHECKING:  # astropy is imported only when a table is read or written
@@ -208,44 +208,8 @@ def table_to_array(
 
 
 # --------------------------------------------------------------------------------------------
-# atomic writes
+# writing (atomic, never replacing an existing file unless asked: bayesmix._files)
 # --------------------------------------------------------------------------------------------
-
-
-def _atomic_write(path: str | os.PathLike, write: Callable[[str], None], *,
-                  overwrite: bool) -> Path:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then move it into place."""
-    p = Path(path)
-    if p.exists() and not overwrite:
-        raise FileExistsError(f"'{p}' already exists; pass overwrite=True (--overwrite) to "
-                              "replace it")
-    if p.is_dir():
-        raise IsADirectoryError(f"'{p}' is a directory")
-    folder = p.parent if str(p.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        if overwrite:
-            os.replace(tmp, p)
-        else:
-            # link() fails if the target appeared meanwhile, so no file is replaced by accident
-            try:
-                os.link(tmp, p)
-            except FileExistsError:
-                raise FileExistsError(
-                    f"'{p}' already exists; pass overwrite=True (--overwrite) to replace it"
-                ) from None
-            except OSError:  # file systems without hard links
-                if p.exists():
-                    raise FileExistsError(f"'{p}' already exists") from None
-                os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return p
 
 
 def write_table(table: Table, path: str | os.PathLike, *, overwrite: bool = False,
@@ -294,7 +258,7 @@ def write_table(table: Table, path: str | os.PathLike, *, overwrite: bool = Fals
         else:
             table.write(tmp, format=fmt, overwrite=True)
 
-    return _atomic_write(p, write, overwrite=overwrite)
+    return atomic_write(p, write, overwrite=overwrite)
 
 
 def write_text(text: str, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -304,7 +268,7 @@ def write_text(text: str, path: str | os.PathLike, *, overwrite: bool = False) -
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
 
-    return _atomic_write(path, write, overwrite=overwrite)
+    return atomic_write(path, write, overwrite=overwrite)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -347,4 +311,4 @@ def write_figure(fig: Figure, path: str | os.PathLike, *, overwrite: bool = Fals
     def write(tmp: str) -> None:
         fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
 
-    return _atomic_write(p, write, overwrite=overwrite)
+    return atomic_write(p, write, overwrite=overwrite)

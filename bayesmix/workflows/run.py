@@ -810,7 +810,7 @@ def _cluster_text(c: dict[str, Any]) -> str:
 
 def _write_posterior(tree, path: Path, *, overwrite: bool) -> None:
     """Write the DataTree atomically: netCDF-4 or a zipped zarr store (by file name)."""
-    from bayesmix.io import _atomic_write  # shared atomic-write rule (tmp file + link/replace)
+    from bayesmix._files import atomic_write
 
     def write(tmp: str) -> None:
         if path.name.endswith(".nc"):
@@ -827,7 +827,7 @@ def _write_posterior(tree, path: Path, *, overwrite: bool) -> None:
         finally:
             store.close()
 
-    _atomic_write(path, write, overwrite=overwrite)
+    atomic_write(path, write, overwrite=overwrite)
 
 
 # --------------------------------------------------------------------------------------------
