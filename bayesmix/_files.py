@@ -23,7 +23,6 @@ The one error message for an existing output is :data:`EXISTS_MESSAGE`.
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import shutil
@@ -52,8 +51,13 @@ _TMP_RE = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]+" + re.escape(_TMP_SUFFIX) + r
 _UNSAFE_CHARS = re.compile(r"[\x00-\x1f/\\:*?\"<>|]")
 
 
-def _exists_error(path: Path) -> FileExistsError:
-    return FileExistsError(errno.EEXIST, EXISTS_MESSAGE.format(path=path), str(path))
+def _os_error(cls: type[OSError], message: str, path: Path) -> OSError:
+    """``cls(message)``: its ``str()`` is the one-line message, which names ``path``."""
+    return cls(message)
+
+
+def _exists_error(path: Path) -> OSError:
+    return _os_error(FileExistsError, EXISTS_MESSAGE.format(path=path), path)
 
 
 def safe_name(name: str, *, key: str) -> str:
@@ -99,13 +103,13 @@ def _writable_folder(folder: Path) -> None:
             break
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
-        raise NotADirectoryError(
-            errno.ENOTDIR,
+        raise _os_error(
+            NotADirectoryError,
             f"output folder '{folder}' cannot be created: '{probe}' is a file",
-            str(probe),
+            probe,
         )
     if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
-        raise PermissionError(errno.EACCES, f"output folder '{probe}' is not writable", str(probe))
+        raise _os_error(PermissionError, f"output folder '{probe}' is not writable", probe)
 
 
 def check_outputs(
@@ -137,12 +141,12 @@ def check_outputs(
         is_folder = os.fspath(raw) in dirs
         if p.exists():
             if p.is_dir() and not is_folder:
-                raise IsADirectoryError(
-                    errno.EISDIR, f"output '{p}' is a folder; a file is written there", str(p)
+                raise _os_error(
+                    IsADirectoryError, f"output '{p}' is a folder; a file is written there", p
                 )
             if is_folder and not p.is_dir():
-                raise NotADirectoryError(
-                    errno.ENOTDIR, f"output '{p}' is a file; a folder is written there", str(p)
+                raise _os_error(
+                    NotADirectoryError, f"output '{p}' is a file; a folder is written there", p
                 )
             if not overwrite:
                 raise _exists_error(p)
@@ -230,7 +234,7 @@ def atomic_write(
     """
     p, folder = _prepare(path, overwrite=overwrite)
     if p.is_dir():
-        raise IsADirectoryError(errno.EISDIR, f"output '{p}' is a folder", str(p))
+        raise _os_error(IsADirectoryError, f"output '{p}' is a folder", p)
     fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(p), suffix=_TMP_SUFFIX, dir=folder)
     os.close(fd)
     try:
