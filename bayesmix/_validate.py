@@ -3,11 +3,20 @@
 Each validator *returns* the normalised value (``X = check_matrix(X, name="X")``)
 and raises :class:`bayesmix.exceptions.DataError` naming the argument, the
 problem and, for data, the first offending row.  Internals assume clean arrays.
+
+The option checkers (``check_int``, ``check_float``, ``check_choice``, ...)
+serve both Python arguments (``name="n_init"``) and spec key paths
+(``key="[builder].n_init"``, used by :mod:`bayesmix.spec`), raising
+:class:`bayesmix.exceptions.SpecError`; they are the only value checks of the
+package.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -16,14 +25,24 @@ from bayesmix.exceptions import DataError, SpecError
 
 __all__ = [
     "check_array_1d",
+    "check_bool",
+    "check_candidates",
     "check_choice",
     "check_covariances",
     "check_errors",
+    "check_float",
+    "check_float_list",
     "check_int",
     "check_matrix",
     "check_positive",
+    "check_range",
     "check_sample_weight",
+    "check_str",
+    "check_str_list",
+    "option_error",
     "row_label",
+    "suggest",
+    "type_name",
 ]
 
 
@@ -229,20 +248,176 @@ def check_sample_weight(
     return w
 
 
-def check_int(value, *, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
+# --------------------------------------------------------------------------------------------
+# option values (SpecError): one implementation for Python arguments and spec keys
+# --------------------------------------------------------------------------------------------
+#
+# Every checker below takes exactly one of ``name`` (a Python argument: the message reads
+# "'n_init' must be >= 1; got 0") or ``key`` (a spec or command-line key path: the message
+# reads "[builder].n_init must be >= 1, got 0"); the SpecError's ``key`` is that name or key.
+
+
+def type_name(value: Any) -> str:
+    """Describe the type of a (TOML or JSON) value for a message: "a string", "an array", ..."""
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    names.update({list: "an array", tuple: "an array", dict: "a table"})
+    return names.get(type(value), type(value).__name__)
+
+
+def suggest(word: Any, options: Iterable[Any]) -> str:
+    """Return ``"; did you mean 'x'?"`` for the option closest to ``word`` (or ``""``)."""
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _label(name: str | None, key: str | None) -> tuple[str, str, str]:
+    if (name is None) == (key is None):
+        raise TypeError("give exactly one of name= (an argument) and key= (a spec key path)")
+    return (key, ", got", key) if key is not None else (f"'{name}'", "; got", str(name))
+
+
+def option_error(text: str, got: str | None = None, *, name=None, key=None) -> SpecError:
+    """Return the SpecError "<label> <text>, got <got>" for an argument ``name`` or ``key``."""
+    label, sep, k = _label(name, key)
+    return SpecError(f"{label} {text}" + ("" if got is None else f"{sep} {got}"), key=k)
+
+
+def _item(name: str | None, key: str | None, suffix: str) -> dict[str, str | None]:
+    return {"name": None if name is None else f"{name}{suffix}", "key": key and key + suffix}
+
+
+def check_int(
+    value, *, name=None, key=None, minimum: int | None = None, maximum: int | None = None
+) -> int:
     """Return ``value`` as an int within [minimum, maximum]."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise SpecError(f"'{name}' must be an integer; got {value!r}", key=name)
+        raise option_error(
+            "must be an integer", f"{type_name(value)} {value!r}", name=name, key=key
+        )
     value = int(value)
     if minimum is not None and value < minimum:
-        raise SpecError(f"'{name}' must be >= {minimum}; got {value}", key=name)
+        raise option_error(f"must be >= {minimum}", str(value), name=name, key=key)
     if maximum is not None and value > maximum:
-        raise SpecError(f"'{name}' must be <= {maximum}; got {value}", key=name)
+        raise option_error(f"must be <= {maximum}", str(value), name=name, key=key)
     return value
 
 
-def check_choice(value, *, name: str, choices) -> str:
+def check_float(
+    value,
+    *,
+    name=None,
+    key=None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_minimum: bool = False,
+) -> float:
+    """Return ``value`` as a finite float within its bounds (``> minimum`` if exclusive)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise option_error("must be a number", f"{type_name(value)} {value!r}", name=name, key=key)
+    v = float(value)
+    if not math.isfinite(v):
+        raise option_error("must be finite", repr(value), name=name, key=key)
+    if minimum is not None and (v <= minimum if exclusive_minimum else v < minimum):
+        op = ">" if exclusive_minimum else ">="
+        raise option_error(f"must be {op} {minimum}", repr(value), name=name, key=key)
+    if maximum is not None and v > maximum:
+        raise option_error(f"must be <= {maximum}", repr(value), name=name, key=key)
+    return v
+
+
+def check_bool(value, *, name=None, key=None) -> bool:
+    """Return ``value`` if it is a boolean."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise option_error(
+            "must be true or false", f"{type_name(value)} {value!r}", name=name, key=key
+        )
+    return bool(value)
+
+
+def check_str(value, *, name=None, key=None) -> str:
+    """Return ``value`` if it is a non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise option_error(
+            "must be a non-empty string", f"{type_name(value)} {value!r}", name=name, key=key
+        )
+    return value
+
+
+def check_choice(value, *, choices, name=None, key=None):
     """Return ``value`` if it is one of ``choices``; otherwise list them sorted in the error."""
-    if value not in choices:
-        raise SpecError(f"'{name}' must be one of {sorted(choices)}; got {value!r}", key=name)
+    options = sorted(choices)
+    try:
+        ok = value in options
+    except TypeError:  # e.g. comparing an array with tuples
+        ok = False
+    if not ok:
+        listed = ", ".join(repr(c) for c in options) if key is not None else str(options)
+        raise option_error(f"must be one of {listed}", repr(value), name=name, key=key)
     return value
+
+
+def check_str_list(
+    value, *, name=None, key=None, min_len: int = 1, length: int | None = None
+) -> tuple[str, ...]:
+    """Return strings (one string counts as a list of one) as a tuple of non-empty strings."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise option_error("must be an array of non-empty strings", repr(value), name=name, key=key)
+    if length is not None and len(value) != length:
+        raise option_error(f"must have {length} entries", str(len(value)), name=name, key=key)
+    if len(value) < min_len:
+        entries = "entry" if min_len == 1 else "entries"
+        raise option_error(
+            f"must have at least {min_len} {entries}", str(len(value)), name=name, key=key
+        )
+    return tuple(value)
+
+
+def check_float_list(value, *, name=None, key=None, length: int | None = None) -> tuple[float, ...]:
+    """Return an array of finite numbers (of ``length`` entries if given) as a tuple."""
+    if not isinstance(value, (list, tuple)) or (length is not None and len(value) != length):
+        n = f"{length} numbers" if length is not None else "numbers"
+        raise option_error(f"must be an array of {n}", repr(value), name=name, key=key)
+    return tuple(check_float(v, **_item(name, key, f"[{i}]")) for i, v in enumerate(value))
+
+
+def check_range(value, *, name=None, key=None) -> tuple[float, float]:
+    """Return ``[lower, upper]`` as finite floats with upper > lower."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise option_error("must be [lower, upper]", repr(value), name=name, key=key)
+    lo, hi = check_float_list(value, name=name, key=key, length=2)
+    if not hi > lo:
+        raise option_error("must have upper > lower", repr(value), name=name, key=key)
+    return (lo, hi)
+
+
+def check_candidates(value, *, name=None, key=None) -> tuple[int, ...]:
+    """Return numbers of components as sorted unique ints >= 1.
+
+    Accepts a count (``3``), a range or list as text (``"1-6"``, ``"1,2,4"``,
+    ``"1-3,6"``) or an array (``[1, 2, 4]``).
+    """
+    looks = "must look like 3, '1-6', '1,2,4' or [1, 2, 4]"
+    vals: list[int] = []
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        vals = [int(value)]
+    elif isinstance(value, (list, tuple, range)):
+        vals = [check_int(v, **_item(name, key, f"[{i}]")) for i, v in enumerate(value)]
+    elif isinstance(value, str):
+        try:
+            for part in value.replace(" ", "").split(","):
+                lo, _, hi = part.partition("-")
+                first, last = int(lo), int(hi or lo)
+                if last < first:
+                    raise ValueError
+                vals.extend(range(first, last + 1))
+        except ValueError:
+            raise option_error(looks, repr(value), name=name, key=key) from None
+    else:
+        raise option_error(looks, f"{type_name(value)} {value!r}", name=name, key=key)
+    if not vals:
+        raise option_error("must name at least one number of components", name=name, key=key)
+    if min(vals) < 1:
+        raise option_error("must be >= 1", str(min(vals)), name=name, key=key)
+    return tuple(sorted(set(vals)))
