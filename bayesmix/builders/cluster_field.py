@@ -38,6 +38,8 @@ from bayesmix.gaia import GaiaData, gaia_arrays, merge_membership
 from bayesmix.sky import Footprint, separation, tangent_plane
 
 __all__ = [
+    "CHOICES",
+    "FIELD_CHOICES",
     "FieldFit",
     "cluster_field",
     "cluster_phase_space",
@@ -48,14 +50,26 @@ __all__ = [
 ]
 
 _LABELS = ("cluster", "field")
-_VARIANTS = {
-    ("pmra",): {"gmm", "uniform"},
-    ("pmdec",): {"gmm", "uniform"},
-    ("pmra", "pmdec"): {"gmm", "uniform"},
-    ("parallax",): {"beta", "edsd", "gmm", "uniform"},
-    ("parallax", "pmra", "pmdec"): {"gmm", "uniform"},
-    ("ra", "dec", "parallax", "pmra", "pmdec"): {"gmm", "uniform"},
-    ("ra", "dec", "parallax", "pmra", "pmdec", "radial_velocity"): {"gmm", "uniform"},
+#: The allowed ``features`` tuples of :func:`cluster_field` and, for each, its allowed
+#: ``field`` densities (read by the spec registry).
+FIELD_CHOICES: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("pmra",): ("gmm", "uniform"),
+    ("pmdec",): ("gmm", "uniform"),
+    ("pmra", "pmdec"): ("gmm", "uniform"),
+    ("parallax",): ("beta", "edsd", "gmm", "uniform"),
+    ("parallax", "pmra", "pmdec"): ("gmm", "uniform"),
+    ("ra", "dec", "parallax", "pmra", "pmdec"): ("gmm", "uniform"),
+    ("ra", "dec", "parallax", "pmra", "pmdec", "radial_velocity"): ("gmm", "uniform"),
+}
+#: Allowed values of each fixed-choice argument of :func:`cluster_field` (read by the spec
+#: registry): ``features`` (the allowed tuples), ``field`` (all densities; which ones a
+#: ``features`` tuple allows is :data:`FIELD_CHOICES`), ``field_fit`` and ``cluster_cov``.
+#: ``zero_point`` takes a number or ``"free"``.
+CHOICES: dict[str, tuple] = {
+    "features": tuple(FIELD_CHOICES),
+    "field": tuple(sorted({f for fs in FIELD_CHOICES.values() for f in fs})),
+    "field_fit": ("free", "xd"),
+    "cluster_cov": ("full", "isotropic"),
 }
 _SKY = ("ra", "dec")
 #: EDSD length scales (kpc) whose union window is used inside the sampler
@@ -482,12 +496,12 @@ def cluster_field(
     import pymc as pm
 
     features = tuple(str(f) for f in features)
-    if features not in _VARIANTS:
-        raise SpecError(f"'features' must be one of {sorted(_VARIANTS)}; got {features!r}",
+    if features not in FIELD_CHOICES:
+        raise SpecError(f"'features' must be one of {sorted(FIELD_CHOICES)}; got {features!r}",
                         key="features")
-    field = check_choice(field, name="field", choices=_VARIANTS[features])
-    field_fit = check_choice(field_fit, name="field_fit", choices={"xd", "free"})
-    cluster_cov = check_choice(cluster_cov, name="cluster_cov", choices={"isotropic", "full"})
+    field = check_choice(field, name="field", choices=FIELD_CHOICES[features])
+    field_fit = check_choice(field_fit, name="field_fit", choices=CHOICES["field_fit"])
+    cluster_cov = check_choice(cluster_cov, name="cluster_cov", choices=CHOICES["cluster_cov"])
     if cluster_cov == "full" and features != ("pmra", "pmdec"):
         raise SpecError("cluster_cov='full' needs features=('pmra', 'pmdec')", key="cluster_cov")
     K_f = check_int(field_components, name="field_components", minimum=1)

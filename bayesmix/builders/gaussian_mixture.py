@@ -17,7 +17,11 @@ from bayesmix.components.gaussian import MultivariateGaussian
 from bayesmix.components.mixture import mixture_logp
 from bayesmix.exceptions import DataError, SpecError
 
-__all__ = ["gaussian_mixture"]
+__all__ = ["CHOICES", "gaussian_mixture"]
+
+#: Allowed values of each fixed-choice argument of :func:`gaussian_mixture` (none: its
+#: options are numbers, labels and priors); read by the spec registry.
+CHOICES: dict[str, tuple] = {}
 
 
 def _prepare(

@@ -18,9 +18,12 @@ from bayesmix.components.mixture import mixture_logp
 from bayesmix.components.uniform import Uniform
 from bayesmix.exceptions import DataError, SpecError
 
-__all__ = ["line_outlier"]
+__all__ = ["CHOICES", "line_outlier"]
 
 _LABELS = ("inlier", "outlier")
+#: Allowed values of each fixed-choice argument of :func:`line_outlier` (read by the spec
+#: registry).
+CHOICES: dict[str, tuple] = {"outlier": ("gaussian", "uniform")}
 
 
 def _prepare(x, y, y_err, x_err, user_ids, *, outlier_range=None) -> tuple[dict, np.ndarray]:
@@ -186,7 +189,7 @@ def line_outlier(
     """
     import pymc as pm
 
-    outlier = check_choice(outlier, name="outlier", choices={"gaussian", "uniform"})
+    outlier = check_choice(outlier, name="outlier", choices=CHOICES["outlier"])
     if outlier_range is not None:
         try:
             lo, hi = (float(v) for v in outlier_range)

@@ -35,6 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from bayesmix.analysis import cluster_report as _cluster_report
+from bayesmix.analysis import format_cluster_report as _cluster_text
+from bayesmix.analysis import parameter_summary as _parameter_summary
 from bayesmix.exceptions import DataError, SpecError
 from bayesmix.io import table_to_array, write_figure, write_json, write_table, write_text
 from bayesmix.spec import Spec, SpecData, read_data
@@ -296,52 +299,6 @@ def _build_cluster_field(spec: Spec, data: SpecData):
         ) from exc
 
 
-def _parameter_summary(fit) -> dict[str, dict[str, float | None]]:
-    """Mean, sd, 3/16/50/84/97 % quantiles, R-hat and ESS per scalar parameter element."""
-    import arviz_stats
-
-    post = fit.posterior
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # constant elements
-        rhat = arviz_stats.rhat(post)
-        bulk = arviz_stats.ess(post, method="bulk")
-        tail = arviz_stats.ess(post, method="tail")
-    out: dict[str, dict[str, float | None]] = {}
-    for name in post.data_vars:
-        da = post[name].transpose("chain", "draw", ...)
-        extra = [d for d in da.dims if d not in ("chain", "draw")]
-        vals = np.asarray(da.values, dtype=np.float64).reshape(
-            da.sizes["chain"] * da.sizes["draw"], -1
-        )
-        r = np.asarray(rhat[name].transpose(*extra).values, dtype=float).reshape(-1)
-        eb = np.asarray(bulk[name].transpose(*extra).values, dtype=float).reshape(-1)
-        et = np.asarray(tail[name].transpose(*extra).values, dtype=float).reshape(-1)
-        coords = [list(da[d].values) for d in extra]
-        for j in range(vals.shape[1]):
-            col = vals[:, j]
-            if extra:
-                idx = np.unravel_index(j, [len(c) for c in coords])
-                label = f"{name}[{', '.join(str(coords[i][k]) for i, k in enumerate(idx))}]"
-            else:
-                label = name
-            if np.ptp(col) == 0:
-                continue  # e.g. the zero upper triangle of a Cholesky factor
-            q = np.percentile(col, [3, 16, 50, 84, 97])
-            out[label] = {
-                "mean": float(col.mean()),
-                "sd": float(col.std(ddof=1)),
-                "q03": float(q[0]),
-                "q16": float(q[1]),
-                "q50": float(q[2]),
-                "q84": float(q[3]),
-                "q97": float(q[4]),
-                "r_hat": float(r[j]) if np.isfinite(r[j]) else None,
-                "ess_bulk": float(eb[j]) if np.isfinite(eb[j]) else None,
-                "ess_tail": float(et[j]) if np.isfinite(et[j]) else None,
-            }
-    return out
-
-
 def _bayes_report(spec: Spec, summary: dict[str, Any]) -> str:
     d = summary["data"]
     s = summary["sampler"]
@@ -474,7 +431,12 @@ def _run_bayes(
             mt = cf_table(fit, keep_columns=False, quantiles=True)
             if progress:
                 progress("summarising the cluster and comparing with the field alone")
-            cluster = _cluster_report(spec, fit, np.asarray(mt["p_cluster"], dtype=np.float64))
+            cluster = _cluster_report(
+                fit,
+                np.asarray(mt["p_cluster"], dtype=np.float64),
+                reference=spec.reference,
+                rng=spec.seed,
+            )
         else:
             ds = membership(fit)
         params = _parameter_summary(fit)
@@ -666,146 +628,6 @@ def _run_bayes(
     write_json(summary, paths["summary_json"], overwrite=overwrite)
     write_text(report, paths["summary_txt"], overwrite=overwrite)
     return RunResult(paths=paths, summary=summary, report=report, notes=notes)
-
-
-def _unit(name: str) -> str:
-    if name in ("n_members", "cluster_fraction"):
-        return ""
-    if name.endswith("distance_pc"):
-        return "pc"
-    if "parallax" in name or name == "zero_point":
-        return "mas"
-    if "pm" in name or "dispersion" in name:
-        return "mas/yr"
-    if "radial_velocity" in name:
-        return "km/s"
-    if name.endswith(("_ra", "_dec", "_radius")):
-        return "deg"
-    return ""
-
-
-_CLUSTER_MAX_DRAWS = 1000
-
-
-def _thinned(fit, max_draws: int):
-    """``fit`` with every k-th draw of each chain, at most ``max_draws`` in all."""
-    from dataclasses import replace
-
-    import xarray as xr
-
-    post = fit.posterior
-    total = post.sizes["chain"] * post.sizes["draw"]
-    step = -(-total // max_draws)
-    if step == 1:
-        return fit
-    tree = xr.DataTree.from_dict({"posterior": post.isel(draw=slice(None, None, step))})
-    return replace(fit, idata=tree)
-
-
-def _cluster_report(spec: Spec, fit, p_cluster: np.ndarray) -> dict[str, Any]:
-    """Cluster summary, membership counts and the cluster-or-not comparison (JSON-able).
-
-    The summary and the comparison use evenly thinned draws (at most 1000): both
-    hold an (n_draws x n_objects) array of log-likelihoods, which for 4000 draws
-    of the 14,785 Blanco 1 stars is 0.5 GB each and a minute of work, while the
-    numbers agree with the unthinned ones well within their uncertainties.
-    """
-    from bayesmix.builders.cluster_field import cluster_summary, compare_to_field
-
-    interval = 0.9
-    total = fit.posterior.sizes["chain"] * fit.posterior.sizes["draw"]
-    fit = _thinned(fit, _CLUSTER_MAX_DRAWS)
-    used = fit.posterior.sizes["chain"] * fit.posterior.sizes["draw"]
-    params = cluster_summary(fit, interval=interval)
-    p = p_cluster[np.isfinite(p_cluster)]
-    members = {
-        "n_p_gt_0.5": int((p > 0.5).sum()),
-        "n_p_gt_0.9": int((p > 0.9).sum()),
-        "expected": float(p.sum()),
-        "n_scored": int(p.size),
-    }
-    opts = fit.model.spec
-    fixed = opts.get("field") == "uniform" or (
-        opts.get("field") == "gmm" and opts.get("field_fit") == "xd"
-    )
-    comparison: dict[str, Any] | None = None
-    why_not = None
-    if fixed:
-        comparison = compare_to_field(fit, rng=spec.seed)
-    else:
-        why_not = (
-            f"not computed: compare_to_field needs a fixed field (field 'gmm' with field_fit "
-            f"'xd', or 'uniform'); this spec has field {opts.get('field')!r}"
-            + (f" with field_fit {opts.get('field_fit')!r}" if opts.get("field") == "gmm" else "")
-        )
-    ref = dict(spec.reference)
-    return {
-        "interval": interval,
-        "n_draws": used,
-        "n_draws_total": total,
-        "parameters": {k: {**v, "unit": _unit(k)} for k, v in params.items()},
-        "reference": ref,
-        "members": members,
-        "compare_to_field": comparison,
-        "compare_to_field_note": why_not,
-    }
-
-
-def _cluster_text(c: dict[str, Any]) -> str:
-    """Format the cluster part of ``summary.txt``."""
-    ref = {k: v for k, v in c["reference"].items() if k != "source"}
-    pct = round(100 * c["interval"])
-    draws = (
-        ""
-        if c["n_draws"] == c["n_draws_total"]
-        else (f", from {c['n_draws']} of the {c['n_draws_total']} draws")
-    )
-    lines = ["", f"cluster (posterior mean and {pct}% interval{draws})"]
-    if c["reference"].get("source"):
-        lines[-1] += f"; published: {c['reference']['source']}"
-    lines.append(f"  {'quantity':<26} {'mean':>10}  {f'{pct}% interval':<22} {'published':>10}")
-    params = c["parameters"]
-
-    def fmt(v: float) -> str:
-        return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.0f}"
-
-    last = ("cluster_fraction", "n_members")  # the cluster's parameters first, then its size
-    names = [k for k in params if k not in last] + [k for k in last if k in params]
-    for name in names:
-        v = params[name]
-        pub = f"{ref[name]:g}" if name in ref else ""
-        unit = v["unit"]
-        lines.append(
-            f"  {name:<26} {fmt(v['mean']):>10}  {f'[{fmt(v["lower"])}, {fmt(v["upper"])}]':<22}"
-            f" {pub:>10}  {unit}".rstrip()
-        )
-    for name, value in ref.items():
-        if name not in params:
-            lines.append(
-                f"  {name:<26} {'-':>10}  {'(not in this model)':<22} {value:>10g}  "
-                f"{_unit(name)}".rstrip()
-            )
-    m = c["members"]
-    lines += [
-        f"members: {m['n_p_gt_0.5']} stars with p(cluster) > 0.5, {m['n_p_gt_0.9']} with "
-        f"p > 0.9; expected number (sum of p) {m['expected']:.1f}, of {m['n_scored']} stars scored",
-    ]
-    cmp = c["compare_to_field"]
-    if cmp is None:
-        lines.append(f"is there a cluster? {c['compare_to_field_note']}")
-    else:
-        sky = (
-            ""
-            if cmp["sky_z"] is None
-            else (f"; probable members concentrated on the sky at z = {cmp['sky_z']:.1f}")
-        )
-        lines.append(
-            f"is there a cluster? {'yes' if cmp['cluster'] else 'no'}: cluster + field beats "
-            f"the field alone by elpd {cmp['elpd_diff']:.1f} +- {cmp['se_diff']:.1f} "
-            f"(PSIS-LOO){sky}"
-        )
-        lines.append(f"  (criterion: {cmp['criterion']})")
-    return "\n".join(lines) + "\n"
 
 
 def _write_posterior(tree, path: Path, *, overwrite: bool) -> None:

@@ -1,0 +1,22 @@
+"""After-sampling analysis: posterior summaries and the cluster reports.
+
+This layer sits above the builders, :mod:`bayesmix.inference` and
+:mod:`bayesmix.membership`: every function takes a sampled
+:class:`~bayesmix.inference.Fit` (and what the builder recorded in its
+:class:`~bayesmix.builders.MixtureModel`) and returns plain numbers, dicts or
+tables; nothing here samples, draws or writes files.
+"""
+
+from __future__ import annotations
+
+from bayesmix.analysis.report import CLUSTER_MAX_DRAWS, cluster_report, format_cluster_report
+from bayesmix.analysis.summary import parameter_summary, thin_draws, unit_of
+
+__all__ = [
+    "CLUSTER_MAX_DRAWS",
+    "cluster_report",
+    "format_cluster_report",
+    "parameter_summary",
+    "thin_draws",
+    "unit_of",
+]

@@ -1,0 +1,146 @@
+"""Posterior summaries of any fit: per-parameter table, thinning, units of cluster quantities.
+
+These functions read only the :class:`~bayesmix.inference.Fit` they are given;
+they are used by the ``bayesmix run`` reports and work on any builder's fit.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+__all__ = ["parameter_summary", "thin_draws", "unit_of"]
+
+
+def parameter_summary(fit: Any) -> dict[str, dict[str, float | None]]:
+    """Mean, sd, quantiles, R-hat and ESS of every scalar element of every posterior variable.
+
+    Parameters
+    ----------
+    fit : Fit
+        A sampled model (:func:`bayesmix.inference.sample`).
+
+    Returns
+    -------
+    dict
+        ``label -> {"mean", "sd", "q03", "q16", "q50", "q84", "q97", "r_hat",
+        "ess_bulk", "ess_tail"}`` in the variable's own unit.  Labels are the
+        variable name, with the element's coordinates for non-scalar variables
+        (``"weights[cluster]"``, ``"cov_chol[0, x, x]"``).  Elements constant over
+        all draws (e.g. the zero upper triangle of a Cholesky factor) are left
+        out; R-hat or ESS that cannot be computed are None.
+
+    Notes
+    -----
+    R-hat is the rank-normalised split R-hat and the ESS are the bulk and tail
+    effective sample sizes of Vehtari et al. (2021), from ``arviz_stats``.
+
+    References
+    ----------
+    Vehtari, A., Gelman, A., Simpson, D., Carpenter, B. & Bürkner, P.-C. 2021,
+    Bayesian Analysis 16, 667.
+    """
+    import arviz_stats
+
+    post = fit.posterior
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # constant elements
+        rhat = arviz_stats.rhat(post)
+        bulk = arviz_stats.ess(post, method="bulk")
+        tail = arviz_stats.ess(post, method="tail")
+    out: dict[str, dict[str, float | None]] = {}
+    for name in post.data_vars:
+        da = post[name].transpose("chain", "draw", ...)
+        extra = [d for d in da.dims if d not in ("chain", "draw")]
+        vals = np.asarray(da.values, dtype=np.float64).reshape(
+            da.sizes["chain"] * da.sizes["draw"], -1
+        )
+        r = np.asarray(rhat[name].transpose(*extra).values, dtype=float).reshape(-1)
+        eb = np.asarray(bulk[name].transpose(*extra).values, dtype=float).reshape(-1)
+        et = np.asarray(tail[name].transpose(*extra).values, dtype=float).reshape(-1)
+        coords = [list(da[d].values) for d in extra]
+        for j in range(vals.shape[1]):
+            col = vals[:, j]
+            if extra:
+                idx = np.unravel_index(j, [len(c) for c in coords])
+                label = f"{name}[{', '.join(str(coords[i][k]) for i, k in enumerate(idx))}]"
+            else:
+                label = name
+            if np.ptp(col) == 0:
+                continue  # e.g. the zero upper triangle of a Cholesky factor
+            q = np.percentile(col, [3, 16, 50, 84, 97])
+            out[label] = {
+                "mean": float(col.mean()),
+                "sd": float(col.std(ddof=1)),
+                "q03": float(q[0]),
+                "q16": float(q[1]),
+                "q50": float(q[2]),
+                "q84": float(q[3]),
+                "q97": float(q[4]),
+                "r_hat": float(r[j]) if np.isfinite(r[j]) else None,
+                "ess_bulk": float(eb[j]) if np.isfinite(eb[j]) else None,
+                "ess_tail": float(et[j]) if np.isfinite(et[j]) else None,
+            }
+    return out
+
+
+def thin_draws(fit: Any, max_draws: int) -> Any:
+    """Return ``fit`` keeping every k-th draw of each chain, at most ``max_draws`` in all.
+
+    Parameters
+    ----------
+    fit : Fit
+        A sampled model.
+    max_draws : int
+        Largest number of draws (over all chains) to keep.
+
+    Returns
+    -------
+    Fit
+        ``fit`` itself when it has at most ``max_draws`` draws; otherwise a copy
+        whose posterior holds draws 0, k, 2k, ... of every chain, with
+        k = ceil(n_chains * n_draws / max_draws).  Only the ``posterior`` group
+        is kept.
+    """
+    import xarray as xr
+
+    post = fit.posterior
+    total = post.sizes["chain"] * post.sizes["draw"]
+    step = -(-total // max_draws)
+    if step == 1:
+        return fit
+    tree = xr.DataTree.from_dict({"posterior": post.isel(draw=slice(None, None, step))})
+    return replace(fit, idata=tree)
+
+
+def unit_of(name: str) -> str:
+    """Return the unit of a cluster quantity, from its name (``""`` for counts and fractions).
+
+    Parameters
+    ----------
+    name : str
+        A :func:`~bayesmix.analysis.cluster_summary` entry or ``[reference]`` key,
+        e.g. ``"cluster_pmra"`` (mas/yr), ``"cluster_parallax"`` (mas),
+        ``"cluster_distance_pc"`` (pc), ``"cluster_ra"`` (deg),
+        ``"cluster_radial_velocity"`` (km/s), ``"n_members"`` (no unit).
+
+    Returns
+    -------
+    str
+    """
+    if name in ("n_members", "cluster_fraction"):
+        return ""
+    if name.endswith("distance_pc"):
+        return "pc"
+    if "parallax" in name or name == "zero_point":
+        return "mas"
+    if "pm" in name or "dispersion" in name:
+        return "mas/yr"
+    if "radial_velocity" in name:
+        return "km/s"
+    if name.endswith(("_ra", "_dec", "_radius")):
+        return "deg"
+    return ""
