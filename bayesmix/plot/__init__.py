@@ -24,7 +24,22 @@ __all__ = [
     "save_animation",
 ]
 
+from bayesmix.plot.astrometry import plot_astrometry, plot_zoomed_membership  # noqa: E402
+from bayesmix.plot.calibration import (  # noqa: E402
+    plot_probability_histogram,
+    plot_reliability,
+)
+from bayesmix.plot.cluster import plot_parallax_distance, plot_radial_profile  # noqa: E402
 from bayesmix.plot.gpz import plot_weighted_histograms  # noqa: E402
 from bayesmix.plot.posterior import plot_pair  # noqa: E402
 
-__all__ += ["plot_pair", "plot_weighted_histograms"]
+__all__ += [
+    "plot_astrometry",
+    "plot_pair",
+    "plot_parallax_distance",
+    "plot_probability_histogram",
+    "plot_radial_profile",
+    "plot_reliability",
+    "plot_weighted_histograms",
+    "plot_zoomed_membership",
+]

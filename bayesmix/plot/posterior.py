@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from bayesmix.exceptions import DataError
 
-__all__ = ["plot_pair", "posterior_columns"]
+__all__ = ["plot_pair", "posterior_columns", "simplex_variables"]
 
 
 def _tree(fit: Any):
@@ -18,8 +18,44 @@ def _tree(fit: Any):
     return getattr(fit, "idata", fit)
 
 
+def simplex_variables(fit: Any, var_names: Sequence[str] | None = None) -> dict[str, str]:
+    """Posterior variables that sum to 1 over their one dimension (mixing weights).
+
+    The last element of such a variable is 1 minus the others (e.g.
+    ``weights[field] = 1 - weights[cluster]``), so a pair plot needs only the
+    first ``n - 1``.
+
+    Parameters
+    ----------
+    fit : Fit or xarray.DataTree
+    var_names : sequence of str, optional
+        Variables to look at (default: every posterior variable).
+
+    Returns
+    -------
+    dict of str to str
+        Variable name -> the dimension it sums to 1 over, for every variable
+        with one non-sample dimension of length >= 2, non-negative values and
+        sums within 1e-8 of 1 in every draw.
+    """
+    post = _tree(fit)["posterior"].to_dataset()
+    names = list(post.data_vars) if var_names is None else list(var_names)
+    out: dict[str, str] = {}
+    for name in names:
+        if name not in post:
+            continue
+        da = post[name]
+        extra = [d for d in da.dims if d not in ("chain", "draw")]
+        if len(extra) != 1 or da.sizes[extra[0]] < 2:
+            continue
+        v = np.asarray(da.values, dtype=np.float64)
+        if (v >= 0).all() and np.allclose(da.sum(extra[0]).values, 1.0, rtol=0, atol=1e-8):
+            out[name] = extra[0]
+    return out
+
+
 def posterior_columns(
-    fit: Any, var_names: Sequence[str] | None = None
+    fit: Any, var_names: Sequence[str] | None = None, *, drop_redundant: bool = False
 ) -> tuple[list[str], np.ndarray]:
     """Flatten posterior draws into labelled columns, e.g. ``weights[inlier]``.
 
@@ -28,6 +64,9 @@ def posterior_columns(
     fit : Fit or xarray.DataTree
     var_names : sequence of str, optional
         Variables to include (default: every posterior variable).
+    drop_redundant : bool, default False
+        Leave out the last element of each :func:`simplex_variables` variable
+        (it is 1 minus the others).
 
     Returns
     -------
@@ -38,6 +77,7 @@ def posterior_columns(
     """
     post = _tree(fit)["posterior"].to_dataset()
     names = list(post.data_vars) if var_names is None else list(var_names)
+    simplex = simplex_variables(fit, [n for n in names if n in post]) if drop_redundant else {}
     labels: list[str] = []
     cols: list[np.ndarray] = []
     for name in names:
@@ -53,7 +93,8 @@ def posterior_columns(
             da.sizes["chain"] * da.sizes["draw"], -1
         )
         coord_lists = [list(da[d].values) for d in extra]
-        for j in range(values.shape[1]):
+        n_cols = values.shape[1] - (1 if name in simplex else 0)
+        for j in range(n_cols):
             idx = np.unravel_index(j, [len(c) for c in coord_lists]) if extra else ()
             label = name + (
                 "[" + ", ".join(str(coord_lists[i][k]) for i, k in enumerate(idx)) + "]"
@@ -68,6 +109,24 @@ def posterior_columns(
     if not cols:
         raise DataError("no non-constant posterior variables to plot", argument="var_names")
     return labels, np.column_stack(cols)
+
+
+def _without_last_element(tree: Any, names: Sequence[str] | None):
+    """Return a posterior-only DataTree whose simplex variables lose their last element.
+
+    The shortened variable gets its own dimension (``<dim>_<name>``), so other
+    variables over the same dimension (e.g. ``means`` over ``component``) keep
+    all their elements.
+    """
+    import xarray as xr
+
+    simplex = simplex_variables(tree, names)
+    post = tree["posterior"].to_dataset()
+    for name, dim in simplex.items():
+        short = post[name].isel({dim: slice(0, -1)})
+        post = post.drop_vars(name)
+        post[name] = short.rename({dim: f"{dim}_{name}"})
+    return xr.DataTree.from_dict({"posterior": post})
 
 
 def _corner(
@@ -112,6 +171,7 @@ def plot_pair(
     bins: int = 30,
     max_points: int = 2000,
     detach: bool = False,
+    drop_redundant: bool = False,
     **kwargs: Any,
 ) -> Figure:
     """Pair plot of posterior draws: marginals on the diagonal, pairs below it.
@@ -139,6 +199,11 @@ def plot_pair(
     detach : bool, default False
         Remove the figure from pyplot's figure manager (for batch jobs that
         save and discard many figures); the Figure stays usable.
+    drop_redundant : bool, default False
+        Leave out the last element of each mixing-weight vector
+        (:func:`simplex_variables`): with two components ``weights[field]``
+        is exactly ``1 - weights[cluster]`` and adds a row and a column of
+        nothing.
     **kwargs
         Passed to :func:`arviz_plots.plot_pair`.
 
@@ -161,12 +226,14 @@ def plot_pair(
                 raise
             use_arviz = False
     if not use_arviz:
-        labels, draws = posterior_columns(fit, var_names)
+        labels, draws = posterior_columns(fit, var_names, drop_redundant=drop_redundant)
         out = _corner(labels, draws, fig, bins=bins, max_points=max_points)
         out.set_label("corner")
         return out
     tree = _tree(fit)
     names = None if var_names is None else list(var_names)
+    if drop_redundant:
+        tree = _without_last_element(tree, names)
     pc = arviz_plots.plot_pair(tree, var_names=names, backend="matplotlib", **kwargs)
     out = pc.viz["figure"].item()
     out.set_label("arviz_plots.plot_pair")

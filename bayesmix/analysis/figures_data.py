@@ -1,0 +1,753 @@
+"""Numbers behind the figures: zoom windows, reliability curves, radial and probability profiles.
+
+Every function here takes arrays (membership probabilities, positions, posterior
+draws) and returns plain numbers or small frozen records; nothing draws (the
+figures are in :mod:`bayesmix.plot`) and nothing samples.  Keeping the binning
+here lets it be tested against independent references (``scipy.stats``,
+brute-force loops) without a plotting backend.
+
+* :func:`robust_limits`, :func:`zoom_window`: axis limits of the whole field
+  and of the region where the cluster is (for :func:`bayesmix.plot.plot_zoomed_membership`).
+* :func:`reliability_curve`: predicted membership probability against the
+  observed member fraction, with binomial (Wilson) intervals, from simulated
+  or injected data whose truth is known.
+* :func:`probability_histogram`: the distribution of membership probabilities.
+* :func:`radial_profile`, :func:`plummer_profile`: member surface density in
+  annuli around the cluster centre and the fitted Plummer (1911) profile.
+* :func:`parallax_distance`: summary and histogram of a cluster's parallax
+  posterior and the matching distance.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from bayesmix._validate import check_array_1d, check_int, check_matrix
+from bayesmix.components.plummer import Plummer
+from bayesmix.exceptions import DataError
+from bayesmix.sky import from_tangent_plane, tangent_plane
+
+__all__ = [
+    "ParallaxDistance",
+    "PlummerProfile",
+    "ProbabilityHistogram",
+    "RadialProfile",
+    "ReliabilityCurve",
+    "ZoomWindow",
+    "parallax_distance",
+    "plummer_profile",
+    "probability_histogram",
+    "radial_profile",
+    "reliability_curve",
+    "robust_limits",
+    "zoom_window",
+]
+
+
+def _probability(p: ArrayLike, *, name: str = "probability", n: int | None = None):
+    """Return ``p`` as a 1-D float array in [0, 1] (NaN allowed: not scored)."""
+    arr = check_array_1d(p, name=name, n=n, allow_nan=True)
+    finite = arr[np.isfinite(arr)]
+    if finite.size and (finite.min() < -1e-9 or finite.max() > 1 + 1e-9):
+        i = int(np.flatnonzero(np.isfinite(arr) & ((arr < -1e-9) | (arr > 1 + 1e-9)))[0])
+        raise DataError(
+            f"'{name}' must lie in [0, 1]; got {arr[i]:.6g} at row {i}", argument=name, rows=[i]
+        )
+    return np.clip(arr, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# axis limits
+# --------------------------------------------------------------------------------------------
+
+
+def robust_limits(
+    values: ArrayLike, *, quantiles: tuple[float, float] = (0.005, 0.995), pad: float = 0.05
+) -> tuple[float, float]:
+    """Axis limits covering the bulk of ``values``, ignoring far outliers and NaN.
+
+    Parameters
+    ----------
+    values : array-like
+        Any shape; non-finite values are ignored.
+    quantiles : tuple of float, default (0.005, 0.995)
+        Lower and upper quantiles kept.
+    pad : float, default 0.05
+        Fraction of the span added on each side.
+
+    Returns
+    -------
+    tuple of float
+        ``(lower, upper)``; ``(-1, 1)`` around the value when all finite values are
+        equal, ``(0, 1)`` when there are none.
+    """
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0.0, 1.0
+    lo, hi = np.quantile(v, quantiles)
+    span = hi - lo
+    if span <= 0:
+        return float(lo) - 1.0, float(hi) + 1.0
+    return float(lo - pad * span), float(hi + pad * span)
+
+
+@dataclass(frozen=True)
+class ZoomWindow:
+    """Axis limits of the region where a cluster is, in a two-feature plane.
+
+    Attributes
+    ----------
+    center : tuple of float
+        Window centre (the cluster mean, or the members' median).
+    xlim, ylim : tuple of float
+        ``(lower, upper)`` on each axis, in the features' units.
+    n_inside : int
+        Objects (any probability) inside the window.
+    n_members_inside : float
+        Expected members inside (sum of the probabilities there).
+    n_members : float
+        Expected members overall (sum of all finite probabilities).
+    """
+
+    center: tuple[float, float]
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+    n_inside: int
+    n_members_inside: float
+    n_members: float
+
+
+def zoom_window(
+    X: ArrayLike,
+    probability: ArrayLike,
+    *,
+    center: ArrayLike | None = None,
+    scale: ArrayLike | float | None = None,
+    n_sigma: float = 5.0,
+    threshold: float = 0.5,
+    coverage: float = 0.98,
+    square: bool = True,
+) -> ZoomWindow:
+    r"""Limits of a window around the cluster in a plane such as (pmra, pmdec).
+
+    The half-width on each axis is the largest of: ``n_sigma * scale`` (the
+    fitted spread, e.g. :math:`\sqrt{\sigma_{\rm int}^2 + \mathrm{median}(\sigma_n^2)}`),
+    and 1.5 times the ``coverage`` quantile of the likely members' distance from
+    the centre on that axis; so the window shows the fitted cluster and all but
+    a few of its likely members, and the field stars next to them.  It never
+    exceeds the whole field's :func:`robust_limits`.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_objects, 2)
+        The plane's coordinates (e.g. pmra, pmdec in mas/yr); NaN rows are ignored.
+    probability : array-like of shape (n_objects,)
+        Membership probability of the cluster (NaN: not scored).
+    center : array-like of shape (2,), optional
+        Fitted cluster mean; default the median of the likely members.
+    scale : float or array-like of shape (2,), optional
+        Fitted spread per axis (same units as ``X``).
+    n_sigma : float, default 5
+        Half-width in units of ``scale``.
+    threshold : float, default 0.5
+        Likely members have ``probability > threshold``.
+    coverage : float, default 0.98
+        Quantile of the members' offsets that the window covers.
+    square : bool, default True
+        Same half-width on both axes (for planes in one unit, like proper motion).
+
+    Returns
+    -------
+    ZoomWindow
+
+    Raises
+    ------
+    DataError
+        Shape mismatch, or neither ``center`` nor any likely member.
+    """
+    X = check_matrix(X, name="X", allow_nan=True, n_features=2)
+    p = _probability(probability, n=X.shape[0])
+    ok = np.isfinite(X).all(axis=1)
+    member = ok & np.isfinite(p) & (p > threshold)
+    if center is None:
+        if not member.any():
+            raise DataError(
+                f"no object has probability > {threshold:g}; give 'center' (the fitted "
+                "cluster mean) to place the window",
+                argument="center",
+            )
+        c = np.median(X[member], axis=0)
+    else:
+        c = np.asarray(center, dtype=np.float64).reshape(2)
+    half = np.zeros(2)
+    if scale is not None:
+        half = np.maximum(half, n_sigma * np.broadcast_to(np.asarray(scale, float), (2,)))
+    if member.sum() >= 3:
+        off = np.abs(X[member] - c)
+        half = np.maximum(half, 1.5 * np.quantile(off, coverage, axis=0))
+    full = [robust_limits(X[ok, j]) for j in range(2)]
+    span = np.array([hi - lo for lo, hi in full])
+    if not (half > 0).any():
+        half = 0.05 * span
+    if square:
+        half = np.full(2, half.max())
+    half = np.minimum(half, span / 2)
+    half = np.where(half > 0, half, 1.0)
+    lims = [(float(c[j] - half[j]), float(c[j] + half[j])) for j in range(2)]
+    inside = ok & (np.abs(X - c) <= half).all(axis=1) if ok.any() else ok
+    pf = np.where(np.isfinite(p), p, 0.0)
+    return ZoomWindow(
+        center=(float(c[0]), float(c[1])),
+        xlim=lims[0],
+        ylim=lims[1],
+        n_inside=int(inside.sum()),
+        n_members_inside=float(pf[inside].sum()),
+        n_members=float(pf.sum()),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# calibration
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReliabilityCurve:
+    """Predicted probability against observed frequency, per probability bin.
+
+    Attributes
+    ----------
+    edges : ndarray of shape (n_bins + 1,)
+        Bin edges in [0, 1] (the last bin includes 1).
+    mean_probability : ndarray of shape (n_bins,)
+        Mean predicted probability of the objects in each bin (NaN if empty).
+    observed_fraction : ndarray of shape (n_bins,)
+        Fraction of true members among them (NaN if empty).
+    lower, upper : ndarray of shape (n_bins,)
+        Wilson score interval of the observed fraction at ``interval``.
+    counts : ndarray of shape (n_bins,)
+        Objects per bin.
+    interval : float
+        Probability content of ``lower``..``upper``.
+    brier_score : float
+        Mean of (p - truth)^2 over scored objects.
+    calibration_error : float
+        Expected calibration error: counts-weighted mean of
+        abs(observed_fraction - mean_probability).
+    n_unscored : int
+        Objects with NaN probability (left out of every number above).
+    """
+
+    edges: NDArray[np.float64]
+    mean_probability: NDArray[np.float64]
+    observed_fraction: NDArray[np.float64]
+    lower: NDArray[np.float64]
+    upper: NDArray[np.float64]
+    counts: NDArray[np.int64]
+    interval: float
+    brier_score: float
+    calibration_error: float
+    n_unscored: int
+
+
+def _wilson(k: NDArray, n: NDArray, interval: float) -> tuple[NDArray, NDArray]:
+    """Wilson score interval of a binomial proportion k/n (NaN where n = 0)."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + interval / 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        phat = k / n
+        den = 1 + z**2 / n
+        mid = (phat + z**2 / (2 * n)) / den
+        half = z * np.sqrt(phat * (1 - phat) / n + z**2 / (4 * n**2)) / den
+    return np.clip(mid - half, 0.0, 1.0), np.clip(mid + half, 0.0, 1.0)
+
+
+def reliability_curve(
+    probability: ArrayLike,
+    truth: ArrayLike,
+    *,
+    bins: int | ArrayLike = 10,
+    interval: float = 0.68,
+) -> ReliabilityCurve:
+    """Bin predicted membership probabilities and compare with the true member fraction.
+
+    A well calibrated classifier has, among objects given probability p, a
+    fraction p of true members: the curve follows the diagonal.  Use it on
+    simulated data (:mod:`bayesmix` tests' simulators) or on injection-recovery
+    runs, where the truth is known; several runs can be concatenated.
+
+    Parameters
+    ----------
+    probability : array-like of shape (n_objects,)
+        Predicted membership probability (NaN: not scored, counted in ``n_unscored``).
+    truth : array-like of bool of shape (n_objects,)
+        Whether each object is a true member.
+    bins : int or array-like, default 10
+        Number of equal-width bins on [0, 1], or the edges (increasing, from 0 to 1).
+    interval : float, default 0.68
+        Probability content of the Wilson score interval of each bin's fraction.
+
+    Returns
+    -------
+    ReliabilityCurve
+
+    Raises
+    ------
+    DataError
+        Lengths differ, probabilities outside [0, 1], bad edges.
+
+    References
+    ----------
+    Wilson, E. B. 1927, J. Am. Stat. Assoc. 22, 209.
+    DeGroot, M. H. & Fienberg, S. E. 1983, The Statistician 32, 12.
+    """
+    p = _probability(probability)
+    t = np.asarray(truth).reshape(-1)
+    if t.shape != p.shape:
+        raise DataError(
+            f"'truth' must have one value per object ({p.size}); got {t.size}", argument="truth"
+        )
+    if t.dtype != bool:
+        tv = np.asarray(t, dtype=float)
+        bad = ~np.isin(tv, (0.0, 1.0))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"'truth' must be boolean (0/1); got {t[i]!r} at row {i}",
+                argument="truth",
+                rows=[i],
+            )
+        t = tv.astype(bool)
+    if not 0 < interval < 1:
+        raise DataError(f"'interval' must lie in (0, 1); got {interval!r}", argument="interval")
+    edges = _edges(bins)
+    ok = np.isfinite(p)
+    ps, ts = p[ok], t[ok]
+    idx = np.clip(np.searchsorted(edges, ps, side="right") - 1, 0, edges.size - 2)
+    nb = edges.size - 1
+    counts = np.bincount(idx, minlength=nb)
+    k = np.bincount(idx, weights=ts.astype(float), minlength=nb)
+    psum = np.bincount(idx, weights=ps, minlength=nb)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p = np.where(counts > 0, psum / counts, np.nan)
+        frac = np.where(counts > 0, k / counts, np.nan)
+    lo, hi = _wilson(k, counts.astype(float), interval)
+    n = int(counts.sum())
+    brier = float(np.mean((ps - ts) ** 2)) if n else math.nan
+    ece = float(np.nansum(counts * np.abs(frac - mean_p)) / n) if n else math.nan
+    return ReliabilityCurve(
+        edges=edges,
+        mean_probability=mean_p,
+        observed_fraction=frac,
+        lower=lo,
+        upper=hi,
+        counts=counts.astype(np.int64),
+        interval=float(interval),
+        brier_score=brier,
+        calibration_error=ece,
+        n_unscored=int((~ok).sum()),
+    )
+
+
+def _edges(bins: int | ArrayLike) -> NDArray[np.float64]:
+    """Bin edges on [0, 1] from a count or given edges."""
+    if np.ndim(bins) == 0:
+        nb = check_int(bins, name="bins", minimum=1)
+        return np.linspace(0.0, 1.0, nb + 1)
+    edges = np.asarray(bins, dtype=np.float64).reshape(-1)
+    if edges.size < 2 or not (np.diff(edges) > 0).all() or edges[0] != 0 or edges[-1] != 1:
+        raise DataError(
+            f"'bins' edges must increase from 0 to 1; got {edges.tolist()}", argument="bins"
+        )
+    return edges
+
+
+@dataclass(frozen=True)
+class ProbabilityHistogram:
+    """Counts of membership probabilities per bin.
+
+    Attributes
+    ----------
+    edges : ndarray of shape (n_bins + 1,)
+        Bin edges on [0, 1] (the last bin includes 1).
+    counts : ndarray of shape (n_bins,)
+        Objects per bin.
+    n_unscored : int
+        Objects with NaN probability.
+    n_above : int
+        Objects with probability above ``threshold``.
+    threshold : float
+    expected_members : float
+        Sum of the probabilities (the expected number of members).
+    """
+
+    edges: NDArray[np.float64]
+    counts: NDArray[np.int64]
+    n_unscored: int
+    n_above: int
+    threshold: float
+    expected_members: float
+
+
+def probability_histogram(
+    probability: ArrayLike, *, bins: int | ArrayLike = 20, threshold: float = 0.5
+) -> ProbabilityHistogram:
+    """Histogram of membership probabilities on [0, 1], with the unscored count.
+
+    Parameters
+    ----------
+    probability : array-like of shape (n_objects,)
+        Membership probability (NaN: not scored).
+    bins : int or array-like, default 20
+        Number of equal-width bins, or edges from 0 to 1.
+    threshold : float, default 0.5
+        Probability above which an object counts in ``n_above``.
+
+    Returns
+    -------
+    ProbabilityHistogram
+    """
+    p = _probability(probability)
+    edges = _edges(bins)
+    ok = np.isfinite(p)
+    idx = np.clip(np.searchsorted(edges, p[ok], side="right") - 1, 0, edges.size - 2)
+    counts = np.bincount(idx, minlength=edges.size - 1).astype(np.int64)
+    return ProbabilityHistogram(
+        edges=edges,
+        counts=counts,
+        n_unscored=int((~ok).sum()),
+        n_above=int((p[ok] > threshold).sum()),
+        threshold=float(threshold),
+        expected_members=float(p[ok].sum()),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# radial profile
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RadialProfile:
+    """Surface density of members (and of all objects) in annuli around the cluster centre.
+
+    Attributes
+    ----------
+    edges : ndarray of shape (n_bins + 1,)
+        Annulus radii (deg of the tangent plane).
+    radius : ndarray of shape (n_bins,)
+        Area-weighted mean radius of each annulus (where its points are drawn).
+    area : ndarray of shape (n_bins,)
+        Area of each annulus inside the footprint (deg^2).
+    members : ndarray of shape (n_bins,)
+        Expected members in each annulus (sum of probabilities).
+    density, density_err : ndarray of shape (n_bins,)
+        ``members / area`` and its weighted-Poisson error sqrt(sum p^2) / area (deg^-2).
+    density_all : ndarray of shape (n_bins,)
+        All scored objects per deg^2.
+    n_unscored : int
+        Objects with NaN probability (left out).
+    """
+
+    edges: NDArray[np.float64]
+    radius: NDArray[np.float64]
+    area: NDArray[np.float64]
+    members: NDArray[np.float64]
+    density: NDArray[np.float64]
+    density_err: NDArray[np.float64]
+    density_all: NDArray[np.float64]
+    n_unscored: int
+
+
+def _annulus_areas(
+    edges: NDArray, center_xy: NDArray, tangent_point, footprint, n_sub: int = 8, n_theta: int = 720
+) -> tuple[NDArray, NDArray]:
+    """Area (deg^2) of each annulus inside the footprint and its area-weighted mean radius.
+
+    Midpoint rule: ``n_sub`` sub-annuli by ``n_theta`` angles per annulus, each
+    point tested with ``footprint.contains`` after projecting back to the sky.
+    """
+    nb = edges.size - 1
+    frac = np.linspace(0, 1, n_sub + 1)
+    r_lo = edges[:-1, None] + (edges[1:] - edges[:-1])[:, None] * frac[None, :-1]
+    r_hi = edges[:-1, None] + (edges[1:] - edges[:-1])[:, None] * frac[None, 1:]
+    r_mid = 0.5 * (r_lo + r_hi)
+    sub_area = math.pi * (r_hi**2 - r_lo**2)  # (nb, n_sub)
+    if footprint is None:
+        inside = np.ones((nb, n_sub))
+    else:
+        th = (np.arange(n_theta) + 0.5) * (2 * math.pi / n_theta)
+        xi = center_xy[0] + r_mid[..., None] * np.cos(th)
+        eta = center_xy[1] + r_mid[..., None] * np.sin(th)
+        ra, dec = from_tangent_plane(xi, eta, *tangent_point)
+        inside = footprint.contains(ra % 360.0, dec).mean(axis=-1)
+    area = (sub_area * inside).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rad = np.where(
+            area > 0, (sub_area * inside * r_mid).sum(axis=1) / area, 0.5 * (edges[:-1] + edges[1:])
+        )
+    return area, rad
+
+
+def radial_profile(
+    ra: ArrayLike,
+    dec: ArrayLike,
+    probability: ArrayLike,
+    *,
+    center: tuple[float, float],
+    footprint: Any = None,
+    edges: ArrayLike | None = None,
+    n_bins: int = 12,
+) -> RadialProfile:
+    """Members per unit area in annuli around the cluster centre.
+
+    Radii are measured on the plane tangent at the footprint's centre (as the
+    fitted Plummer profile of :func:`bayesmix.builders.cluster_field` is), from
+    the projected cluster centre; without a footprint, on the plane tangent at
+    the cluster centre.  Each annulus's area is the part inside the footprint,
+    so a box footprint or an off-centre cluster gives no artificial drop.
+
+    Parameters
+    ----------
+    ra, dec : array-like of shape (n_objects,)
+        Positions (deg).
+    probability : array-like of shape (n_objects,)
+        Cluster membership probability (NaN: not scored, left out and counted).
+    center : tuple of float
+        Cluster centre (ra, dec) in deg, e.g. the posterior mean of
+        ``cluster_ra``, ``cluster_dec``.
+    footprint : bayesmix.sky.Footprint, optional
+        Survey footprint; annulus areas are clipped to it.
+    edges : array-like, optional
+        Annulus radii (deg), increasing from >= 0.  Default: 0 then ``n_bins``
+        geometric steps from 1/30 of the largest radius to the largest radius.
+    n_bins : int, default 12
+        Annuli when ``edges`` is not given.
+
+    Returns
+    -------
+    RadialProfile
+    """
+    a = check_array_1d(ra, name="ra")
+    d = check_array_1d(dec, name="dec", n=a.size)
+    p = _probability(probability, n=a.size)
+    if footprint is not None:
+        tp = tuple(float(v) for v in footprint.tangent_point)
+    else:
+        tp = (float(center[0]), float(center[1]))
+    xi, eta, _ = tangent_plane(a, d, *tp)
+    cx, cy, _ = tangent_plane(float(center[0]), float(center[1]), *tp)
+    cxy = np.array([float(cx), float(cy)])
+    r = np.hypot(xi - cxy[0], eta - cxy[1])
+    if edges is None:
+        n_bins = check_int(n_bins, name="n_bins", minimum=2)
+        r_max = float(r.max())
+        e = np.r_[0.0, r_max * np.geomspace(1.0 / 30.0, 1.0, n_bins)]
+        e[-1] = np.nextafter(r_max, np.inf)  # the farthest object falls in the last annulus
+    else:
+        e = np.asarray(edges, dtype=np.float64).reshape(-1)
+        if e.size < 2 or e[0] < 0 or not (np.diff(e) > 0).all():
+            raise DataError(f"'edges' must increase from >= 0; got {e.tolist()}", argument="edges")
+    area, rad = _annulus_areas(e, cxy, tp, footprint)
+    ok = np.isfinite(p)
+    idx = np.searchsorted(e, r, side="right") - 1
+    use = ok & (idx >= 0) & (idx < e.size - 1)
+    nb = e.size - 1
+    members = np.bincount(idx[use], weights=p[use], minlength=nb)
+    var = np.bincount(idx[use], weights=p[use] ** 2, minlength=nb)
+    n_all = np.bincount(idx[use], minlength=nb).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dens = np.where(area > 0, members / area, np.nan)
+        err = np.where(area > 0, np.sqrt(var) / area, np.nan)
+        dall = np.where(area > 0, n_all / area, np.nan)
+    return RadialProfile(
+        edges=e,
+        radius=rad,
+        area=area,
+        members=members,
+        density=dens,
+        density_err=err,
+        density_all=dall,
+        n_unscored=int((~ok).sum()),
+    )
+
+
+@dataclass(frozen=True)
+class PlummerProfile:
+    """Fitted member surface density against radius, with a credible band.
+
+    Attributes
+    ----------
+    radius : ndarray of shape (n_radii,)
+        Radii (deg).
+    median, lower, upper : ndarray of shape (n_radii,)
+        Posterior median and central ``interval`` band of the member surface
+        density (deg^-2).
+    interval : float
+    """
+
+    radius: NDArray[np.float64]
+    median: NDArray[np.float64]
+    lower: NDArray[np.float64]
+    upper: NDArray[np.float64]
+    interval: float
+
+
+def plummer_profile(
+    radius: ArrayLike,
+    *,
+    scale_radius: ArrayLike,
+    n_members: ArrayLike,
+    center: ArrayLike | None = None,
+    footprint: Any = None,
+    interval: float = 0.68,
+) -> PlummerProfile:
+    r"""Surface density of members of a Plummer (1911) cluster, over posterior draws.
+
+    For each draw s, :math:`N_s\,\Sigma(R \mid a_s) / f_s` with Σ the projected
+    Plummer profile (:class:`bayesmix.components.Plummer`), N the expected
+    number of members and f the profile's fraction inside the footprint (1
+    without one), as in the full model of :func:`bayesmix.builders.cluster_field`.
+
+    Parameters
+    ----------
+    radius : array-like of shape (n_radii,)
+        Radii (deg) at which to evaluate it.
+    scale_radius : array-like of shape (n_draws,) or float
+        Plummer scale radius a (deg) per draw (``cluster_radius``).
+    n_members : array-like of shape (n_draws,) or float
+        Expected number of members per draw (e.g. ``weights[cluster]`` times the
+        number of fitted stars).
+    center : array-like of shape (n_draws, 2) or (2,), optional
+        Cluster centre (ra, dec) in deg per draw; needed with ``footprint``.
+    footprint : bayesmix.sky.Footprint, optional
+        Normalise each draw's profile over this footprint.
+    interval : float, default 0.68
+        Probability content of the band.
+
+    Returns
+    -------
+    PlummerProfile
+    """
+    r = np.asarray(radius, dtype=np.float64).reshape(-1)
+    a = np.atleast_1d(np.asarray(scale_radius, dtype=np.float64)).reshape(-1)
+    n = np.broadcast_to(np.atleast_1d(np.asarray(n_members, dtype=np.float64)).reshape(-1), a.shape)
+    if not (a > 0).all():
+        raise DataError("'scale_radius' must be positive", argument="scale_radius")
+    y = np.column_stack([r, np.zeros_like(r)])
+    log_s = Plummer().logp(y, {"center": np.zeros((a.size, 1, 2)), "radius": a[:, None]})
+    if footprint is not None:
+        if center is None:
+            raise DataError(
+                "'center' (ra, dec per draw) is needed with 'footprint'", argument="center"
+            )
+        c = np.broadcast_to(np.asarray(center, dtype=np.float64).reshape(-1, 2), (a.size, 2))
+        xi, eta, _ = footprint.project(c[:, 0], c[:, 1])
+        log_f = footprint.region().plummer_log_mass(np.column_stack([xi, eta]), a)
+        log_s = log_s - log_f[:, None]
+    dens = n[:, None] * np.exp(log_s)
+    q = [50.0, 50 * (1 - interval), 50 * (1 + interval)]
+    med, lo, hi = np.percentile(dens, q, axis=0)
+    return PlummerProfile(radius=r, median=med, lower=lo, upper=hi, interval=float(interval))
+
+
+# --------------------------------------------------------------------------------------------
+# parallax and distance
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParallaxDistance:
+    """Posterior of a cluster's parallax and the matching distance.
+
+    Attributes
+    ----------
+    parallax : dict
+        ``mean``, ``sd``, ``median``, ``lower``, ``upper`` (mas).
+    distance : dict
+        The same for 1000 / parallax (pc); ``lower``/``upper`` are the
+        transformed parallax bounds (the interval maps exactly).
+    edges : ndarray of shape (n_bins + 1,)
+        Histogram bin edges of the parallax draws (mas).
+    density : ndarray of shape (n_bins,)
+        Histogram normalised to unit area (mas^-1).
+    interval : float
+    """
+
+    parallax: dict[str, float]
+    distance: dict[str, float]
+    edges: NDArray[np.float64]
+    density: NDArray[np.float64]
+    interval: float
+
+
+def parallax_distance(
+    parallax_draws: ArrayLike, *, bins: int = 40, interval: float = 0.9
+) -> ParallaxDistance:
+    """Summarise posterior draws of a cluster's mean parallax and its distance.
+
+    Parameters
+    ----------
+    parallax_draws : array-like
+        Draws of the true mean parallax (mas), e.g. ``cluster_parallax`` over
+        (chain, draw); flattened.
+    bins : int, default 40
+        Histogram bins.
+    interval : float, default 0.9
+        Central credible interval.
+
+    Returns
+    -------
+    ParallaxDistance
+
+    Raises
+    ------
+    DataError
+        Non-finite or non-positive draws (a distance needs a positive parallax).
+
+    Notes
+    -----
+    The distance of the cluster's mean parallax, 1000/ϖ pc, is a monotonic
+    transform, so quantiles map exactly; the mean of 1000/ϖ over draws is
+    reported as is (for the distance of each member, see Bailer-Jones 2015).
+    """
+    plx = check_array_1d(
+        np.asarray(parallax_draws, dtype=np.float64).reshape(-1), name="parallax_draws"
+    )
+    if not (plx > 0).all():
+        i = int(np.flatnonzero(plx <= 0)[0])
+        raise DataError(
+            f"'parallax_draws' must be positive for a distance; draw {i} is {plx[i]:.4g} mas",
+            argument="parallax_draws",
+            rows=[i],
+        )
+    q = [50.0, 50 * (1 - interval), 50 * (1 + interval)]
+    med, lo, hi = np.percentile(plx, q)
+    dist = 1000.0 / plx
+    density, edges = np.histogram(plx, bins=check_int(bins, name="bins", minimum=1), density=True)
+    return ParallaxDistance(
+        parallax={
+            "mean": float(plx.mean()),
+            "sd": float(plx.std(ddof=1)) if plx.size > 1 else 0.0,
+            "median": float(med),
+            "lower": float(lo),
+            "upper": float(hi),
+        },
+        distance={
+            "mean": float(dist.mean()),
+            "sd": float(dist.std(ddof=1)) if dist.size > 1 else 0.0,
+            "median": float(1000.0 / med),
+            "lower": float(1000.0 / hi),
+            "upper": float(1000.0 / lo),
+        },
+        edges=edges,
+        density=density,
+        interval=float(interval),
+    )

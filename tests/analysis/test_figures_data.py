@@ -1,0 +1,203 @@
+"""figures_data: binning behind the figures, against scipy, scikit-learn and brute force."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from bayesmix.analysis.figures_data import (
+    parallax_distance,
+    plummer_profile,
+    probability_histogram,
+    radial_profile,
+    reliability_curve,
+    robust_limits,
+    zoom_window,
+)
+from bayesmix.exceptions import DataError
+from bayesmix.sky import Footprint
+
+
+def test_reliability_curve_matches_sklearn_scipy_and_a_loop(rng):
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import brier_score_loss
+
+    p = rng.uniform(size=3000) ** 2
+    truth = rng.uniform(size=3000) < np.clip(p + 0.1, 0, 1)
+    c = reliability_curve(p, truth, bins=8, interval=0.9)
+    prob_true, prob_pred = calibration_curve(truth, p, n_bins=8, strategy="uniform")
+    ok = c.counts > 0
+    np.testing.assert_allclose(c.observed_fraction[ok], prob_true, rtol=1e-12)
+    np.testing.assert_allclose(c.mean_probability[ok], prob_pred, rtol=1e-12)
+    assert c.brier_score == pytest.approx(brier_score_loss(truth, p), rel=1e-12)
+    # Wilson interval of each bin against scipy's binomial test
+    for b in np.flatnonzero(ok):
+        k = int(round(c.observed_fraction[b] * c.counts[b]))
+        ci = stats.binomtest(k, int(c.counts[b])).proportion_ci(0.9, method="wilson")
+        assert c.lower[b] == pytest.approx(ci.low, abs=1e-12)
+        assert c.upper[b] == pytest.approx(ci.high, abs=1e-12)
+    # expected calibration error by a loop over objects
+    edges = np.linspace(0, 1, 9)
+    ece = 0.0
+    for b in range(8):
+        inb = (p >= edges[b]) & ((p < edges[b + 1]) | (b == 7))
+        if inb.any():
+            ece += inb.sum() * abs(truth[inb].mean() - p[inb].mean())
+    assert c.calibration_error == pytest.approx(ece / p.size, rel=1e-12)
+
+
+def test_reliability_of_calibrated_probabilities_follows_the_diagonal(rng):
+    p = rng.uniform(size=200_000)
+    truth = rng.uniform(size=p.size) < p  # calibrated by construction
+    c = reliability_curve(p, truth, bins=10, interval=0.999)
+    # each bin holds ~20000 objects: its fraction is within 0.01 of its mean probability
+    np.testing.assert_allclose(c.observed_fraction, c.mean_probability, atol=0.012)
+    assert ((c.lower <= c.mean_probability) & (c.mean_probability <= c.upper)).all()
+    assert c.calibration_error < 0.005
+
+
+def test_reliability_unscored_counted_and_bad_input():
+    c = reliability_curve([0.1, np.nan, 0.9, 1.0], [0, 1, 1, 1], bins=[0, 0.5, 1])
+    assert c.n_unscored == 1
+    assert c.counts.tolist() == [1, 2]  # p = 1 falls in the last bin
+    with pytest.raises(DataError, match="'truth' must be boolean.*row 1"):
+        reliability_curve([0.1, 0.2], [0, 2])
+    with pytest.raises(DataError, match="'probability' must lie in \\[0, 1\\].*row 0"):
+        reliability_curve([1.5, 0.2], [0, 1])
+    with pytest.raises(DataError, match="'truth' must have one value per object"):
+        reliability_curve([0.1, 0.2], [0, 1, 1])
+    with pytest.raises(DataError, match="'bins' edges"):
+        reliability_curve([0.1], [1], bins=[0.2, 1.0])
+
+
+def test_probability_histogram_matches_numpy(rng):
+    p = rng.beta(0.3, 0.3, size=500)
+    p[:7] = np.nan
+    h = probability_histogram(p, bins=20, threshold=0.8)
+    ref, _ = np.histogram(p[7:], bins=20, range=(0, 1))
+    np.testing.assert_array_equal(h.counts, ref)
+    assert h.n_unscored == 7
+    assert h.n_above == int((p[7:] > 0.8).sum())
+    assert h.expected_members == pytest.approx(np.nansum(p), rel=1e-12)
+
+
+def test_robust_limits_and_zoom_window(rng):
+    field = rng.normal(0, 20, (5000, 2))
+    members = rng.normal([18.7, 2.6], 0.4, (300, 2))
+    X = np.vstack([field, members, [[1e4, 1e4]]])  # one far outlier
+    p = np.r_[np.zeros(5000), np.full(300, 0.95), 0.0]
+    lo, hi = robust_limits(X[:, 0])
+    assert lo < -40 and hi > 40 and hi < 200  # the outlier does not stretch the field
+    w = zoom_window(X, p)
+    assert w.xlim[1] - w.xlim[0] == pytest.approx(w.ylim[1] - w.ylim[0])  # square
+    inside = (
+        (X[:, 0] >= w.xlim[0])
+        & (X[:, 0] <= w.xlim[1])
+        & (X[:, 1] >= w.ylim[0])
+        & (X[:, 1] <= w.ylim[1])
+    )
+    assert inside[5000:5300].mean() >= 0.98  # all but a few members
+    assert w.xlim[1] - w.xlim[0] < 10  # and zoomed: the field spans ~160 mas/yr
+    assert w.n_inside == int(inside.sum())
+    assert w.n_members_inside == pytest.approx(0.95 * inside[5000:5300].sum())
+    # the fitted spread sets a wider window around the given centre
+    w2 = zoom_window(X, p, center=[18.0, 3.0], scale=2.0, n_sigma=5)
+    assert w2.center == (18.0, 3.0)
+    assert w2.xlim == pytest.approx((8.0, 28.0))
+    # never wider than the field
+    w3 = zoom_window(X, p, center=[0, 0], scale=1e3)
+    assert w3.xlim[1] - w3.xlim[0] <= hi - lo + 1e-9
+    with pytest.raises(DataError, match="give 'center'"):
+        zoom_window(X, np.zeros(len(X)))
+
+
+def _plummer_sample(rng, n, a, r_max):
+    """Radii of a Plummer profile truncated at r_max (inverse CDF)."""
+    f_max = r_max**2 / (a**2 + r_max**2)
+    u = rng.uniform(0, f_max, n)
+    return a * np.sqrt(u / (1 - u))
+
+
+def test_radial_profile_recovers_a_plummer_cluster(rng):
+    a, r_max, n = 0.3, 2.0, 4000
+    r = _plummer_sample(rng, n, a, r_max)
+    phi = rng.uniform(0, 2 * np.pi, n)
+    # small angles: tangent-plane offsets are the sky offsets to << 1%
+    xi, eta = r * np.cos(phi), r * np.sin(phi)
+    from bayesmix.sky import from_tangent_plane
+
+    ra, dec = from_tangent_plane(xi, eta, 120.0, -20.0)
+    prof = radial_profile(ra, dec, np.ones(n), center=(120.0, -20.0), edges=np.linspace(0, 1.9, 11))
+    np.testing.assert_allclose(prof.area, np.pi * np.diff(prof.edges**2), rtol=1e-12)
+    truth = plummer_profile(prof.radius, scale_radius=a, n_members=n)
+    f = r_max**2 / (a**2 + r_max**2)
+    expected = truth.median / f  # truncated at r_max: normalised over the disc
+    # members per annulus vs expectation (chi-square, 10 annuli, false-failure rate 1e-4)
+    chi2 = np.sum(((prof.density - expected) / (np.sqrt(expected / prof.area))) ** 2)
+    assert chi2 < stats.chi2.ppf(1 - 1e-4, 10) * 1.3  # radius is a mean, not the exact point
+    # members counted by a brute-force loop
+    rr = np.hypot(xi, eta)
+    for b in range(10):
+        inb = (rr >= prof.edges[b]) & (rr < prof.edges[b + 1])
+        assert prof.members[b] == pytest.approx(inb.sum(), abs=0.5)
+
+
+def test_radial_profile_areas_clip_to_the_footprint(rng):
+    cone = Footprint.parse({"kind": "cone", "ra": 45.0, "dec": 0.0, "radius": 0.5})
+    ra = 45.0 + rng.uniform(-0.3, 0.3, 50)
+    dec = rng.uniform(-0.3, 0.3, 50)
+    prof = radial_profile(
+        ra, dec, np.full(50, 0.5), center=(45.0, 0.0), footprint=cone, edges=np.linspace(0, 1.0, 21)
+    )
+    disc = cone.region()
+    assert prof.area.sum() == pytest.approx(disc.area(), rel=2e-3)
+    inner = prof.edges[1:] <= disc.radius - 1e-3
+    np.testing.assert_allclose(prof.area[inner], np.pi * np.diff(prof.edges**2)[inner], rtol=1e-12)
+    assert prof.area[prof.edges[:-1] >= disc.radius].sum() == 0
+    box = Footprint.parse({"kind": "box", "ra": [44.0, 46.0], "dec": [-1.0, 0.5]})
+    prof = radial_profile(
+        ra, dec, np.full(50, 0.5), center=(45.3, 0.1), footprint=box, edges=np.linspace(0, 2.5, 26)
+    )
+    assert prof.area.sum() == pytest.approx(box.region().area(), rel=3e-3)
+    assert prof.members.sum() == pytest.approx(25.0)
+
+
+def test_plummer_profile_normalisation_and_band():
+    a = np.array([0.2, 0.3, 0.4])
+    n = np.array([100.0, 120.0, 140.0])
+    r = np.linspace(0, 30, 300_001)
+    prof = plummer_profile(r, scale_radius=a, n_members=n, interval=0.9)
+    # per radius, the median over the three draws of the closed form
+    each = n[:, None] / (np.pi * a[:, None] ** 2) / (1 + r**2 / a[:, None] ** 2) ** 2
+    np.testing.assert_allclose(prof.median, np.median(each, axis=0), rtol=1e-12)
+    closed = each[1]
+    # each draw integrates to its number of members over the plane
+    np.testing.assert_allclose(np.trapezoid(2 * np.pi * r * each, r, axis=1), n, rtol=1e-3)
+    assert (prof.lower <= prof.median).all() and (prof.median <= prof.upper).all()
+    # over a cone footprint centred on the cluster: divided by the mass inside it
+    cone = Footprint.parse({"kind": "cone", "ra": 45.0, "dec": 0.0, "radius": 1.0})
+    prof2 = plummer_profile(
+        [0.0, 0.5], scale_radius=0.3, n_members=120, center=(45.0, 0.0), footprint=cone
+    )
+    R = math.degrees(math.tan(math.radians(1.0)))
+    f = R**2 / (0.09 + R**2)
+    np.testing.assert_allclose(prof2.median, closed[[0, 5000]] / f, rtol=1e-9)
+    with pytest.raises(DataError, match="'center'"):
+        plummer_profile([0.1], scale_radius=0.3, n_members=1, footprint=cone)
+
+
+def test_parallax_distance(rng):
+    draws = rng.normal(4.21, 0.02, (4, 500))
+    s = parallax_distance(draws, interval=0.9, bins=30)
+    flat = draws.ravel()
+    lo, med, hi = np.percentile(flat, [5, 50, 95])
+    assert s.parallax["median"] == pytest.approx(med)
+    assert (s.parallax["lower"], s.parallax["upper"]) == pytest.approx((lo, hi))
+    assert (s.distance["lower"], s.distance["median"], s.distance["upper"]) == pytest.approx(
+        (1000 / hi, 1000 / med, 1000 / lo)
+    )
+    assert s.distance["mean"] == pytest.approx(np.mean(1000 / flat))
+    assert np.sum(s.density * np.diff(s.edges)) == pytest.approx(1.0)
+    with pytest.raises(DataError, match="draw 1 is -0.1"):
+        parallax_distance([4.0, -0.1])
