@@ -37,6 +37,7 @@ __all__ = [
     "TABLE_FORMATS",
     "read_table",
     "table_to_array",
+    "write_datatree",
     "write_figure",
     "write_json",
     "write_table",
@@ -310,5 +311,33 @@ def write_figure(fig: Figure, path: str | os.PathLike, *, overwrite: bool = Fals
 
     def write(tmp: str) -> None:
         fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+
+    return atomic_write(p, write, overwrite=overwrite)
+
+
+def write_datatree(tree: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write an ``xarray.DataTree`` (a posterior) atomically: netCDF-4 or a zipped zarr store.
+
+    The format follows from the name: ``.nc`` is netCDF-4 (needs ``h5netcdf``
+    or ``netCDF4``); anything else (``posterior.zarr.zip``) a zarr store in a
+    zip file, read with ``xarray.open_datatree(zarr.storage.ZipStore(path),
+    engine="zarr")``.
+    """
+    p = Path(path)
+
+    def write(tmp: str) -> None:
+        if p.name.endswith(".nc"):
+            tree.to_netcdf(tmp)
+            return
+        import zarr
+
+        os.unlink(tmp)  # ZipStore creates the file itself
+        store = zarr.storage.ZipStore(tmp, mode="w")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # zarr format-3 notes on string dtypes
+                tree.to_zarr(store, mode="w")
+        finally:
+            store.close()
 
     return atomic_write(p, write, overwrite=overwrite)

@@ -1,19 +1,19 @@
-"""Gaussian-mixture analysis of table columns: EM fits, BIC/AIC selection, membership table.
+"""Gaussian-mixture analysis of table columns in memory: EM fits, BIC/AIC selection.
 
-This is the library behind ``bayesmix gmm fit`` and ``bayesmix demo``: it
-turns a table and a choice of columns into fitted mixtures, a membership
-table (every input row, in input order, input columns untouched) and a
-JSON-able summary.  Figures and files are written by :func:`write_outputs`,
-which imports :mod:`bayesmix.plot` (and so matplotlib) only when called.
+:func:`fit_gmm_selection` turns a table and a choice of columns into fitted
+mixtures (:class:`GMMAnalysis`); :func:`membership_table` gives every input row,
+in input order, input columns untouched, with membership columns added;
+:func:`format_report` and :func:`analysis_summary` the report and summary an
+EM run writes.  Writing files is the EM runner's job
+(:func:`bayesmix.workflows.em.run_em`, behind ``bayesmix run`` and ``bayesmix
+gmm fit``); :func:`relabel` and :class:`FittedMixture` are shared with it.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,21 +22,18 @@ from numpy.typing import NDArray
 from bayesmix._random import as_generator, derive_seed
 from bayesmix._validate import check_choice, check_int
 from bayesmix.exceptions import DataError, SpecError
-from bayesmix.io import table_to_array, write_figure, write_json, write_table, write_text
+from bayesmix.io import table_to_array
 
 __all__ = [
     "FittedMixture",
     "GMMAnalysis",
-    "check_outputs",
+    "analysis_summary",
     "describe_components",
     "fit_gmm_selection",
     "format_report",
     "membership_table",
-    "output_paths",
     "parse_candidates",
     "relabel",
-    "summary_dict",
-    "write_outputs",
 ]
 
 CRITERIA = ("aic", "bic")
@@ -131,8 +128,9 @@ class FittedMixture:
                 "weight": float(self.weights[i]),
                 "mean": dict(zip(columns, self.means[i].tolist(), strict=True)),
                 "covariance": self.covariances[i].tolist(),
-                "std": dict(zip(columns, np.sqrt(np.diag(self.covariances[i])).tolist(),
-                                strict=True)),
+                "std": dict(
+                    zip(columns, np.sqrt(np.diag(self.covariances[i])).tolist(), strict=True)
+                ),
             }
         return {
             "n_components": self.n_components,
@@ -221,16 +219,16 @@ class GMMAnalysis:
     def selection_rows(self) -> list[dict[str, Any]]:
         """Return the BIC/AIC table as a list of rows (one per candidate)."""
         t = self.selection.table
-        keys = [k for k in ("n_components", "bic", "aic", "log_likelihood", "converged")
-                if k in t]
+        keys = [k for k in ("n_components", "bic", "aic", "log_likelihood", "converged") if k in t]
         n = len(np.asarray(t["n_components"]))
         rows = []
         for i in range(n):
             row = {}
             for k in keys:
                 v = np.asarray(t[k])[i]
-                row[k] = (int(v) if k == "n_components" else bool(v) if k == "converged"
-                          else float(v))
+                row[k] = (
+                    int(v) if k == "n_components" else bool(v) if k == "converged" else float(v)
+                )
             rows.append(row)
         return rows
 
@@ -303,8 +301,10 @@ def fit_gmm_selection(
     n_init = check_int(n_init, name="n_init", minimum=1)
     max_iter = check_int(max_iter, name="max_iter", minimum=1)
     if order_by is not None and order_by not in columns:
-        raise SpecError(f"'order_by' must be one of the fitted columns {columns}; got "
-                        f"{order_by!r}", key="order_by")
+        raise SpecError(
+            f"'order_by' must be one of the fitted columns {columns}; got {order_by!r}",
+            key="order_by",
+        )
     X, usable = table_to_array(table, columns, source=source)
     n_ok = int(usable.sum())
     if n_ok < max(cands):
@@ -367,9 +367,16 @@ def fit_gmm_selection(
     )
 
 
-def membership_table(table, fitted: FittedMixture, X: NDArray[np.float64],
-                     usable: NDArray[np.bool_], *, prefix: str = "p_",
-                     label_column: str = "component", unscored_reason: str | None = None):
+def membership_table(
+    table,
+    fitted: FittedMixture,
+    X: NDArray[np.float64],
+    usable: NDArray[np.bool_],
+    *,
+    prefix: str = "p_",
+    label_column: str = "component",
+    unscored_reason: str | None = None,
+):
     """Return a copy of ``table`` with membership columns added.
 
     Parameters
@@ -425,162 +432,61 @@ def membership_table(table, fitted: FittedMixture, X: NDArray[np.float64],
     return out
 
 
-def format_report(analysis: GMMAnalysis, *, extra: Sequence[str] = (),
-                  notes: Mapping[str, str] | None = None) -> str:
-    """Return the readable report printed by the command line (BIC/AIC table, chosen model)."""
-    lines = []
+def analysis_summary(analysis: GMMAnalysis) -> dict[str, Any]:
+    """JSON-able summary of an analysis, as ``summary.json`` of an EM run records it."""
+    from bayesmix.workflows.em import selected_summary
+    from bayesmix.workflows.outputs import count_reasons
+
     n = len(analysis.table)
-    lines.append(
-        f"data: {analysis.source}: {n} rows, columns {', '.join(analysis.columns)}; "
-        f"{n - analysis.n_unscored} used"
-        + (f", {analysis.n_unscored} not scored (missing values)" if analysis.n_unscored else "")
+    n_used = int(analysis.usable.sum())
+    reasons = count_reasons(
+        np.where(
+            analysis.usable,
+            "",
+            f"missing or non-finite value in {', '.join(analysis.columns)}",
+        )
     )
-    lines.append(f"seed: {analysis.seed}")
-    lines.append("")
-    lines.append(f"{'K':>3} {'BIC':>12} {'AIC':>12} {'log L':>12}  converged")
-    best = analysis.selected.n_components
-    for row in analysis.selection_rows():
-        mark = "  <- selected" if row["n_components"] == best else ""
-        lines.append(
-            f"{row['n_components']:>3} {row['bic']:>12.2f} {row['aic']:>12.2f} "
-            f"{row.get('log_likelihood', float('nan')):>12.2f}  "
-            f"{'yes' if row.get('converged', True) else 'NO'}{mark}"
-        )
-    lines.append("")
-    lines.append(f"selected by {analysis.criterion.upper()}: K = {best}")
-    cands = analysis.settings["candidates"]
-    if best == max(cands) and len(cands) > 1:
-        lines.append(
-            f"  note: K = {best} is the largest candidate, so {analysis.criterion.upper()} "
-            "might prefer even more components; try a larger range"
-        )
-    lines.extend(describe_components(analysis.selected, analysis.columns, notes=notes))
-    lines.extend(extra)
-    for w in analysis.warnings:
-        lines.append(f"warning: {w}")
-    return "\n".join(lines) + "\n"
-
-
-def describe_components(fitted: FittedMixture, columns: Sequence[str],
-                        notes: Mapping[str, str] | None = None) -> list[str]:
-    """Lines describing each component: weight, mean, standard deviations, correlation."""
-    lines = []
-    for i, lab in enumerate(fitted.labels):
-        mean = ", ".join(f"{c}={v:+.3f}" for c, v in zip(columns, fitted.means[i], strict=True))
-        cov = fitted.covariances[i]
-        sd = np.sqrt(np.diag(cov))
-        sds = ", ".join(f"{v:.3f}" for v in sd)
-        corr = ""
-        if len(columns) == 2:
-            corr = f", corr {cov[0, 1] / (sd[0] * sd[1]):+.2f}"
-        note = f"  [{notes[lab]}]" if notes and lab in notes else ""
-        lines.append(f"  {lab:>6}: weight {fitted.weights[i]:.3f}, mean ({mean}), "
-                     f"sd ({sds}){corr}{note}")
-        if len(columns) == 2:
-            lines.append(
-                f"          covariance [[{cov[0, 0]:.5f}, {cov[0, 1]:+.5f}], "
-                f"[{cov[1, 0]:+.5f}, {cov[1, 1]:.5f}]]"
-            )
-    return lines
-
-
-def check_outputs(paths: Iterable[str | os.PathLike], *, overwrite: bool) -> None:
-    """Raise FileExistsError before any work if an output exists and ``overwrite`` is False."""
-    if overwrite:
-        return
-    existing = [str(p) for p in paths if Path(p).exists()]
-    if existing:
-        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise FileExistsError(
-            f"output '{existing[0]}' already exists{more}; use --overwrite to replace or "
-            "--out to choose another folder"
-        )
-
-
-OUTPUT_NAMES = {
-    "membership": "membership.csv",
-    "summary_json": "summary.json",
-    "summary_txt": "summary.txt",
-    "selection_figure": "bic_aic.png",
-    "history_figure": "em_history.png",
-    "membership_figure": "membership.png",
-}
-
-
-def output_paths(out_dir: str | os.PathLike, n_features: int) -> dict[str, Path]:
-    """Paths that :func:`write_outputs` writes in ``out_dir``."""
-    names = dict(OUTPUT_NAMES)
-    if n_features < 2:
-        names.pop("membership_figure")
-    return {k: Path(out_dir) / v for k, v in names.items()}
-
-
-def summary_dict(analysis: GMMAnalysis) -> dict[str, Any]:
-    """JSON-able summary of an analysis."""
-    import bayesmix
-
+    sel = analysis.selected
     return {
-        "bayesmix_version": bayesmix.__version__,
+        "data": {
+            "source": analysis.source,
+            "n_rows": n,
+            "n_used": n_used,
+            "n_unscored": n - n_used,
+            "unscored_reasons": reasons,
+        },
         "source": analysis.source,
         "columns": analysis.columns,
-        "n_rows": len(analysis.table),
-        "n_used": int(analysis.usable.sum()),
-        "n_unscored": analysis.n_unscored,
+        "n_rows": n,
+        "n_used": n_used,
+        "n_unscored": n - n_used,
         "seed": analysis.seed,
         "settings": analysis.settings,
         "selection": analysis.selection_rows(),
-        "selected_is_largest_candidate": analysis.selected.n_components
-        == max(analysis.settings["candidates"]),
-        "selected": analysis.selected.summary(analysis.X[analysis.usable], analysis.columns),
+        "selected_is_largest_candidate": sel.n_components == max(analysis.settings["candidates"]),
+        "selected": selected_summary(sel, analysis.selection, analysis.columns, n_used),
         "warnings": analysis.warnings,
     }
 
 
-def write_outputs(analysis: GMMAnalysis, out_dir: str | os.PathLike, *,
-                  overwrite: bool = False, report: str | None = None) -> dict[str, Path]:
-    """Write the membership table, summary (JSON and text) and figures to ``out_dir``.
+def format_report(analysis: GMMAnalysis) -> str:
+    """Return the readable report of an analysis (BIC/AIC table, chosen model), as ``gmm fit``."""
+    from bayesmix.workflows.em import em_report
 
-    Every file is written atomically; an existing file is an error unless
-    ``overwrite``.  Returns the written paths by kind.
-    """
-    from bayesmix.plot import (
-        new_axes,
-        plot_ellipses,
-        plot_log_likelihood_history,
-        plot_membership,
-        plot_selection,
+    return em_report(analysis_summary(analysis))
+
+
+def describe_components(fitted: FittedMixture, columns: Sequence[str]) -> list[str]:
+    """Lines describing each component: weight, mean, standard deviations, correlation."""
+    from bayesmix.workflows.em import describe_lines
+
+    comps = {}
+    for i, lab in enumerate(fitted.labels):
+        comps[lab] = {
+            "weight": float(fitted.weights[i]),
+            "mean": dict(zip(columns, fitted.means[i].tolist(), strict=True)),
+            "covariance": fitted.covariances[i].tolist(),
+        }
+    return describe_lines(
+        {"labels": list(fitted.labels), "components": comps, "covariance_order": list(columns)}
     )
-
-    paths = output_paths(out_dir, len(analysis.columns))
-    check_outputs(paths.values(), overwrite=overwrite)
-    sel = analysis.selected
-    table = membership_table(analysis.table, sel, analysis.X, analysis.usable)
-    write_table(table, paths["membership"], overwrite=overwrite)
-    write_json(summary_dict(analysis), paths["summary_json"], overwrite=overwrite)
-    write_text(report if report is not None else format_report(analysis),
-               paths["summary_txt"], overwrite=overwrite)
-
-    ax = new_axes(figsize=(6, 4.5))
-    fig = ax.figure
-    plot_selection(analysis.selection, ax=ax)
-    write_figure(fig, paths["selection_figure"], overwrite=overwrite)
-
-    ax = new_axes(figsize=(6, 4.5))
-    fig = ax.figure
-    plot_log_likelihood_history(sel.model, ax=ax)
-    write_figure(fig, paths["history_figure"], overwrite=overwrite)
-
-    if "membership_figure" in paths:
-        ax = new_axes(figsize=(7, 5))
-        fig = ax.figure
-        proba = np.full(len(table), np.nan)
-        ok = analysis.usable
-        if ok.any():
-            proba[ok] = sel.predict_proba(analysis.X[ok]).max(axis=1)
-        plot_membership(analysis.X[:, 0], analysis.X[:, 1], proba, ax=ax,
-                        colorbar_label="probability of the assigned component",
-                        xlabel=analysis.columns[0], ylabel=analysis.columns[1], cmap="viridis")
-        plot_ellipses(sel.means, sel.covariances, ax=ax, labels=list(sel.labels))
-        ax.legend(loc="best", fontsize="small")
-        write_figure(fig, paths["membership_figure"], overwrite=overwrite)
-    return paths
