@@ -60,9 +60,10 @@ def plot_ellipses(
         One unfilled Polygon patch per component and level is added, with a
         ``+`` marker at each mean.
 
-    See Also
-    --------
-    bayesmix._geometry.covariance_ellipse : the points drawn.
+    Notes
+    -----
+    The points drawn are computed (and tested) by the private helper
+    ``bayesmix._geometry.covariance_ellipse``.
     """
     m = np.asarray(means, dtype=np.float64)
     c = np.asarray(covariances, dtype=np.float64)

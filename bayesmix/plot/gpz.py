@@ -39,7 +39,7 @@ def plot_weighted_histograms(
         Feature names for the x labels (default ``feature 0``, ...).
     bins : int, default 30
         Bins per feature, spanning the population's 0.1-99.9 percentiles
-        (computed by :func:`bayesmix._hist.weighted_histograms`).
+        (computed by ``bayesmix._hist.weighted_histograms``).
     fig : matplotlib.figure.Figure, optional
         Figure to draw on (a new, pyplot-free figure when omitted).
 

@@ -132,6 +132,8 @@ def _without_last_element(tree: Any, names: Sequence[str] | None):
 def _corner(
     labels: Sequence[str], draws: np.ndarray, fig: Figure | None, *, bins: int, max_points: int
 ) -> Figure:
+    from matplotlib.ticker import MaxNLocator
+
     n = len(labels)
     if fig is None:
         fig = Figure(figsize=(min(2.2 * n, 14), min(2.2 * n, 14)))
@@ -150,8 +152,13 @@ def _corner(
                 ax.scatter(
                     draws[::step, j], draws[::step, i], s=2, alpha=0.3, color="k", linewidths=0
                 )
+            # few ticks, slanted, so that neighbouring panels' labels do not collide
+            ax.xaxis.set_major_locator(MaxNLocator(3))
+            if i != j:
+                ax.yaxis.set_major_locator(MaxNLocator(3))
             if i == n - 1:
                 ax.set_xlabel(labels[j])
+                ax.tick_params(axis="x", labelrotation=45)
             else:
                 ax.set_xticklabels([])
             if j == 0 and i > 0:
