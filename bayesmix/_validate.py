@@ -310,8 +310,9 @@ def check_float(
     minimum: float | None = None,
     maximum: float | None = None,
     exclusive_minimum: bool = False,
+    exclusive_maximum: bool = False,
 ) -> float:
-    """Return ``value`` as a finite float within its bounds (``> minimum`` if exclusive)."""
+    """Return ``value`` as a finite float within its bounds (excluded when ``exclusive_*``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise option_error("must be a number", f"{type_name(value)} {value!r}", name=name, key=key)
     v = float(value)
@@ -320,8 +321,9 @@ def check_float(
     if minimum is not None and (v <= minimum if exclusive_minimum else v < minimum):
         op = ">" if exclusive_minimum else ">="
         raise option_error(f"must be {op} {minimum}", repr(value), name=name, key=key)
-    if maximum is not None and v > maximum:
-        raise option_error(f"must be <= {maximum}", repr(value), name=name, key=key)
+    if maximum is not None and (v >= maximum if exclusive_maximum else v > maximum):
+        op = "<" if exclusive_maximum else "<="
+        raise option_error(f"must be {op} {maximum}", repr(value), name=name, key=key)
     return v
 
 
@@ -362,7 +364,9 @@ def check_str_list(
     """Return strings (one string counts as a list of one) as a tuple of non-empty strings."""
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(v, str) and v.strip() for v in value
+    ):
         raise option_error("must be an array of non-empty strings", repr(value), name=name, key=key)
     if length is not None and len(value) != length:
         raise option_error(f"must have {length} entries", str(len(value)), name=name, key=key)

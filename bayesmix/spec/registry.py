@@ -105,7 +105,7 @@ _LIMITS: dict[str, dict[str, Any]] = {
     "eta": _POSITIVE,
     "bandwidth": _POSITIVE,
     "field_min_separation": _POSITIVE,
-    "threshold": {"minimum": 0.0, "maximum": 1.0},
+    "threshold": {**_POSITIVE, "maximum": 1.0, "exclusive_maximum": True},
 }
 
 
@@ -219,9 +219,19 @@ def _parameter_docs(obj: Any) -> dict[str, str]:
     return {n: _first_sentence(t) for n, t in out.items()}
 
 
+_ABBREVIATIONS = ("e.g.", "i.e.", "cf.", "vs.", "et al.", "eq.", "Eq.")
+
+
 def _first_sentence(text: str) -> str:
+    """Return the first sentence of ``text``, reST roles and literals as Markdown code."""
+    text = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", text).replace("``", "`")
+    for i, abbr in enumerate(_ABBREVIATIONS):
+        text = text.replace(abbr, f"\0{i}\0")
     m = re.match(r"(.+?\.)(\s|$)", text)
-    return m.group(1) if m else text
+    text = m.group(1) if m else text
+    for i, abbr in enumerate(_ABBREVIATIONS):
+        text = text.replace(f"\0{i}\0", abbr)
+    return text
 
 
 def _base_annotation(annotation: Any) -> str:
@@ -264,7 +274,11 @@ class _Entry:
     n_components: int | None = None
 
 
-_GPZ_DOCS = ("bayesmix.gpz:GPzAugment", "bayesmix.gpz:GPzAugment.calc_weights")
+_GPZ_DOCS = (
+    "bayesmix.gpz:GPzAugment",
+    "bayesmix.gpz:GPzAugment.calc_weights",
+    "bayesmix.em:GaussianMixture",
+)
 _GPZ = ("n_components", "n_init", "tol", "scale", "covariance_type")
 _GPZ += ("max_weight", "min_weight", "eta", "error_prefix")
 _ENTRIES: dict[str, _Entry] = {

@@ -16,6 +16,7 @@ definition come
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,8 +72,8 @@ class Key:
     required : bool
         The key must be given.
     minimum, maximum : float, optional
-        Bounds of a number or integer (``minimum`` exclusive when
-        ``exclusive_minimum``).
+        Bounds of a number or integer (excluded when ``exclusive_minimum`` /
+        ``exclusive_maximum``).
     choices : tuple, optional
         Allowed values of a ``"choice"``.
     length : int, optional
@@ -93,6 +94,7 @@ class Key:
     minimum: float | None = None
     maximum: float | None = None
     exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
     choices: tuple = ()
     length: int | None = None
     min_length: int = 1
@@ -111,6 +113,7 @@ class Key:
                 minimum=self.minimum,
                 maximum=self.maximum,
                 exclusive_minimum=self.exclusive_minimum,
+                exclusive_maximum=self.exclusive_maximum,
             )
         if t == "boolean":
             return check_bool(value, key=key)
@@ -141,19 +144,20 @@ class Key:
         if self.minimum is not None:
             bounds["exclusiveMinimum" if self.exclusive_minimum else "minimum"] = self.minimum
         if self.maximum is not None:
-            bounds["maximum"] = self.maximum
+            bounds["exclusiveMaximum" if self.exclusive_maximum else "maximum"] = self.maximum
         sized = {} if self.length is None else {"minItems": self.length, "maxItems": self.length}
-        strings = {"type": "array", "items": {"type": "string", "minLength": 1}}
+        text = {"type": "string", "pattern": r"\S"}  # not empty, not only spaces
+        strings = {"type": "array", "items": text}
         schema: dict[str, Any]
         if t in ("integer", "number"):
             schema = {"type": t, **bounds}
         elif t == "boolean":
             schema = {"type": "boolean"}
         elif t == "string":
-            schema = {"type": "string", "minLength": 1}
+            schema = dict(text)
         elif t == "strings":
             strings = {**strings, "minItems": max(self.min_length, 0), **sized}
-            schema = strings if self.length else {"anyOf": [{"type": "string"}, strings]}
+            schema = strings if self.length else {"anyOf": [text, strings]}
         elif t == "numbers":
             schema = {"type": "array", "items": {"type": "number"}, **sized}
         elif t == "range":
@@ -180,11 +184,13 @@ class Key:
         t = self.type
         lo, hi = self.minimum, self.maximum
         if lo is not None and hi is not None:
-            bounds = f" in {'(' if self.exclusive_minimum else '['}{lo:g}, {hi:g}]"
+            left = "(" if self.exclusive_minimum else "["
+            right = ")" if self.exclusive_maximum else "]"
+            bounds = f" in {left}{lo:g}, {hi:g}{right}"
         elif lo is not None:
             bounds = f" {'>' if self.exclusive_minimum else '>='} {lo:g}"
         else:
-            bounds = "" if hi is None else f" <= {hi:g}"
+            bounds = "" if hi is None else f" {'<' if self.exclusive_maximum else '<='} {hi:g}"
         n = "" if self.length is None else f"{self.length} "
         words = {
             "integer": f"integer{bounds}",
@@ -299,8 +305,7 @@ class Section:
             elif k.default is NO_DEFAULT or k.default is None:
                 default = "-"
             else:
-                d = list(k.default) if isinstance(k.default, tuple) else k.default
-                default = f"`{str(d).lower() if isinstance(d, bool) else d!r}`".replace("'", '"')
+                default = f"`{json.dumps(k.default)}`"  # TOML spelling: true, "gmm", [1, 2]
             doc = " ".join(k.doc.split()).replace("|", "\\|")
             lines.append(f"| `{k.name}` | {k.describe().replace('|', '/')} | {default} | {doc} |")
         return lines

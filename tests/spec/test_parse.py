@@ -281,7 +281,7 @@ def test_em_and_gpz_sections():
     spec = parse_spec(_doc(GPZ))
     assert spec.kind == "gpz_divide" and spec.data.population is not None
     assert spec.output.table == "divide_table.csv"
-    with pytest.raises(SpecError, match=r"\[builder\]\.threshold must be <= 1.0, got 1.5"):
+    with pytest.raises(SpecError, match=r"\[builder\]\.threshold must be < 1.0, got 1.5"):
         parse_spec(_doc(GPZ.replace("0.5", "1.5")))
     with pytest.raises(SpecError, match=r"\[data\]\.features\[0\]"):
         parse_spec(_doc(GPZ.replace("lupt_F606W-lupt_F814W", "a*b")))
