@@ -17,20 +17,25 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from bayesmix._validate import check_choice, check_int
+from bayesmix.components.mixture import log_responsibilities
+from bayesmix.exceptions import DataError
 
-__all__ = ["membership", "posterior_values", "to_table"]
+__all__ = ["QUANTILES", "PosteriorDraws", "membership", "posterior_values", "to_table"]
 
 #: default number of float64 values held per chunk (32 MiB)
 _CHUNK_ELEMENTS = 2**22
 #: default number of float64 values held per object block for exact percentiles (32 MiB)
 _QUANTILE_ELEMENTS = 2**22
-_QUANTILES = (16.0, 50.0, 84.0)
+#: the percentiles over draws that :func:`membership` reports with ``quantiles=True``
+QUANTILES = (16.0, 50.0, 84.0)
 
 
 def posterior_values(fit, var_names) -> dict[str, np.ndarray]:
@@ -43,16 +48,69 @@ def posterior_values(fit, var_names) -> dict[str, np.ndarray]:
     return out
 
 
-def _log_resp(mm, values, data) -> np.ndarray:
-    """Per-draw log responsibilities, shape (c, K, N)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lj = mm.log_joint(values, data, backend="numpy")  # (c, K, N)
-        # logsumexp over components: subtract the per-(draw, object) maximum first
-        # (scipy.special.logsumexp gives the same numbers but is ~3x slower here)
-        m = lj.max(axis=-2, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0.0)
-        lj -= m
-        return lj - np.log(np.exp(lj).sum(axis=-2, keepdims=True))
+@dataclass(frozen=True, eq=False)
+class PosteriorDraws:
+    """Posterior draws plus what scoring new objects needs, without the PyMC model.
+
+    A small, picklable record (the draws and the builder's numpy scoring
+    functions; no ``pymc.Model``, no training data) that :func:`membership`
+    accepts in place of a Fit: what Dask workers receive to score partitions
+    (:func:`bayesmix.scale.membership`).
+
+    Attributes
+    ----------
+    values : mapping of str to ndarray
+        Draws of each of ``var_names``, flattened to a leading draw axis
+        (chain-major), as from :func:`posterior_values`.
+    var_names : tuple of str
+        The posterior variables the component log-densities need.
+    component_labels : tuple of str
+        Labels of the components, in order.
+    log_terms : callable
+        The builder's ``log_terms(values, data, *, backend)`` (see
+        :class:`~bayesmix.builders.MixtureModel`).
+    prepare_rows : callable
+        The builder's ``prepare_rows(data) -> (arrays, rows)`` validating new
+        objects' data.
+    spec : mapping
+        The builder's JSON-able record (name and arguments).
+    """
+
+    values: Mapping[str, NDArray[np.float64]]
+    var_names: tuple[str, ...]
+    component_labels: tuple[str, ...]
+    log_terms: Callable[..., Any]
+    prepare_rows: Callable[..., Any]
+    spec: Mapping[str, Any]
+
+    @classmethod
+    def from_fit(cls, fit) -> PosteriorDraws:
+        """Return the record of a Fit (anything with ``model`` and ``posterior``)."""
+        mm = fit.model
+        return cls(
+            values=posterior_values(fit, mm.var_names),
+            var_names=tuple(mm.var_names),
+            component_labels=tuple(mm.component_labels),
+            log_terms=mm.log_terms,
+            prepare_rows=mm.prepare_rows,
+            spec=dict(mm.spec),
+        )
+
+    @property
+    def n_draws(self) -> int:
+        """Number of posterior draws."""
+        return int(next(iter(self.values.values())).shape[0])
+
+    def prepare_data(self, data: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Validate new objects' data as the builder does; return ``(data, ids)``."""
+        arrays, rows = self.prepare_rows(data)
+        return arrays, rows.ids
+
+    def log_responsibilities(self, values, data) -> NDArray[np.float64]:
+        """Per-draw log responsibilities, shape (n_draws in ``values``, K, n_objects)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lw, lps = self.log_terms(values, data, backend="numpy")
+            return log_responsibilities(lw, lps, backend="numpy")
 
 
 def _percentiles(p: np.ndarray, qs) -> np.ndarray:
@@ -89,14 +147,15 @@ def membership(
 
     Parameters
     ----------
-    fit : Fit
-        Result of :func:`bayesmix.sample`.
+    fit : Fit or PosteriorDraws
+        Result of :func:`bayesmix.sample`, or its :class:`PosteriorDraws`.
     data : mapping, optional
         Data of objects to score, keyed as the builder's arguments (e.g.
         ``{"x": ..., "y": ..., "y_err": ..., "ids": ...}`` for
         :func:`~bayesmix.builders.line_outlier`, ``{"X": ..., "X_err": ...}``
         for :func:`~bayesmix.builders.gaussian_mixture`); validated like the
-        builder's input.  Default: the objects the model was fitted to.
+        builder's input.  Default (a Fit only): the objects the model was
+        fitted to.
     chunk_size : int, optional
         Posterior draws per chunk (default: as many as fit in 2**22 values of
         shape (chunk, n_components, n_objects), i.e. 32 MiB).
@@ -132,14 +191,25 @@ def membership(
     """
     import xarray as xr
 
-    mm = fit.model
-    if data is None:
-        d, ids = dict(mm.data), np.asarray(mm.coords["object"])
+    if isinstance(fit, PosteriorDraws):
+        draws = fit
+        if data is None:
+            raise DataError(
+                "'data' is required with PosteriorDraws (it holds no objects); pass the "
+                "objects to score",
+                argument="data",
+            )
+        d, ids = draws.prepare_data(data)
     else:
-        d, ids = mm.prepare_data(data)
-    values = posterior_values(fit, mm.var_names)
-    S = next(iter(values.values())).shape[0]
-    K = len(mm.components)
+        draws = PosteriorDraws.from_fit(fit)
+        mm = fit.model
+        if data is None:
+            d, ids = dict(mm.data), np.asarray(mm.coords["object"])
+        else:
+            d, ids = mm.prepare_data(data)
+    values = draws.values
+    S = draws.n_draws
+    K = len(draws.component_labels)
     N = len(ids)
     if chunk_size is None:
         chunk_size = max(1, min(S, _CHUNK_ELEMENTS // max(1, K * N)))
@@ -150,7 +220,7 @@ def membership(
     m2 = np.zeros((K, N))
     for start in range(0, S, chunk_size):
         chunk = {k: v[start : start + chunk_size] for k, v in values.items()}
-        p = np.exp(_log_resp(mm, chunk, d))
+        p = np.exp(draws.log_responsibilities(chunk, d))
         c = p.shape[0]
         c_mean = p.mean(axis=0)
         c_m2 = np.square(p - c_mean).sum(axis=0)
@@ -162,16 +232,16 @@ def membership(
     sd = np.sqrt(m2 / count)
 
     dims = ("object", "component")
-    coords = {"object": ids, "component": list(mm.component_labels)}
+    coords = {"object": ids, "component": list(draws.component_labels)}
     out = {"probability": (dims, mean.T), "probability_sd": (dims, sd.T)}
     if quantiles:
-        qs = np.empty((len(_QUANTILES), K, N))
+        qs = np.empty((len(QUANTILES), K, N))
         block = max(1, int(max_quantile_elements) // max(1, S * K))
         for start in range(0, N, block):
             sl = slice(start, min(N, start + block))
-            p = np.exp(_log_resp(mm, values, _block(d, sl)))
-            qs[:, :, sl] = _percentiles(p, _QUANTILES)
-        for q, arr in zip(_QUANTILES, qs, strict=True):
+            p = np.exp(draws.log_responsibilities(values, _block(d, sl)))
+            qs[:, :, sl] = _percentiles(p, QUANTILES)
+        for q, arr in zip(QUANTILES, qs, strict=True):
             out[f"probability_q{int(q)}"] = (dims, arr.T)
     unscored = ~np.isfinite(mean).all(axis=0)
     return xr.Dataset(
@@ -204,7 +274,7 @@ def to_table(ds, *, kind: str = "astropy"):
     kind = check_choice(kind, name="kind", choices={"astropy", "pandas"})
     cols: dict[str, np.ndarray] = {"object": np.asarray(ds["object"].values)}
     suffixes = [("probability", ""), ("probability_sd", "_sd")] + [
-        (f"probability_q{int(q)}", f"_q{int(q)}") for q in _QUANTILES
+        (f"probability_q{int(q)}", f"_q{int(q)}") for q in QUANTILES
     ]
     for label in ds["component"].values.tolist():
         for var, suffix in suffixes:

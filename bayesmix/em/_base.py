@@ -1,8 +1,13 @@
 """The EM template shared by :class:`GaussianMixture` and :class:`XDGaussianMixture`.
 
-One loop (``_fit``): ``n_init`` restarts of (E-step + sufficient statistics,
-M-step) until the mean log-likelihood per object changes by less than ``tol``;
-the restart with the highest log-likelihood is kept.  Subclasses supply only the
+One loop (``_fit_statistics``): ``n_init`` restarts of (E-step + sufficient
+statistics, M-step) until the mean log-likelihood per object changes by less
+than ``tol``; the restart with the highest log-likelihood is kept.  The loop
+sees the data only through two callables -- the summed E-step statistics at
+given parameters, and the summed hard-assignment statistics of given means
+(for the start) -- so the in-memory fit and the fit over blocks
+(:func:`bayesmix.em.blocks.fit_statistics`, used by :mod:`bayesmix.scale`) are
+the same algorithm, iteration by iteration.  Subclasses supply only the
 statistics pass (``_stats``) and the scoring pass (``_log_prob``).  The loop
 follows scikit-learn's ``BaseMixture.fit`` so that, started from the same
 parameters, both produce the same iterates.
@@ -14,82 +19,51 @@ import json
 import math
 import os
 import sys
-import tempfile
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from bayesmix._files import atomic_write
 from bayesmix._random import as_generator
-from bayesmix._validate import (
-    check_choice,
-    check_int,
-    check_matrix,
-    check_sample_weight,
-)
+from bayesmix._validate import check_choice, check_int, check_matrix, check_sample_weight
 from bayesmix.em import _kernels
-from bayesmix.em._generic import generic_score, generic_stats, group_patterns
-from bayesmix.em.init import kmeans, kmeans_plusplus
-from bayesmix.exceptions import (
-    ConvergenceWarning,
-    DataError,
-    FormatError,
-    NotFittedError,
-    SpecError,
+from bayesmix.em._covariance import (
+    COVARIANCE_TYPES,
+    from_full,
+    n_covariance_parameters,
+    regularise,
 )
+from bayesmix.em._generic import generic_score, generic_stats, group_patterns
+from bayesmix.em._start import EPS10, initial_parameters
+from bayesmix.em.statistics import (
+    AssignmentStatistics,
+    EStepStatistics,
+    Parameters,
+    assignment_statistics,
+)
+from bayesmix.exceptions import ConvergenceWarning, DataError, NotFittedError, SpecError
 
-__all__ = ["BaseMixture"]
+__all__ = ["FORMAT_VERSION", "INITS", "NAN_POLICIES", "BaseMixture"]
 
+#: version of the saved ``.npz`` layout
 FORMAT_VERSION = 1
-_COV_TYPES = {"full", "diag", "spherical", "tied"}
-_INITS = {"kmeans++", "kmeans", "random", "random_from_data"}
-_EPS10 = 10 * np.finfo(np.float64).eps
+#: the named initialisations (sorted)
+INITS = ("kmeans", "kmeans++", "random", "random_from_data")
+#: the missing-value policies (sorted)
+NAN_POLICIES = ("marginalize", "raise")
 
-
-def _to_full(cov, cov_type: str, K: int, D: int) -> NDArray[np.float64]:
-    """Covariances in scikit-learn's per-type shapes -> (K, D, D)."""
-    if cov_type == "full":
-        return np.array(cov, dtype=float).reshape(K, D, D)
-    if cov_type == "tied":
-        return np.broadcast_to(np.asarray(cov, dtype=float), (K, D, D)).copy()
-    if cov_type == "diag":
-        out = np.zeros((K, D, D))
-        idx = np.arange(D)
-        out[:, idx, idx] = np.asarray(cov, dtype=float)
-        return out
-    out = np.zeros((K, D, D))
-    idx = np.arange(D)
-    out[:, idx, idx] = np.asarray(cov, dtype=float)[:, None]
-    return out
-
-
-def _from_full(full: NDArray[np.float64], cov_type: str, weights_n: NDArray[np.float64]):
-    """(K, D, D) -> scikit-learn per-type shape (``weights_n`` pools a tied covariance)."""
-    if cov_type == "full":
-        return full
-    if cov_type == "tied":
-        w = weights_n / weights_n.sum()
-        return np.einsum("k,kab->ab", w, full)
-    diag = np.diagonal(full, axis1=1, axis2=2).copy()
-    if cov_type == "diag":
-        return diag
-    return diag.mean(axis=1)
-
-
-def _n_cov_params(cov_type: str, K: int, D: int) -> int:
-    return {
-        "full": K * D * (D + 1) // 2,
-        "diag": K * D,
-        "tied": D * (D + 1) // 2,
-        "spherical": K,
-    }[cov_type]
+#: one restart's result: (lower bound, parameters, history, converged, iterations)
+_Restart = tuple[float, Parameters, list[float], bool, int]
 
 
 class BaseMixture:
     """Shared machinery; see :class:`bayesmix.em.GaussianMixture` for the parameters."""
 
-    _uses_errors = False
+    #: whether the model convolves components with per-object errors (extreme deconvolution)
+    uses_errors = False
 
     def __init__(
         self,
@@ -129,8 +103,8 @@ class BaseMixture:
                 "use fewer components or more data.",
                 argument="n_components",
             )
-        check_choice(self.covariance_type, name="covariance_type", choices=_COV_TYPES)
-        check_choice(self.nan_policy, name="nan_policy", choices={"raise", "marginalize"})
+        check_choice(self.covariance_type, name="covariance_type", choices=COVARIANCE_TYPES)
+        check_choice(self.nan_policy, name="nan_policy", choices=NAN_POLICIES)
         check_int(self.max_iter, name="max_iter", minimum=1)
         check_int(self.n_init, name="n_init", minimum=1)
         for name in ("tol", "reg_covar"):
@@ -138,7 +112,7 @@ class BaseMixture:
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise SpecError(f"'{name}' must be a finite number >= 0; got {v!r}", key=name)
         if isinstance(self.init, str):
-            check_choice(self.init, name="init", choices=_INITS)
+            check_choice(self.init, name="init", choices=INITS)
 
     def _frozen_sets(self, K: int) -> dict[str, np.ndarray]:
         """Normalise ``frozen`` to boolean masks over components for weights/means/covariances."""
@@ -179,148 +153,7 @@ class BaseMixture:
                 "covariances or none",
                 key="frozen.covariances",
             )
-        if masks["weights"].all() and K > 0 and not self.background:
-            pass  # all weights fixed: they stay as given
         return masks
-
-    def _params_from_resp(self, X, sw, resp):
-        """Weights, means and full covariances from (soft) responsibilities (numpy)."""
-        K = resp.shape[1]
-        D = X.shape[1]
-        wr = resp * sw[:, None]
-        nk = wr.sum(axis=0) + _EPS10
-        means = (wr.T @ X) / nk[:, None]
-        full = np.empty((K, D, D))
-        for k in range(K):
-            diff = X - means[k]
-            full[k] = (wr[:, k] * diff.T) @ diff / nk[k]
-        return nk / nk.sum(), means, full
-
-    def _regularise(self, full, nk):
-        """Apply ``reg_covar`` and the covariance type to (K, D, D) covariances."""
-        K, D, _ = full.shape
-        idx = np.arange(D)
-        if self.covariance_type == "full":
-            out = full.copy()
-            out[:, idx, idx] += self.reg_covar
-            return out
-        if self.covariance_type == "tied":
-            tied = np.einsum("k,kab->ab", nk / nk.sum(), full)
-            tied[idx, idx] += self.reg_covar
-            return np.broadcast_to(tied, (K, D, D)).copy()
-        diag = np.diagonal(full, axis1=1, axis2=2) + self.reg_covar
-        if self.covariance_type == "spherical":
-            diag = np.repeat(diag.mean(axis=1, keepdims=True), D, axis=1)
-        out = np.zeros((K, D, D))
-        out[:, idx, idx] = diag
-        return out
-
-    def _initial_params(self, X, sw, observed, gen):
-        """Return initial (weights, means, full covariances, background weight) for one restart."""
-        K = self.n_components
-        n, D = X.shape
-        Xc = X
-        if observed is not None and not observed.all():
-            # initialise on mean-imputed data (only the starting point depends on it)
-            col_mean = np.nanmean(X, axis=0)
-            Xc = np.where(observed, X, col_mean)
-        init = self.init
-        bg = 0.05 if self.background else 0.0
-        if self.background and isinstance(init, str):
-            # Seed the Gaussians on the "core" of the data only: k-means++ favours far
-            # points, and a Gaussian seeded on an isolated outlier collapses onto it before
-            # the background can claim it.  Core = the 90% of objects nearest the median in
-            # IQR-scaled units; EM itself then uses every object.
-            med = np.median(Xc, axis=0)
-            iqr = np.subtract(*np.percentile(Xc, [75, 25], axis=0))
-            iqr = np.where(iqr > 0, iqr, 1.0)
-            dist = np.sum(((Xc - med) / iqr) ** 2, axis=1)
-            core = dist <= np.percentile(dist, 90)
-            if core.sum() >= self.n_components:
-                Xc, sw = Xc[core], sw[core]
-                n = Xc.shape[0]
-        if isinstance(init, dict):
-            unknown = set(init) - {"weights", "means", "covariances", "background_weight"}
-            if unknown:
-                raise SpecError(f"'init' has unknown key(s) {sorted(unknown)}", key="init")
-            if "means" not in init:
-                raise SpecError("'init' as a dict needs at least 'means'", key="init.means")
-            means = check_matrix(init["means"], name="init['means']", n_features=D)
-            if means.shape[0] != K:
-                raise DataError(
-                    f"init['means'] must have {K} rows; got {means.shape[0]}", argument="init"
-                )
-            if "weights" in init and "covariances" in init:
-                weights = np.asarray(init["weights"], dtype=float)
-                full = _to_full(init["covariances"], self.covariance_type, K, D)
-            else:
-                w0, _, full0 = self._params_from_labels(Xc, sw, self._nearest(Xc, means), K)
-                weights = np.asarray(init.get("weights", w0), dtype=float)
-                if "covariances" in init:
-                    full = _to_full(init["covariances"], self.covariance_type, K, D)
-                else:
-                    full = self._regularise(full0, w0)
-            if weights.shape != (K,) or np.any(weights < 0) or not np.isfinite(weights).all():
-                raise DataError(
-                    f"init['weights'] must be {K} non-negative numbers", argument="init"
-                )
-            bg = float(init.get("background_weight", bg))
-            weights = weights / weights.sum() * (1.0 - bg)
-            return weights, means.copy(), full, bg
-        if not isinstance(init, str):
-            means = check_matrix(init, name="init", n_features=D)
-            if means.shape[0] != K:
-                raise DataError(
-                    f"'init' must have {K} rows (one mean per component); got {means.shape[0]}",
-                    argument="init",
-                )
-            weights, _, full = self._params_from_labels(Xc, sw, self._nearest(Xc, means), K)
-            return weights * (1.0 - bg), means.copy(), self._regularise(full, weights), bg
-        if init == "kmeans":
-            labels = kmeans(Xc, K, n_init=1, sample_weight=sw, rng=gen).labels
-        elif init == "kmeans++":
-            labels = self._nearest(Xc, kmeans_plusplus(Xc, K, sample_weight=sw, rng=gen))
-        elif init == "random_from_data":
-            labels = self._nearest(Xc, Xc[gen.choice(n, size=K, replace=False)])
-        else:  # random responsibilities, as in scikit-learn
-            resp = gen.uniform(size=(n, K))
-            resp /= resp.sum(axis=1, keepdims=True)
-            weights, means, full = self._params_from_resp(Xc, sw, resp)
-            return weights * (1.0 - bg), means, self._regularise(full, weights), bg
-        weights, means, full = self._params_from_labels(Xc, sw, labels, K)
-        return weights * (1.0 - bg), means, self._regularise(full, weights), bg
-
-    @staticmethod
-    def _nearest(X, centers):
-        from bayesmix.em.init import _sq_dist_min
-
-        return _sq_dist_min(X, centers)[1]
-
-    def _params_from_labels(self, X, sw, labels, K):
-        """Weights, means, full covariances from a hard assignment (O(N D) memory)."""
-        D = X.shape[1]
-        nk = np.bincount(labels, weights=sw, minlength=K) + _EPS10
-        means = np.empty((K, D))
-        for j in range(D):
-            means[:, j] = np.bincount(labels, weights=sw * X[:, j], minlength=K) / nk
-        full = np.zeros((K, D, D))
-        order = np.argsort(labels, kind="stable")
-        bounds = np.searchsorted(labels[order], np.arange(K + 1))
-        empty = []
-        for k in range(K):
-            rows = order[bounds[k] : bounds[k + 1]]
-            if len(rows) and nk[k] > 2 * _EPS10:
-                diff = X[rows] - means[k]
-                full[k] = (sw[rows] * diff.T) @ diff / nk[k]
-            else:
-                empty.append(k)
-        if empty:  # e.g. duplicate seeds: start empty components from the whole data set
-            mean_all = np.average(X, axis=0, weights=sw)
-            diff = X - mean_all
-            cov_all = (sw * diff.T) @ diff / sw.sum()
-            means[empty] = mean_all
-            full[empty] = cov_all
-        return nk / nk.sum(), means, full
 
     @staticmethod
     def _prec_chol(full):
@@ -372,60 +205,58 @@ class BaseMixture:
         groups = [(idx_i[r], o) for r, o in group_patterns(observed[idx_i])]
         return idx_c, groups
 
-    def _stats(self, X, S, sw, observed, weights, means, full, log_bg):
-        """One E-step: (total weighted log-likelihood, N_k, N_bg, S1, S2) about ``means``."""
+    def _stats(self, X, S, sw, observed, params: Parameters) -> EStepStatistics:
+        """One E-step over validated rows: the statistics about ``params.means``."""
+        means, full = params.means, params.covariances
         K, D = means.shape
+        log_bg = self._log_bg(params.background_weight)
         with np.errstate(divide="ignore"):
-            log_w = np.log(weights)
+            log_w = np.log(params.weights)
         idx_c, groups = self._split_rows(observed, X.shape[0])
         Xc, Sc, swc = X, S, sw
         if idx_c is not None:
             Xc = np.ascontiguousarray(X[idx_c])
             swc = np.ascontiguousarray(sw[idx_c])
             Sc = None if S is None else np.ascontiguousarray(S[idx_c])
-        ll = 0.0
-        Nk = np.zeros(K)
-        Nbg = 0.0
-        S1 = np.zeros((K, D))
-        S2 = np.zeros((K, D, D))
+        out = EStepStatistics.zeros(K, D)
         if Xc.shape[0]:
             if Sc is None:
                 P, log_det_P = self._prec_chol(full)
-                out = _kernels.gmm_stats(Xc, swc, means, P, log_det_P, log_w, log_bg, means)
+                parts = _kernels.gmm_stats(Xc, swc, means, P, log_det_P, log_w, log_bg, means)
             else:
-                out = _kernels.xd_stats(Xc, Sc, swc, means, full, log_w, log_bg, means)
-                if out[5].sum():
+                parts = _kernels.xd_stats(Xc, Sc, swc, means, full, log_w, log_bg, means)
+                if parts[5].sum():
                     raise DataError(
                         "Fitting failed: a component covariance plus an object's error "
                         "covariance is not positive definite; increase reg_covar.",
                         argument="X_cov",
                     )
-            ll = float(out[0].sum())
-            Nk = out[1].sum(axis=0)
-            Nbg = float(out[2].sum())
-            S1 = out[3].sum(axis=0)
-            S2 = out[4].sum(axis=0)
+            S2 = parts[4].sum(axis=0)
             iu = np.triu_indices(D, 1)
             S2[:, iu[1], iu[0]] = S2[:, iu[0], iu[1]]
+            out = EStepStatistics(
+                float(parts[0].sum()),
+                parts[1].sum(axis=0),
+                float(parts[2].sum()),
+                parts[3].sum(axis=0),
+                S2,
+            )
         if groups:
-            g = generic_stats(X, S, sw, groups, means, full, log_w, log_bg, means)
-            ll += g[0]
-            Nk = Nk + g[1]
-            Nbg += g[2]
-            S1 = S1 + g[3]
-            S2 = S2 + g[4]
-        return ll, Nk, Nbg, S1, S2
+            out = out + EStepStatistics(
+                *generic_stats(X, S, sw, groups, means, full, log_w, log_bg, means)
+            )
+        return out
 
-    def _m_step(self, stats, weights, means, full, bg, frozen):
-        """Compute new (weights, means, full covariances, background weight) from statistics."""
-        _, Nk_raw, Nbg, S1, S2 = stats
-        K, D = means.shape
+    def _m_step(self, stats: EStepStatistics, params: Parameters, frozen) -> Parameters:
+        """Return the new parameters from one E-step's statistics."""
+        weights, means, full = params.weights, params.means, params.covariances
+        Nk_raw, Nbg = stats.counts, stats.background_count
         total = Nk_raw.sum() + Nbg
-        Nk = Nk_raw + _EPS10
-        d = S1 / Nk[:, None]
+        Nk = Nk_raw + EPS10
+        d = stats.first_moment / Nk[:, None]
         new_means = means + d
-        cov_ml = S2 / Nk[:, None, None] - np.einsum("ka,kb->kab", d, d)
-        new_full = self._regularise(cov_ml, Nk)
+        cov_ml = stats.second_moment / Nk[:, None, None] - np.einsum("ka,kb->kab", d, d)
+        new_full = regularise(cov_ml, Nk, self.covariance_type, self.reg_covar)
         empty = Nk_raw <= 1e-12 * max(total, 1e-300)
         if empty.any():  # keep the parameters of components that lost every object
             new_means[empty] = means[empty]
@@ -444,31 +275,67 @@ class BaseMixture:
             new_w = new_w * scale
             new_bg *= scale
             new_w[fw] = weights[fw]
-        return new_w, new_means, new_full, new_bg
+        return Parameters(new_w, new_means, new_full, float(new_bg))
 
     # --------------------------------------------------------------- the loop
     def _fit(self, X, S, sample_weight, observed):
+        """Fit to validated in-memory data (the same loop as a fit over blocks)."""
+        self._check_hyper(*X.shape)
+        return self._fit_statistics(**self._in_memory(X, S, sample_weight, observed))
+
+    def _in_memory(self, X, S, sample_weight, observed) -> dict[str, Any]:
+        """Return the arguments of ``_fit_statistics`` for validated rows held in memory."""
         n, D = X.shape
-        self._check_hyper(n, D)
-        K = self.n_components
-        frozen = self._frozen_sets(K)
         sw = check_sample_weight(sample_weight, n=n)
         sw = np.ones(n) if sw is None else sw
-        total_w = float(sw.sum())
-        gen = as_generator(self.rng)
-        # background: uniform over the bounding box of the observed data
+        fill = None if observed is None else np.nanmean(X, axis=0)
+        box = (np.nanmin(X, axis=0), np.nanmax(X, axis=0)) if self.background else None
+        return {
+            "statistics": lambda params: self._stats(X, S, sw, observed, params),
+            "n_objects": n,
+            "n_features": D,
+            "total_weight": float(sw.sum()),
+            "sample": X,
+            "sample_weight": sw,
+            "assignment": lambda centers: assignment_statistics(
+                X, centers, sample_weight=sw, fill=fill
+            ),
+            "bounding_box": box,
+        }
+
+    def _fit_statistics(
+        self,
+        statistics: Callable[[Parameters], EStepStatistics],
+        *,
+        n_objects: int,
+        n_features: int,
+        total_weight: float,
+        sample: NDArray[np.float64],
+        sample_weight: NDArray[np.float64],
+        assignment: Callable[[NDArray[np.float64]], AssignmentStatistics],
+        bounding_box: tuple[ArrayLike, ArrayLike] | None,
+        label: str = "",
+    ):
+        """Fit by EM: check hyperparameters, set the background, run restarts, store the best."""
+        self._check_hyper(n_objects, n_features)
+        frozen = self._frozen_sets(self.n_components)
         if self.background:
-            self._set_background(np.nanmin(X, axis=0), np.nanmax(X, axis=0))
+            if bounding_box is None:
+                raise SpecError(
+                    "background=True needs the bounding box of the data", key="bounding_box"
+                )
+            self._set_background(*bounding_box)
         else:
             self._set_background(None, None)
+        gen = as_generator(self.rng)
         best = self._em_restarts(
-            lambda: self._initial_params(X, sw, observed, gen),
-            lambda w, mu, full, log_bg: self._stats(X, S, sw, observed, w, mu, full, log_bg),
-            total_w,
+            lambda: initial_parameters(self, sample, sample_weight, gen, assignment),
+            statistics,
+            total_weight,
             frozen,
+            label=label,
         )
-        self._set_fitted(best, D)
-        return self
+        self._set_fitted(best, n_features)
         return self
 
     def _set_background(self, lo, hi) -> None:
@@ -477,7 +344,8 @@ class BaseMixture:
             self.bounding_box_ = None
             self.background_log_density_ = None
             return
-        span = np.asarray(hi) - np.asarray(lo)
+        lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+        span = hi - lo
         if np.any(span <= 0):
             j = int(np.flatnonzero(span <= 0)[0])
             raise DataError(
@@ -488,28 +356,26 @@ class BaseMixture:
         self.bounding_box_ = np.stack([lo, hi])
         self.background_log_density_ = float(-np.sum(np.log(span)))
 
-    def _em_restarts(self, initial, stats, total_w, frozen, *, label=""):
+    def _em_restarts(self, initial, stats, total_w, frozen, *, label="") -> _Restart:
         """Run ``n_init`` restarts of EM and return the best one.
 
-        ``initial()`` gives a restart's starting (weights, means, full covariances,
-        background weight); ``stats(w, mu, full, log_bg)`` one E-step's sufficient
-        statistics (see ``_stats``), whatever the data live in (memory, Dask).
-        Returns (lower bound, w, mu, full, bg, history, converged, n_iter).
+        ``initial()`` gives a restart's starting :class:`Parameters`; ``stats(params)``
+        one E-step's summed statistics, whatever the data live in (memory, Dask).
         """
         K = self.n_components
-        best = None
+        best: _Restart | None = None
         for restart in range(self.n_init):
-            w, mu, full, bg = initial()
+            params = initial()
             history: list[float] = []
             lower = -np.inf
             converged = False
             it = 0
             for it in range(1, self.max_iter + 1):  # noqa: B007 (it is read after the loop)
                 prev = lower
-                st = stats(w, mu, full, self._log_bg(bg))
-                lower = st[0] / total_w
+                st = stats(params)
+                lower = st.log_likelihood / total_w
                 history.append(lower)
-                w, mu, full, bg = self._m_step(st, w, mu, full, bg, frozen)
+                params = self._m_step(st, params, frozen)
                 if abs(lower - prev) < self.tol:
                     converged = True
                     break
@@ -521,19 +387,19 @@ class BaseMixture:
                     file=sys.stderr,
                 )
             if best is None or lower > best[0]:
-                best = (lower, w, mu, full, bg, history, converged, it)
+                best = (lower, params, history, converged, it)
         if best is None:  # pragma: no cover - n_init >= 1 is checked
             raise RuntimeError("no EM restart ran")
         return best
 
-    def _set_fitted(self, best, n_features: int) -> None:
+    def _set_fitted(self, best: _Restart, n_features: int) -> None:
         """Store the best restart as the fitted attributes; warn if it did not converge."""
-        lower, w, mu, full, bg, history, converged, it = best
-        self.weights_ = w
-        self.means_ = mu
-        self._full = full
-        self.covariances_ = _from_full(full, self.covariance_type, w)
-        self.background_weight_ = float(bg)
+        lower, params, history, converged, it = best
+        self.weights_ = params.weights
+        self.means_ = params.means
+        self._full = params.covariances
+        self.covariances_ = from_full(params.covariances, self.covariance_type, params.weights)
+        self.background_weight_ = float(params.background_weight)
         self.converged_ = bool(converged)
         self.n_iter_ = int(it)
         self.lower_bound_ = float(lower)
@@ -547,7 +413,7 @@ class BaseMixture:
                 f"(last change {last:.3g} > tol={self.tol}). Remedies: raise max_iter, loosen "
                 "tol, or try another init/n_init.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,  # the user's fit (GaussianMixture.fit or bayesmix.scale.fit)
             )
 
     def _log_bg(self, bg):
@@ -566,24 +432,32 @@ class BaseMixture:
         return self._full.copy()
 
     # ---------------------------------------------------------------- scoring
-    def _log_prob(self, X, S, observed, want_resp):
-        """(log density (N,), log responsibilities (N, K[+1]) or None)."""
+    def _log_prob(self, X, S, observed, want_resp, out=None):
+        """(log density (N,), log responsibilities (N, K[+1]) or None) of validated rows.
+
+        ``out``: optional (log density, log responsibilities or None) arrays to fill.
+        """
         K = self.n_components
         n = X.shape[0]
         n_out = K + (1 if self.background else 0)
         log_bg = self._log_bg(self.background_weight_)
         with np.errstate(divide="ignore"):
             log_w = np.log(self.weights_)
-        lse = np.empty(n)
-        log_resp = np.empty((n, n_out)) if want_resp else np.empty((0, n_out))
+        if out is None:
+            lse = np.empty(n)
+            log_resp = np.empty((n, n_out)) if want_resp else None
+        else:
+            lse, log_resp = out
         idx_c, groups = self._split_rows(observed, n)
-        Xc, Sc = X, S
-        if idx_c is not None:
+        if idx_c is None:  # complete rows: the kernels write straight into the outputs
+            Xc, Sc, lse_c, lr_c = X, S, lse, log_resp
+        else:
             Xc = np.ascontiguousarray(X[idx_c])
             Sc = None if S is None else np.ascontiguousarray(S[idx_c])
-        if Xc.shape[0]:
             lse_c = np.empty(Xc.shape[0])
-            lr_c = np.empty((Xc.shape[0], n_out)) if want_resp else np.empty((0, n_out))
+            lr_c = np.empty((Xc.shape[0], n_out)) if want_resp else None
+        if Xc.shape[0]:
+            lr_k = lr_c if want_resp else np.empty((0, n_out))
             if Sc is None:
                 _kernels.gmm_score(
                     Xc,
@@ -594,15 +468,13 @@ class BaseMixture:
                     log_bg,
                     want_resp,
                     lse_c,
-                    lr_c,
+                    lr_k,
                 )
             else:
                 _kernels.xd_score(
-                    Xc, Sc, self.means_, self._full, log_w, log_bg, want_resp, lse_c, lr_c
+                    Xc, Sc, self.means_, self._full, log_w, log_bg, want_resp, lse_c, lr_k
                 )
-            if idx_c is None:
-                lse, log_resp = lse_c, lr_c
-            else:
+            if idx_c is not None:
                 lse[idx_c] = lse_c
                 if want_resp:
                     log_resp[idx_c] = lr_c
@@ -612,13 +484,13 @@ class BaseMixture:
             lse[rows] = lse_g[rows]
             if want_resp:
                 log_resp[rows] = lr_g[rows]
-        return lse, (log_resp if want_resp else None)
+        return lse, log_resp
 
     def _n_parameters(self) -> int:
         K = self.n_components
         D = self.n_features_in_
         frozen = self._frozen_sets(K)
-        n_cov = _n_cov_params(self.covariance_type, K, D)
+        n_cov = n_covariance_parameters(self.covariance_type, K, D)
         per = n_cov // K if self.covariance_type != "tied" else 0
         if self.covariance_type == "tied" and frozen["covariances"].all():
             n_cov = 0
@@ -626,7 +498,7 @@ class BaseMixture:
             n_cov -= per * int(frozen["covariances"].sum())
         n_mean = D * (K - int(frozen["means"].sum()))
         n_free_w = int((~frozen["weights"]).sum()) + (1 if self.background else 0)
-        n_weight = max(n_free_w - 1, 0) if not frozen["weights"].any() else max(n_free_w - 1, 0)
+        n_weight = max(n_free_w - 1, 0)
         return int(n_cov + n_mean + n_weight)
 
     def n_parameters(self) -> int:
@@ -700,34 +572,38 @@ class BaseMixture:
             },
         }
 
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
-        """Save the fitted model to ``path`` (``.npz`` with embedded JSON; no pickle).
-
-        The write is atomic; an existing file is replaced only with ``overwrite=True``.
-        """
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """Return the arrays :meth:`save` writes: JSON metadata, parameters, bounding box."""
         self._check_fitted()
-        path = os.fspath(path)
-        if os.path.exists(path) and not overwrite:
-            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-        meta = json.dumps(self._meta(), sort_keys=True)
         arrays = {
-            "meta": np.array(meta),
+            "meta": np.array(json.dumps(self._meta(), sort_keys=True)),
             "weights": self.weights_,
             "means": self.means_,
             "full_covariances": self._full,
         }
         if self.bounding_box_ is not None:
             arrays["bounding_box"] = self.bounding_box_
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        return arrays
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
+        """Save the fitted model to ``path`` (``.npz`` with embedded JSON; no pickle).
+
+        The write is atomic (:func:`bayesmix._files.atomic_write`); an existing
+        file is replaced only with ``overwrite=True``.  Read it back with
+        :func:`bayesmix.em.load`.
+
+        Raises
+        ------
+        FileExistsError
+            ``path`` exists and ``overwrite`` is False.
+        """
+        arrays = self._arrays()
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as fh:  # a file object: np.savez adds no ".npz"
+                np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub is too narrow
+
+        atomic_write(path, write, overwrite=overwrite)
 
     @classmethod
     def _from_saved(cls, meta: dict, arrays) -> BaseMixture:
@@ -742,7 +618,7 @@ class BaseMixture:
         obj.weights_ = np.array(arrays["weights"], dtype=float)
         obj.means_ = np.array(arrays["means"], dtype=float)
         obj._full = np.array(arrays["full_covariances"], dtype=float)
-        obj.covariances_ = _from_full(obj._full, obj.covariance_type, obj.weights_)
+        obj.covariances_ = from_full(obj._full, obj.covariance_type, obj.weights_)
         obj.background_weight_ = float(fitted["background_weight"])
         obj.background_log_density_ = fitted["background_log_density"]
         obj.bounding_box_ = np.array(arrays["bounding_box"]) if "bounding_box" in arrays else None
@@ -759,30 +635,3 @@ class BaseMixture:
             f"{type(self).__name__}(n_components={self.n_components}, "
             f"covariance_type={self.covariance_type!r})"
         )
-
-
-def load_model(path: str | os.PathLike) -> BaseMixture:
-    """Load a model saved with ``save`` (no code is executed: ``allow_pickle=False``)."""
-    from bayesmix.em.gaussian import GaussianMixture
-    from bayesmix.em.xd import XDGaussianMixture
-
-    classes = {"GaussianMixture": GaussianMixture, "XDGaussianMixture": XDGaussianMixture}
-    try:
-        with np.load(os.fspath(path), allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise FormatError(f"{path} is not a bayesmix EM model file: {exc}") from None
-    if "meta" not in arrays:
-        raise FormatError(f"{path} has no bayesmix metadata; it was not written by save()")
-    meta = json.loads(str(arrays["meta"]))
-    name = meta.get("class")
-    version = meta.get("format_version")
-    if name not in classes:
-        raise FormatError(f"{path} holds class {name!r}; expected one of {sorted(classes)}")
-    if version != FORMAT_VERSION:
-        raise FormatError(
-            f"{path} has format_version {version} (written by bayesmix "
-            f"{meta.get('bayesmix_version')}); this bayesmix reads format_version "
-            f"{FORMAT_VERSION}"
-        )
-    return classes[name]._from_saved(meta, arrays)

@@ -12,7 +12,7 @@ from bayesmix._random import as_generator
 from bayesmix._validate import check_choice, check_int, check_matrix, check_sample_weight
 from bayesmix.exceptions import ConvergenceWarning, DataError
 
-__all__ = ["KMeansResult", "kmeans", "kmeans_plusplus"]
+__all__ = ["KMeansResult", "kmeans", "kmeans_plusplus", "nearest_center"]
 
 _BLOCK = 65536
 
@@ -39,8 +39,11 @@ class KMeansResult:
     converged: bool
 
 
-def _sq_dist_min(X, C, x_sq=None):
-    """Squared distance of each row of X to its nearest row of C, and the argmin (blocked)."""
+def nearest_center(X, C, x_sq=None):
+    """Squared distance of each row of X to its nearest row of C, and the argmin.
+
+    Works in blocks of rows (bounded memory); ``x_sq`` may hold the rows' squared norms.
+    """
     n = X.shape[0]
     c_sq = np.einsum("ij,ij->i", C, C)
     best = np.empty(n)
@@ -99,7 +102,7 @@ def kmeans_plusplus(
     p = w / w.sum()
     first = gen.choice(n, p=p)
     centers[0] = X[first]
-    closest, _ = _sq_dist_min(X, centers[:1], x_sq)
+    closest, _ = nearest_center(X, centers[:1], x_sq)
     pot = float(np.sum(w * closest))
     for c in range(1, n_clusters):
         if pot <= 0.0:
@@ -200,7 +203,7 @@ def kmeans(
         converged = False
         it = 0
         for it in range(1, max_iter + 1):  # noqa: B007 (it is read after the loop)
-            closest, labels = _sq_dist_min(X, centers, x_sq)
+            closest, labels = nearest_center(X, centers, x_sq)
             history.append(float(np.sum(w * closest)))
             counts = np.bincount(labels, weights=w, minlength=n_clusters)
             sums = np.zeros_like(centers)
@@ -218,7 +221,7 @@ def kmeans(
             if shift <= abs_tol:
                 converged = True
                 break
-        closest, labels = _sq_dist_min(X, centers, x_sq)
+        closest, labels = nearest_center(X, centers, x_sq)
         inertia = float(np.sum(w * closest))
         if best is None or inertia < best.inertia:
             best = KMeansResult(centers, labels, inertia, history, it, converged)

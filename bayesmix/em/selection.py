@@ -1,8 +1,15 @@
-"""Choosing the number of components with BIC or AIC."""
+"""Choosing the number of components with BIC or AIC.
+
+:func:`compare_candidates` is the one selection: it draws one seed per
+candidate from ``rng`` (in candidate order), asks a fitting function for the
+model and its total log-likelihood, and tabulates BIC and AIC.
+:func:`select_n_components` runs it on data in memory;
+:func:`bayesmix.scale.select_n_components` on Dask data, with the same seeds.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,11 +17,15 @@ from numpy.typing import ArrayLike, NDArray
 
 from bayesmix._random import as_generator, derive_seed
 from bayesmix._validate import check_choice, check_matrix
+from bayesmix.em._base import BaseMixture
 from bayesmix.em.gaussian import GaussianMixture
 from bayesmix.em.xd import XDGaussianMixture
 from bayesmix.exceptions import DataError
 
-__all__ = ["SelectionResult", "select_n_components"]
+__all__ = ["CRITERIA", "SelectionResult", "compare_candidates", "select_n_components"]
+
+#: the information criteria (sorted)
+CRITERIA = ("aic", "bic")
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,51 @@ class SelectionResult:
     best_n_components: int
     criterion: str
     models: list = field(repr=False)
+
+
+def compare_candidates(
+    fit: Callable[[int, int], tuple[BaseMixture, float, float]],
+    candidates: Iterable[int],
+    *,
+    criterion: str = "bic",
+    rng: int | np.random.Generator | None = None,
+) -> SelectionResult:
+    """Fit every candidate number of components and pick the lowest BIC or AIC.
+
+    Parameters
+    ----------
+    fit : callable
+        ``fit(n_components, seed)`` fits a mixture with that many components
+        and that integer seed and returns ``(model, total_log_likelihood,
+        n_objects)``: the (weighted) sum of the objects' log-densities and the
+        (weighted) number of objects.
+    candidates : iterable of int
+        Numbers of components, in the order to fit and report them.
+    criterion : {"aic", "bic"}
+        BIC = -2 ln L + p ln n (Schwarz 1978); AIC = -2 ln L + 2 p (Akaike 1974).
+    rng : int, Generator or None
+        Each candidate's seed is drawn from it, in candidate order.
+
+    Returns
+    -------
+    SelectionResult
+    """
+    check_choice(criterion, name="criterion", choices=CRITERIA)
+    cands = [int(c) for c in candidates]
+    if not cands:
+        raise DataError("'candidates' is empty", argument="candidates")
+    gen = as_generator(rng)
+    models, rows = [], []
+    for k in cands:
+        m, total, n = fit(k, derive_seed(gen))
+        total, n = float(total), float(n)
+        p = m.n_parameters()
+        rows.append((k, -2 * total + p * np.log(n), -2 * total + 2 * p, total, p, m.converged_))
+        models.append(m)
+    names = ("n_components", "bic", "aic", "log_likelihood", "n_parameters", "converged")
+    table = {name: np.array([r[i] for r in rows]) for i, name in enumerate(names)}
+    i = int(np.argmin(table[criterion]))
+    return SelectionResult(table, models[i], cands[i], criterion, models)
 
 
 def select_n_components(
@@ -74,38 +130,27 @@ def select_n_components(
     Returns
     -------
     SelectionResult
+
+    See Also
+    --------
+    compare_candidates : the selection itself.
+    bayesmix.scale.select_n_components : the same over Dask data.
     """
-    check_choice(criterion, name="criterion", choices={"bic", "aic"})
-    cands = [int(c) for c in candidates]
-    if not cands:
-        raise DataError("'candidates' is empty", argument="candidates")
+    check_choice(criterion, name="criterion", choices=CRITERIA)
     allow_nan = kwargs.get("nan_policy", "raise") == "marginalize"
     X = check_matrix(X, name="X", allow_nan=allow_nan)
-    gen = as_generator(rng)
     xd = X_err is not None or X_cov is not None
-    models, rows = [], []
-    for k in cands:
+    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+
+    def fit(k: int, seed: int):
         if xd:
-            m = XDGaussianMixture(k, rng=derive_seed(gen), **kwargs)
+            m = XDGaussianMixture(k, rng=seed, **kwargs)
             m.fit(X, X_err=X_err, X_cov=X_cov, sample_weight=sample_weight)
             ll = m.score_samples(X, X_err, X_cov)
         else:
-            m = GaussianMixture(k, rng=derive_seed(gen), **kwargs)
+            m = GaussianMixture(k, rng=seed, **kwargs)
             m.fit(X, sample_weight=sample_weight)
             ll = m.score_samples(X)
-        w = np.ones(len(ll)) if sample_weight is None else np.asarray(sample_weight, float)
-        n = float(w.sum())
-        total = float(np.sum(w * ll))
-        p = m.n_parameters()
-        rows.append((k, -2 * total + p * np.log(n), -2 * total + 2 * p, total, p, m.converged_))
-        models.append(m)
-    table = {
-        "n_components": np.array([r[0] for r in rows]),
-        "bic": np.array([r[1] for r in rows]),
-        "aic": np.array([r[2] for r in rows]),
-        "log_likelihood": np.array([r[3] for r in rows]),
-        "n_parameters": np.array([r[4] for r in rows]),
-        "converged": np.array([r[5] for r in rows]),
-    }
-    i = int(np.argmin(table[criterion]))
-    return SelectionResult(table, models[i], cands[i], criterion, models)
+        return m, float(np.sum(w * ll)), float(w.sum())
+
+    return compare_candidates(fit, candidates, criterion=criterion, rng=rng)

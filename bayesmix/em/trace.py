@@ -17,8 +17,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from bayesmix._random import as_generator
-from bayesmix._validate import check_int, check_sample_weight
-from bayesmix.em._base import BaseMixture, _from_full
+from bayesmix._validate import check_int
+from bayesmix.em._base import BaseMixture
+from bayesmix.em._covariance import from_full
+from bayesmix.em._start import initial_parameters
 from bayesmix.em.xd import XDGaussianMixture
 from bayesmix.exceptions import ConvergenceWarning, DataError
 
@@ -140,9 +142,16 @@ def em_trace(
     Xv, observed = proto._validate_X(X, fitting=True)
     proto._check_hyper(*Xv.shape)
     proto._frozen_sets(proto.n_components)
-    sw = check_sample_weight(sample_weight, n=Xv.shape[0])
-    sw = np.ones(Xv.shape[0]) if sw is None else sw
-    w, mu, full, bg = proto._initial_params(Xv, sw, observed, as_generator(params["rng"]))
+    source = proto._in_memory(Xv, None, sample_weight, observed)
+    start = initial_parameters(
+        proto,
+        source["sample"],
+        source["sample_weight"],
+        as_generator(params["rng"]),
+        source["assignment"],
+    )
+    w, mu, full = start.weights, start.means, start.covariances
+    bg = start.background_weight
 
     step_params = {**params, "max_iter": 1, "tol": 0.0, "n_init": 1, "verbose": False}
     states = [_state(0, w, mu, full, bg)]
@@ -150,7 +159,7 @@ def em_trace(
         init = {
             "weights": w,
             "means": mu,
-            "covariances": _from_full(full, estimator.covariance_type, w),
+            "covariances": from_full(full, estimator.covariance_type, w),
         }
         if estimator.background:
             init["background_weight"] = bg

@@ -51,7 +51,7 @@ class XDGaussianMixture(BaseMixture):
     observations", Ann. Appl. Stat. 5, 1657.
     """
 
-    _uses_errors = True
+    uses_errors = True
 
     def __init__(
         self,
