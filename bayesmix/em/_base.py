@@ -29,7 +29,6 @@ from numpy.typing import ArrayLike, NDArray
 from bayesmix._files import atomic_write
 from bayesmix._random import as_generator
 from bayesmix._validate import check_choice, check_int, check_matrix, check_sample_weight
-from bayesmix.em import _kernels
 from bayesmix.em._covariance import (
     COVARIANCE_TYPES,
     from_full,
@@ -37,6 +36,7 @@ from bayesmix.em._covariance import (
     regularise,
 )
 from bayesmix.em._generic import generic_score, generic_stats, group_patterns
+from bayesmix.em._kernels import gmm_score, gmm_stats, xd_score, xd_stats
 from bayesmix.em._start import EPS10, initial_parameters
 from bayesmix.em.statistics import (
     AssignmentStatistics,
@@ -222,9 +222,9 @@ class BaseMixture:
         if Xc.shape[0]:
             if Sc is None:
                 P, log_det_P = self._prec_chol(full)
-                parts = _kernels.gmm_stats(Xc, swc, means, P, log_det_P, log_w, log_bg, means)
+                parts = gmm_stats(Xc, swc, means, P, log_det_P, log_w, log_bg, means)
             else:
-                parts = _kernels.xd_stats(Xc, Sc, swc, means, full, log_w, log_bg, means)
+                parts = xd_stats(Xc, Sc, swc, means, full, log_w, log_bg, means)
                 if parts[5].sum():
                     raise DataError(
                         "Fitting failed: a component covariance plus an object's error "
@@ -459,7 +459,7 @@ class BaseMixture:
         if Xc.shape[0]:
             lr_k = lr_c if want_resp else np.empty((0, n_out))
             if Sc is None:
-                _kernels.gmm_score(
+                gmm_score(
                     Xc,
                     self.means_,
                     self.precisions_cholesky_,
@@ -471,9 +471,7 @@ class BaseMixture:
                     lr_k,
                 )
             else:
-                _kernels.xd_score(
-                    Xc, Sc, self.means_, self._full, log_w, log_bg, want_resp, lse_c, lr_k
-                )
+                xd_score(Xc, Sc, self.means_, self._full, log_w, log_bg, want_resp, lse_c, lr_k)
             if idx_c is not None:
                 lse[idx_c] = lse_c
                 if want_resp:

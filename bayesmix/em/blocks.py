@@ -30,8 +30,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bayesmix._validate import check_matrix, check_sample_weight
-from bayesmix.em import _kernels
 from bayesmix.em._base import BaseMixture
+from bayesmix.em._kernels import CHUNK, PARALLEL_MIN_CHUNKS
 from bayesmix.em.statistics import (
     AssignmentStatistics,
     EStepStatistics,
@@ -91,7 +91,7 @@ def serial_rows() -> int:
     them in slices just below that size; scoring is per row and statistics are
     sums, so slicing changes nothing but the order of the sums.
     """
-    return max(_kernels.CHUNK, (_kernels.PARALLEL_MIN_CHUNKS - 1) * _kernels.CHUNK)
+    return max(CHUNK, (PARALLEL_MIN_CHUNKS - 1) * CHUNK)
 
 
 def error_covariances(

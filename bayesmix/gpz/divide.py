@@ -152,11 +152,12 @@ def divide_summary(columns: dict[str, NDArray[Any]], *, threshold: float, assign
     }
 
 
-def warn_divide(summary: dict[str, Any], *, stacklevel: int = 2) -> None:
+def warn_divide(summary: dict[str, Any], *, stacklevel: int = 1) -> None:
     """Warn (:class:`DivideWarning`) about empty or small samples and unassigned objects.
 
     ``summary`` is the dict of :func:`divide_summary`; the message gives the
-    counts, the unassigned fraction and remedies.
+    counts, the unassigned fraction and remedies.  ``stacklevel`` 1 attributes
+    the warning to the caller of this function, 2 to its caller, and so on.
     """
     counts = np.asarray(summary["member_counts"])
     n, n_un = summary["n_objects"], summary["n_unassigned"]
