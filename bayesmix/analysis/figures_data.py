@@ -16,6 +16,9 @@ brute-force loops) without a plotting backend.
   annuli around the cluster centre and the fitted Plummer (1911) profile.
 * :func:`parallax_distance`: summary and histogram of a cluster's parallax
   posterior and the matching distance.
+* :func:`cluster_astrometry`, :func:`fitted_radial_profile`: the inputs of the
+  astrometry and radial-profile figures gathered from a sampled
+  :func:`bayesmix.builders.cluster_field` fit.
 """
 
 from __future__ import annotations
@@ -33,12 +36,15 @@ from bayesmix.exceptions import DataError
 from bayesmix.sky import from_tangent_plane, tangent_plane
 
 __all__ = [
+    "ClusterAstrometry",
     "ParallaxDistance",
     "PlummerProfile",
     "ProbabilityHistogram",
     "RadialProfile",
     "ReliabilityCurve",
     "ZoomWindow",
+    "cluster_astrometry",
+    "fitted_radial_profile",
     "parallax_distance",
     "plummer_profile",
     "probability_histogram",
@@ -751,3 +757,163 @@ def parallax_distance(
         density=density,
         interval=float(interval),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# inputs of the figures from a cluster_field fit
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClusterAstrometry:
+    """Fitted cluster mean and spread in (pmra, pmdec[, parallax]).
+
+    Attributes
+    ----------
+    names : tuple of str
+        ``("pmra", "pmdec")`` or ``("pmra", "pmdec", "parallax")``.
+    mean : ndarray of shape (n_names,)
+        Posterior mean of the cluster's mean (mas/yr, mas).
+    intrinsic_cov : ndarray of shape (n_names, n_names)
+        Posterior mean of the cluster's intrinsic covariance.
+    error_cov : ndarray of shape (n_names, n_names)
+        Median measurement-error covariance of the likely members.
+    cov : ndarray of shape (n_names, n_names)
+        ``intrinsic_cov + error_cov``: the spread of the members' measured values,
+        what :func:`bayesmix.plot.plot_astrometry` draws as ellipses.
+    """
+
+    names: tuple[str, ...]
+    mean: NDArray[np.float64]
+    intrinsic_cov: NDArray[np.float64]
+    error_cov: NDArray[np.float64]
+    cov: NDArray[np.float64]
+
+
+def _posterior_mean(post, name: str) -> NDArray[np.float64]:
+    """Posterior mean of a variable over chains and draws."""
+    return np.asarray(post[name].mean(("chain", "draw")).values, dtype=np.float64)
+
+
+def cluster_astrometry(
+    fit: Any, probability: ArrayLike | None = None, *, threshold: float = 0.5
+) -> ClusterAstrometry | None:
+    """Fitted cluster mean and spread in proper motion (and parallax) of a cluster fit.
+
+    Parameters
+    ----------
+    fit : Fit
+        A sampled :func:`bayesmix.builders.cluster_field` model.
+    probability : array-like of shape (n_objects,), optional
+        Cluster membership probability of the fitted objects; the error
+        covariance is the median over those with ``probability > threshold``
+        (over all objects when omitted or when none is).
+    threshold : float, default 0.5
+        Likely members have ``probability > threshold``.
+
+    Returns
+    -------
+    ClusterAstrometry or None
+        None when the model has no (pmra, pmdec) pair (1-D and parallax-only
+        models).
+    """
+    post = fit.posterior
+    mm = fit.model
+    features = [str(f) for f in mm.coords["feature"]]
+    if not {"pmra", "pmdec"} <= set(features):
+        return None
+    names = ("pmra", "pmdec", "parallax") if "parallax" in features else ("pmra", "pmdec")
+    idx = [features.index(n) for n in names]
+    mean = np.array([float(_posterior_mean(post, f"cluster_{n}")) for n in names])
+    intrinsic = np.zeros((len(names), len(names)))
+    if "cluster_chol" in post:
+        L = np.asarray(post["cluster_chol"].transpose("chain", "draw", ...).values)
+        intrinsic[:2, :2] = (L @ np.swapaxes(L, -1, -2)).mean(axis=(0, 1))
+    else:
+        intrinsic[:2, :2] = np.eye(2) * float(
+            (np.asarray(post["cluster_pm_dispersion"].values) ** 2).mean()
+        )
+    if "parallax" in names:
+        intrinsic[2, 2] = float(
+            (np.asarray(post["cluster_parallax_dispersion"].values) ** 2).mean()
+        )
+    X_cov = np.asarray(mm.data["X_cov"], dtype=np.float64)[:, idx][:, :, idx]
+    use = np.ones(X_cov.shape[0], dtype=bool)
+    if probability is not None:
+        p = _probability(probability, n=X_cov.shape[0])
+        likely = np.isfinite(p) & (p > threshold)
+        if likely.any():
+            use = likely
+    error = np.median(X_cov[use], axis=0)
+    return ClusterAstrometry(
+        names=names, mean=mean, intrinsic_cov=intrinsic, error_cov=error, cov=intrinsic + error
+    )
+
+
+def fitted_radial_profile(
+    fit: Any,
+    probability: ArrayLike,
+    *,
+    n_bins: int = 12,
+    n_radii: int = 100,
+    interval: float = 0.68,
+) -> tuple[RadialProfile, PlummerProfile, float] | None:
+    """Radial profile of the members, the fitted Plummer profile and the field density.
+
+    Parameters
+    ----------
+    fit : Fit
+        A sampled full :func:`bayesmix.builders.cluster_field` model (features
+        starting with ``ra``, ``dec``; its posterior has ``cluster_ra``,
+        ``cluster_dec`` and ``cluster_radius``).
+    probability : array-like of shape (n_objects,)
+        Cluster membership probability of the fitted objects.
+    n_bins : int, default 12
+        Annuli (see :func:`radial_profile`).
+    n_radii : int, default 100
+        Radii at which the fitted profile is evaluated.
+    interval : float, default 0.68
+        Credible band of the fitted profile.
+
+    Returns
+    -------
+    tuple or None
+        ``(profile, model, background)``: :class:`RadialProfile` around the
+        posterior-mean centre over the fit's footprint, :class:`PlummerProfile`
+        with ``n_members = n_objects * weights[cluster]`` per draw, and the
+        fitted field density (stars per deg^2: expected field stars over the
+        footprint's solid angle).  None for models without the sky.
+    """
+    from bayesmix.sky import Footprint
+
+    post = fit.posterior
+    mm = fit.model
+    if "cluster_radius" not in post or not mm.spec.get("footprint"):
+        return None
+    fp = Footprint.parse(mm.spec["footprint"])
+    ra_c = np.asarray(post["cluster_ra"].values, dtype=np.float64).reshape(-1)
+    dec_c = np.asarray(post["cluster_dec"].values, dtype=np.float64).reshape(-1)
+    ra, dec = from_tangent_plane(
+        np.asarray(mm.data["sky_xi"]), np.asarray(mm.data["sky_eta"]), *fp.tangent_point
+    )
+    profile = radial_profile(
+        ra % 360.0,
+        dec,
+        probability,
+        center=(float(np.mean(ra_c)), float(np.mean(dec_c))),
+        footprint=fp,
+        n_bins=n_bins,
+    )
+    w = np.asarray(post["weights"].sel(component="cluster").values, dtype=np.float64).ravel()
+    n = mm.n_objects
+    radii = np.geomspace(max(profile.edges[1] / 2, 1e-4), profile.edges[-1], n_radii)
+    model = plummer_profile(
+        radii,
+        scale_radius=np.asarray(post["cluster_radius"].values).ravel(),
+        n_members=n * w,
+        center=np.column_stack([ra_c, dec_c]),
+        footprint=fp,
+        interval=interval,
+    )
+    background = float(n * (1.0 - w.mean()) / fp.solid_angle)
+    return profile, model, background

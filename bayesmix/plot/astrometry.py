@@ -216,11 +216,14 @@ def plot_astrometry(
     parallax : array-like of shape (n_objects,), optional
         Parallaxes (mas); adds the second panel.
     cluster_mean : array-like of shape (2,) or (3,), optional
-        Fitted cluster mean (pmra, pmdec[, parallax]) in mas/yr and mas.
+        Fitted cluster mean (pmra, pmdec[, parallax]) in mas/yr and mas
+        (``ClusterAstrometry.mean`` of
+        :func:`bayesmix.analysis.figures_data.cluster_astrometry`).
     cluster_cov : array-like of shape (2, 2) or (3, 3), optional
-        Fitted cluster covariance in the same order (e.g. intrinsic dispersion
-        squared plus the median error variance); draws ellipses and sets the
-        windows.
+        Fitted cluster covariance in the same order (intrinsic plus the median
+        error covariance, ``ClusterAstrometry.cov``); draws ellipses and sets
+        the windows.  Without the parallax entries the parallax panel is zoomed
+        on the likely members alone.
     threshold : float, default 0.5
         Likely members have ``probability > threshold``.
     fig : matplotlib.figure.Figure, optional
@@ -235,14 +238,24 @@ def plot_astrometry(
     n_panels = 1 if parallax is None else 2
     mean = None if cluster_mean is None else np.asarray(cluster_mean, dtype=np.float64)
     cov = None if cluster_cov is None else np.asarray(cluster_cov, dtype=np.float64)
-    need = 3 if parallax is not None else 2
-    for name, arr, shape in (("cluster_mean", mean, (need,)), ("cluster_cov", cov, (need, need))):
-        if arr is not None and arr.shape[0] < need:
+    for name, arr, ndim in (("cluster_mean", mean, 1), ("cluster_cov", cov, 2)):
+        if arr is not None and (
+            arr.ndim != ndim
+            or arr.shape[0] not in (2, 3)
+            or (ndim == 2 and arr.shape[1] != arr.shape[0])
+        ):
             raise DataError(
-                f"'{name}' must have shape {shape} (pmra, pmdec"
-                f"{', parallax' if need == 3 else ''}); got {arr.shape}",
+                f"'{name}' must have shape {(2,) * ndim} (pmra, pmdec) or {(3,) * ndim} "
+                f"(pmra, pmdec, parallax); got {arr.shape}",
                 argument=name,
             )
+    if mean is not None and cov is not None and mean.shape[0] != cov.shape[0]:
+        raise DataError(
+            f"'cluster_mean' {mean.shape} and 'cluster_cov' {cov.shape} must describe the "
+            "same features",
+            argument="cluster_cov",
+        )
+    with_plx = mean is not None and cov is not None and mean.shape[0] == 3
     if fig is None:
         fig = Figure(figsize=(6.5 * n_panels, 5.5), layout="constrained")
     axes = fig.subplots(1, n_panels, squeeze=False)[0]
@@ -266,8 +279,8 @@ def plot_astrometry(
             probability,
             ax=axes[1],
             threshold=threshold,
-            cluster_mean=None if mean is None else mean[idx],
-            cluster_cov=None if cov is None else cov[np.ix_(idx, idx)],
+            cluster_mean=mean[idx] if with_plx else None,
+            cluster_cov=cov[np.ix_(idx, idx)] if with_plx else None,
             xlabel="pmra (mas/yr)",
             ylabel="parallax (mas)",
             square=False,

@@ -201,3 +201,77 @@ def test_parallax_distance(rng):
     assert np.sum(s.density * np.diff(s.edges)) == pytest.approx(1.0)
     with pytest.raises(DataError, match="draw 1 is -0.1"):
         parallax_distance([4.0, -0.1])
+
+
+def _mock_full_fit(rng, n=3000, fraction=0.15, n_draws=200):
+    """A fake full-model Fit: simulated sky (Plummer a = 0.3 deg in a 2-deg cone), posterior
+    draws near the truth; plumbing only (the builder and sampler are tested elsewhere)."""
+    import types
+
+    import xarray as xr
+
+    from tests._cluster_fits import simulate
+
+    t, member = simulate(int(rng.integers(1 << 30)), n=n, member_fraction=fraction)
+    fp = Footprint.parse({"kind": "cone", "ra": 120.0, "dec": -20.0, "radius": 2.2})
+    xi, eta, _ = fp.project(t["ra"], t["dec"])
+    f = member.mean()
+    shape = (2, n_draws)
+    post = xr.Dataset(
+        {
+            "cluster_ra": (("chain", "draw"), rng.normal(120.0, 0.005, shape)),
+            "cluster_dec": (("chain", "draw"), rng.normal(-20.0, 0.005, shape)),
+            "cluster_radius": (("chain", "draw"), rng.normal(0.3, 0.005, shape)),
+            "weights": (
+                ("chain", "draw", "component"),
+                np.stack([np.full(shape, f), np.full(shape, 1 - f)], axis=-1),
+            ),
+        },
+        coords={"component": ["cluster", "field"]},
+    )
+    model = types.SimpleNamespace(
+        spec={"footprint": fp.to_dict()},
+        data={"sky_xi": xi, "sky_eta": eta},
+        n_objects=n,
+        coords={"object": np.arange(n)},
+    )
+    return types.SimpleNamespace(posterior=post, model=model), member, fp
+
+
+def test_fitted_radial_profile_matches_simulated_members(rng):
+    from bayesmix.analysis.figures_data import fitted_radial_profile
+
+    fit, member, fp = _mock_full_fit(rng)
+    profile, model, background = fitted_radial_profile(fit, member.astype(float), n_bins=8)
+    assert profile.members.sum() == pytest.approx(member.sum())
+    # the fitted profile integrates to the expected members over the footprint
+    r = np.linspace(0, fp.region().radius, 20001)
+    dens = plummer_profile(
+        r, scale_radius=0.3, n_members=member.sum(), center=(120.0, -20.0), footprint=fp
+    ).median
+    assert np.trapezoid(2 * np.pi * r * dens, r) == pytest.approx(member.sum(), rel=2e-3)
+    # members per annulus vs the model at the annulus radius (chi-square, 8 annuli; the
+    # evaluation at one radius per annulus adds a few per cent, hence the factor 1.5)
+    expected = np.interp(profile.radius, model.radius, model.median)
+    ok = profile.area > 0
+    chi2 = np.sum((profile.density[ok] - expected[ok]) ** 2 / (expected[ok] / profile.area[ok]))
+    assert chi2 < 1.5 * stats.chi2.ppf(1 - 1e-4, ok.sum())
+    assert background == pytest.approx((~member).sum() / fp.solid_angle)
+
+
+def test_cluster_astrometry_from_a_fit():
+    from bayesmix.analysis.figures_data import cluster_astrometry
+    from bayesmix.membership import membership
+    from tests._cluster_fits import TRUTH, sim_fit
+
+    fit, _, _ = sim_fit()
+    p = membership(fit, quantiles=False)["probability"].sel(component="cluster").values
+    ca = cluster_astrometry(fit, p)
+    assert ca.names == ("pmra", "pmdec")
+    np.testing.assert_allclose(ca.mean, [TRUTH["cluster_pmra"], TRUTH["cluster_pmdec"]], atol=0.1)
+    sigma2 = (fit.posterior["cluster_pm_dispersion"].values ** 2).mean()
+    np.testing.assert_allclose(ca.intrinsic_cov, np.eye(2) * sigma2, rtol=1e-12)
+    X_cov = np.asarray(fit.model.data["X_cov"])
+    np.testing.assert_allclose(ca.error_cov, np.median(X_cov[p > 0.5], axis=0), rtol=1e-12)
+    np.testing.assert_allclose(ca.cov, ca.intrinsic_cov + ca.error_cov)
+    assert np.sqrt(sigma2) == pytest.approx(TRUTH["cluster_pm_dispersion"], abs=0.1)

@@ -104,5 +104,12 @@ def test_astrometry_figure_pm_and_parallax_panels(rng):
     fig.canvas.draw()
     only_pm = plot_astrometry(pm[:, 0], pm[:, 1], p)
     assert len([a for a in only_pm.axes if a.get_title() == "proper motions"]) == 1
-    with pytest.raises(DataError, match="'cluster_mean' must have shape \\(3,\\)"):
-        plot_astrometry(pm[:, 0], pm[:, 1], p, parallax=plx, cluster_mean=[18.7, 2.6])
+    # a pm-only fit with parallaxes shown: ellipses on the pm panel only
+    fig2 = plot_astrometry(
+        pm[:, 0], pm[:, 1], p, parallax=plx, cluster_mean=[18.7, 2.6], cluster_cov=np.eye(2) * 0.16
+    )
+    assert len(fig2.axes[0].patches) == 2 and not fig2.axes[1].patches
+    with pytest.raises(DataError, match="'cluster_mean' must have shape"):
+        plot_astrometry(pm[:, 0], pm[:, 1], p, cluster_mean=[18.7])
+    with pytest.raises(DataError, match="same features"):
+        plot_astrometry(pm[:, 0], pm[:, 1], p, cluster_mean=[18.7, 2.6], cluster_cov=np.eye(3))
