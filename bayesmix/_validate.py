@@ -14,7 +14,9 @@ package.
 from __future__ import annotations
 
 import difflib
+import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -42,6 +44,7 @@ __all__ = [
     "option_error",
     "row_label",
     "suggest",
+    "toml_key",
     "type_name",
 ]
 
@@ -262,6 +265,15 @@ def type_name(value: Any) -> str:
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
     names.update({list: "an array", tuple: "an array", dict: "a table"})
     return names.get(type(value), type(value).__name__)
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def toml_key(name: Any) -> str:
+    """Spell a key for a key path: bare when TOML allows it, else quoted (``"a b"``)."""
+    name = str(name)
+    return name if _BARE_KEY.match(name) else json.dumps(name)
 
 
 def suggest(word: Any, options: Iterable[Any]) -> str:

@@ -21,7 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from bayesmix._validate import check_float, check_str, option_error, suggest, type_name
+from bayesmix._validate import (
+    check_float,
+    check_str,
+    option_error,
+    suggest,
+    toml_key,
+    type_name,
+)
 from bayesmix.exceptions import SpecError
 
 __all__ = ["check_prior", "check_priors", "distributions", "prior_dist", "prior_rv"]
@@ -174,6 +181,7 @@ def check_prior(
         )
 
     def at(param: str) -> dict[str, str | None]:
+        param = toml_key(param)
         return {"name": name and f"{name}.{param}", "key": key and f"{key}.{param}"}
 
     if "dist" not in prior:
@@ -267,9 +275,10 @@ def check_priors(
             raise SpecError(
                 f"'priors' has unknown variable {name!r}; choose from {sorted(allowed)}"
                 + suggest(name, allowed),
-                key=f"priors.{name}",
+                key=f"priors.{toml_key(name)}",
             )
-        out[name] = check_prior(spec, name=f"priors.{name}", length=(lengths or {}).get(name))
+        label = f"priors.{toml_key(name)}"
+        out[name] = check_prior(spec, name=label, length=(lengths or {}).get(name))
     return out
 
 

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from bayesmix._files import safe_name
-from bayesmix._validate import check_float, check_str, check_str_list, option_error, suggest
+from bayesmix._validate import (
+    check_float,
+    check_str,
+    check_str_list,
+    option_error,
+    suggest,
+    toml_key,
+)
 from bayesmix.exceptions import SpecError
 from bayesmix.spec.data import available_datasets
 from bayesmix.spec.model import (
@@ -223,7 +230,7 @@ def _parse_columns(value: Any, info: Builder) -> dict[str, Any]:
     key = "[data.columns]"
     tab = check_table(value, key)
     if info.columns is None:  # any name -> one column (cluster_field: Gaia name -> column)
-        return {arg: check_str(col, key=f"{key}.{arg}") for arg, col in tab.items()}
+        return {arg: check_str(col, key=f"{key}.{toml_key(arg)}") for arg, col in tab.items()}
     out = info.columns.parse(tab, required_by=f" by builder {info.name!r}")
     if "X" in out and "X_err" in out and len(out["X_err"]) != len(out["X"]):
         raise SpecError(
@@ -321,7 +328,9 @@ def _parse_priors(value: Any, info: Builder, options: Mapping[str, Any]) -> dict
     n_components = info.n_components or options.get("n_components")
     return {
         var: check_prior(
-            prior, key=f"[priors.{var}]", length=n_components if var == "weights" else None
+            prior,
+            key=f"[priors.{toml_key(var)}]",
+            length=n_components if var == "weights" else None,
         )
         for var, prior in tab.items()
     }
@@ -410,7 +419,7 @@ def _parse_reference(value: Any, builder_name: str) -> dict[str, Any]:
         )
     out: dict[str, Any] = {}
     for key, v in tab.items():
-        where = f"[reference].{key}"
+        where = f"[reference].{toml_key(key)}"
         if key != "source" and not key.startswith("cluster_") and key not in REFERENCE_NAMES:
             raise SpecError(
                 f"[reference] has unknown key {key!r}: give 'source' and values of the cluster "

@@ -33,6 +33,7 @@ from bayesmix._validate import (
     check_str_list,
     option_error,
     suggest,
+    toml_key,
     type_name,
 )
 from bayesmix.exceptions import SpecError
@@ -246,7 +247,7 @@ class Section:
                 raise SpecError(
                     f"{self.name} has unknown key {key!r}{suggest(key, allowed)} (known keys: "
                     f"{known})",
-                    key=f"{self.name}.{key}",
+                    key=f"{self.name}.{toml_key(key)}",
                 )
 
     def parse(

@@ -56,6 +56,8 @@ def _valid(key: Key, value) -> bool:
 @pytest.mark.parametrize("key", KEYS, ids=[k.name for k in KEYS])
 @given(value=values)
 def test_check_and_json_schema_agree(key, value):
+    if key.type == "integer" and isinstance(value, float) and value.is_integer():
+        return  # JSON Schema counts 1.0 as an integer; TOML (and the check) do not
     assert _accepts(key, value) == _valid(key, value), (key.name, value)
 
 
