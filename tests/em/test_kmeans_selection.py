@@ -59,3 +59,44 @@ def test_selection_bic_matches_sklearn_parameter_count(rng):
         ours = GaussianMixture(3, covariance_type=cov, rng=0).fit(X)
         ref = skm.GaussianMixture(3, covariance_type=cov, random_state=0).fit(X)
         assert ours.n_parameters() == ref._n_parameters()
+
+
+def test_compare_candidates_is_the_selection(rng):
+    """select_n_components is compare_candidates with in-memory fits (same seeds, table)."""
+    from bayesmix._random import as_generator, derive_seed
+    from bayesmix.em import compare_candidates
+
+    X = np.concatenate([rng.normal(c, 1.0, (300, 2)) for c in ([0, 0], [5, 0])])
+    seeds = []
+
+    def fit(k, seed):
+        seeds.append(seed)
+        m = GaussianMixture(k, rng=seed, n_init=2).fit(X)
+        return m, float(m.score_samples(X).sum()), len(X)
+
+    got = compare_candidates(fit, [3, 1, 2], rng=7, criterion="aic")
+    ref = select_n_components(X, [3, 1, 2], rng=7, criterion="aic", n_init=2)
+    gen = as_generator(7)
+    assert seeds == [derive_seed(gen) for _ in range(3)]
+    for key, values in ref.table.items():
+        np.testing.assert_array_equal(got.table[key], values)
+    assert got.best_n_components == ref.best_n_components and got.criterion == "aic"
+    with pytest.raises(DataError, match="candidates"):
+        compare_candidates(fit, [], rng=0)
+
+
+def test_public_choice_constants():
+    from bayesmix.em import COVARIANCE_TYPES, CRITERIA, INITS, NAN_POLICIES
+    from bayesmix.exceptions import SpecError
+
+    X = np.random.default_rng(0).normal(size=(60, 2))
+    for name in (COVARIANCE_TYPES, CRITERIA, INITS, NAN_POLICIES):
+        assert list(name) == sorted(name)
+    for cov in COVARIANCE_TYPES:
+        for init in INITS:
+            for policy in NAN_POLICIES:
+                GaussianMixture(2, covariance_type=cov, init=init, nan_policy=policy, rng=0).fit(X)
+    for criterion in CRITERIA:
+        select_n_components(X, [1], criterion=criterion, rng=0)
+    with pytest.raises(SpecError, match="'diag', 'full', 'spherical', 'tied'|diag.*full"):
+        GaussianMixture(2, covariance_type="ful").fit(X)
