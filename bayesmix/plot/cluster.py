@@ -7,7 +7,8 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.axes import Axes
 
-from bayesmix.analysis.figures_data import ParallaxDistance, PlummerProfile, RadialProfile
+from bayesmix.analysis.figures_data import ParallaxDistance
+from bayesmix.analysis.profiles import PlummerProfile, RadialProfile
 from bayesmix.exceptions import DataError
 from bayesmix.plot._axes import get_ax
 
@@ -27,9 +28,9 @@ def plot_radial_profile(
     Parameters
     ----------
     profile : RadialProfile
-        From :func:`bayesmix.analysis.figures_data.radial_profile`.
+        From :func:`bayesmix.analysis.profiles.radial_profile`.
     model : PlummerProfile, optional
-        From :func:`bayesmix.analysis.figures_data.plummer_profile`: drawn as a
+        From :func:`bayesmix.analysis.profiles.plummer_profile`: drawn as a
         line (median) and a band.
     background : float, optional
         Field density (objects per deg^2), e.g. expected field stars over the
@@ -48,7 +49,7 @@ def plot_radial_profile(
     if not isinstance(profile, RadialProfile):
         raise DataError(
             "'profile' must be a RadialProfile (from bayesmix.analysis."
-            f"figures_data.radial_profile); got {type(profile).__name__}",
+            f"profiles.radial_profile); got {type(profile).__name__}",
             argument="profile",
         )
     ax = get_ax(ax)

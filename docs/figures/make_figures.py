@@ -16,12 +16,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from bayesmix.analysis.figures_data import (
+    cluster_astrometry,
     parallax_distance,
-    plummer_profile,
     probability_histogram,
-    radial_profile,
     reliability_curve,
 )
+from bayesmix.analysis.profiles import fitted_radial_profile
 from bayesmix.builders import cluster_field
 from bayesmix.datasets import load_blanco1
 from bayesmix.inference import sample
@@ -34,7 +34,6 @@ from bayesmix.plot import (
     plot_radial_profile,
     plot_reliability,
 )
-from bayesmix.sky import Footprint
 
 HERE = Path(__file__).resolve().parent
 
@@ -57,15 +56,9 @@ def main() -> None:
     t = load_blanco1()
     # 2-D proper motions: the planes zoomed on the cluster, probabilities, pair plot
     mm, fit, p = _fit(t, ("pmra", "pmdec"))
-    post = fit.posterior
-    sigma = float(post["cluster_pm_dispersion"].mean())
-    member = p > 0.5
-    err2 = np.median(np.asarray(t["pmra_error"])[member] ** 2)
-    plx_err2 = np.median(np.asarray(t["parallax_error"])[member] ** 2)
-    mean = [float(post["cluster_pmra"].mean()), float(post["cluster_pmdec"].mean()), 4.21]
-    cov = np.diag([sigma**2 + err2, sigma**2 + err2, plx_err2])
+    ca = cluster_astrometry(fit, p)
     fig = plot_astrometry(
-        t["pmra"], t["pmdec"], p, parallax=t["parallax"], cluster_mean=mean, cluster_cov=cov
+        t["pmra"], t["pmdec"], p, parallax=t["parallax"], cluster_mean=ca.mean, cluster_cov=ca.cov
     )
     _save(fig, "astrometry.png")
     fig = Figure(figsize=(6, 4.5), layout="constrained")
@@ -75,34 +68,19 @@ def main() -> None:
         fit,
         ["cluster_pmra", "cluster_pmdec", "cluster_pm_dispersion", "weights"],
         kind="corner",
-        fig=Figure(figsize=(7, 7)),
+        fig=Figure(figsize=(7, 7), layout="constrained"),
         drop_redundant=True,
     )
     _save(fig, "pair.png")
     # full model: radial profile and distance
     mm, fit, p = _fit(t, ("ra", "dec", "parallax", "pmra", "pmdec"))
-    post = fit.posterior
-    fp = Footprint.parse(mm.spec["footprint"])
-    ra = post["cluster_ra"].values.ravel()
-    dec = post["cluster_dec"].values.ravel()
-    prof = radial_profile(t["ra"], t["dec"], p, center=(ra.mean(), dec.mean()), footprint=fp)
-    w = post["weights"].sel(component="cluster").values.ravel()
-    n = mm.n_objects
-    model = plummer_profile(
-        np.geomspace(prof.edges[1] / 2, prof.edges[-1], 100),
-        scale_radius=post["cluster_radius"].values.ravel(),
-        n_members=n * w,
-        center=np.column_stack([ra, dec]),
-        footprint=fp,
-    )
+    profile, model, background = fitted_radial_profile(fit, p)
     fig = Figure(figsize=(6, 4.5), layout="constrained")
-    plot_radial_profile(
-        prof, model, background=n * (1 - w.mean()) / fp.solid_angle, ax=fig.add_subplot()
-    )
+    plot_radial_profile(profile, model, background=background, ax=fig.add_subplot())
     _save(fig, "radial_profile.png")
     fig = Figure(figsize=(6, 4.5), layout="constrained")
     plot_parallax_distance(
-        parallax_distance(post["cluster_parallax"].values),
+        parallax_distance(fit.posterior["cluster_parallax"].values),
         reference={"parallax": 4.210, "label": "Cantat-Gaudin et al. 2020"},
         ax=fig.add_subplot(),
     )

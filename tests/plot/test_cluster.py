@@ -4,7 +4,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from bayesmix.analysis.figures_data import parallax_distance, plummer_profile, radial_profile
+from bayesmix.analysis.figures_data import parallax_distance
+from bayesmix.analysis.profiles import plummer_profile, radial_profile
 from bayesmix.exceptions import DataError
 from bayesmix.plot import plot_parallax_distance, plot_radial_profile
 from bayesmix.sky import from_tangent_plane
