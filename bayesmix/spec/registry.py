@@ -28,6 +28,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -161,35 +162,33 @@ _TYPES = {
     "ArrayLike": "numbers",
 }
 
+#: arguments whose choice set is a constant of the module owning the concept
+_CONSTANTS = {
+    "covariance_type": ("bayesmix.em", "COVARIANCE_TYPES"),
+    "criterion": ("bayesmix.em", "CRITERIA"),
+    "assign": ("bayesmix.gpz", "ASSIGN_RULES"),
+}
 # Choice sets whose modules do not expose them yet as public constants; each entry goes when
-# its module does (the registry prefers the module's own constant).
+# its module does (a module's own CHOICES or constant comes first).
 _PENDING_CHOICES: dict[str, dict[str, tuple]] = {
-    "bayesmix.gpz": {
-        "covariance_type": ("diag", "full", "spherical", "tied"),
-        "assign": ("best", "threshold"),
-    },
-    "bayesmix.em": {
-        "covariance_type": ("diag", "full", "spherical", "tied"),
-        "criterion": ("aic", "bic"),
-    },
     "bayesmix.inference": {"sampler": ("nutpie", "pymc")},
 }
-_PUBLIC_CONSTANTS = {"covariance_type": "COVARIANCE_TYPES", "criterion": "CRITERIA"}
 
 
 def choices_of(module: str, argument: str) -> tuple:
-    """Return the allowed values of ``argument`` as the module ``module`` declares them.
+    """Return the allowed values of ``argument`` of a function defined in ``module``.
 
-    The module's ``CHOICES[argument]`` if it has one, else its public constant
-    (``COVARIANCE_TYPES``, ``CRITERIA``), else ``()`` (no fixed choices).
+    The module's ``CHOICES[argument]`` if it has one, else the public constant
+    of the module owning the concept (``bayesmix.em.COVARIANCE_TYPES``,
+    ``bayesmix.em.CRITERIA``, ``bayesmix.gpz.ASSIGN_RULES``), else ``()``
+    (no fixed choices).
     """
-    mod = importlib.import_module(module)
-    found = getattr(mod, "CHOICES", {}).get(argument)
-    if found is None and argument in _PUBLIC_CONSTANTS:
-        found = getattr(mod, _PUBLIC_CONSTANTS[argument], None)
-    for package, pending in _PENDING_CHOICES.items():
-        if found is None and (module == package or module.startswith(package + ".")):
-            found = pending.get(argument)
+    found = getattr(importlib.import_module(module), "CHOICES", {}).get(argument)
+    if found is None and argument in _CONSTANTS:
+        owner, constant = _CONSTANTS[argument]
+        found = getattr(importlib.import_module(owner), constant, None)
+    if found is None:
+        found = _PENDING_CHOICES.get(module, {}).get(argument)
     return tuple(found) if found is not None else ()
 
 
@@ -271,7 +270,7 @@ class _Entry:
     exclude: tuple[str, ...] = ()  # arguments the spec fills from elsewhere
     include: tuple[str, ...] | None = None  # only these arguments (what the runner passes)
     docs: tuple[str, ...] = ()  # further objects to read option docs from ("As for ...")
-    n_components: int | None = None
+    n_components: int | None = None  # until the builder module exposes LABELS
 
 
 _GPZ_DOCS = (
@@ -431,7 +430,8 @@ def _build(name: str) -> Builder:
         Section("[builder]", f"Options of {name!r} ({entry.target}).", tuple(keys)),
         _columns(name, fn, entry, docs),
         priors=entry.kind == "bayes",
-        n_components=entry.n_components,
+        # the builder's public LABELS (its components) when it has them
+        n_components=len(getattr(sys.modules[module], "LABELS", ())) or entry.n_components,
     )
 
 
