@@ -111,8 +111,3 @@ __all__ = [
     "read_data",
     "spec_reference",
 ]
-
-
-def _need_columns(table, names, where: str, source: str) -> None:
-    # kept for bayesmix.workflows.run_dask until it calls check_columns (the lead's file)
-    check_columns(table, names, key=where, source=source)

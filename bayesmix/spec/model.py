@@ -258,6 +258,16 @@ class Spec:
         seed = self.seed if seed is None else check_int(seed, key="--seed", minimum=0)
         return replace(self, seed=seed, sampler=sampler)
 
+    def settings(self) -> dict[str, Any]:
+        """Return the builder's options with every default filled in (the spec's values first).
+
+        The defaults are those of the function the spec runs (see
+        :mod:`bayesmix.spec.registry`), so a runner needs to restate none.
+        """
+        from bayesmix.spec.registry import builder
+
+        return {**builder(self.builder).defaults, **self.options}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able record of the spec (as validated, paths absolute)."""
         d: dict[str, Any] = {

@@ -159,3 +159,21 @@ def test_an_option_the_registry_cannot_type_is_an_error(monkeypatch):
             registry._build("fake")
     finally:
         registry._build.cache_clear()
+
+
+def test_spec_settings_fill_the_defaults_of_the_function_it_runs():
+    import tomllib
+
+    from bayesmix.gpz import gpz_divide_table
+    from bayesmix.spec import parse_spec
+
+    doc = tomllib.loads(
+        'seed = 4\n[data]\ndataset = "candels_cosmos"\nfeatures = ["lupt_F160W"]\n'
+        '[data.population]\ndataset = "candels_cosmos"\n'
+        '[builder]\nname = "gpz_divide"\nthreshold = 0.3\n'
+    )
+    settings = parse_spec(doc).settings()
+    params = inspect.signature(gpz_divide_table).parameters
+    assert settings["threshold"] == 0.3  # the spec's value first
+    for k in ("assign", "max_weight", "n_components", "scale", "covariance_type", "weight"):
+        assert settings[k] == params[k].default, k
