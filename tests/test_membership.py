@@ -5,7 +5,7 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from bayesmix.exceptions import DataError
-from bayesmix.membership import membership, posterior_values, to_table
+from bayesmix.membership import PosteriorDraws, membership, posterior_values, to_table
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +108,27 @@ def test_to_table(hogg_members):
     assert list(tab["object"]) == list(range(1, 21))
     df = to_table(hogg_members, kind="pandas")
     np.testing.assert_array_equal(df["p_outlier"].to_numpy(), np.asarray(tab["p_outlier"]))
+
+
+def test_posterior_draws_record_scores_as_the_fit(hogg_fit, hogg_members):
+    """The record (no PyMC model, no training data) survives pickling and scores identically."""
+    cloudpickle = pytest.importorskip("cloudpickle")
+    draws = PosteriorDraws.from_fit(hogg_fit)
+    post = hogg_fit.posterior
+    assert draws.n_draws == post.sizes["chain"] * post.sizes["draw"]
+    assert draws.component_labels == ("inlier", "outlier")
+    np.testing.assert_array_equal(
+        draws.values["slope"], np.asarray(post["slope"].values).reshape(-1)
+    )
+    back = cloudpickle.loads(cloudpickle.dumps(draws))
+    t = fits.hogg_table()
+    data = {"x": t["x"], "y": t["y"], "y_err": t["sigma_y"], "ids": t["ID"]}
+    ds = membership(back, data)
+    for var in hogg_members.data_vars:
+        np.testing.assert_array_equal(ds[var].values, hogg_members[var].values)
+    np.testing.assert_array_equal(ds["object"].values, hogg_members["object"].values)
+    with pytest.raises(DataError, match="'data' is required with PosteriorDraws"):
+        membership(draws)
 
 
 def test_new_data_validated(hogg_fit):
