@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 from numpy.typing import ArrayLike
 
+from bayesmix._files import atomic_write
 from bayesmix._geometry import covariance_ellipse, marginal_2d
 from bayesmix._validate import check_matrix
 from bayesmix.exceptions import DataError
@@ -204,8 +205,8 @@ def save_animation(
     Returns
     -------
     str
-        The path written.  The file is written to a temporary name in the
-        same folder and then moved into place, so a failed write leaves no
+        The path written.  The write is atomic
+        (:func:`bayesmix._files.atomic_write`): a failed write leaves no
         partial file.
 
     Raises
@@ -221,21 +222,20 @@ def save_animation(
             f"'path' must end in .gif (the Pillow writer writes GIFs); got {path!r}",
             argument="path",
         )
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     if fps is None:
         interval = float(getattr(anim, "_interval", 200))
         fps = 1000.0 / interval if interval > 0 else 5.0
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".gif")
-    os.close(fd)
-    try:
-        # the stubs say int; the writer only computes a frame duration of 1000 / fps ms
-        writer = PillowWriter(fps=fps)  # type: ignore[arg-type]
-        anim.save(tmp, writer=writer, dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    def write(tmp: str) -> None:
+        # Pillow picks the format from the file name: render to a ".gif" in a private
+        # temporary folder, then copy the bytes into the atomic writer's temporary file
+        with tempfile.TemporaryDirectory() as folder:
+            gif = os.path.join(folder, "animation.gif")
+            # the stubs say int; the writer only computes a frame duration of 1000 / fps ms
+            writer = PillowWriter(fps=fps)  # type: ignore[arg-type]
+            anim.save(gif, writer=writer, dpi=dpi)
+            with open(gif, "rb") as src, open(tmp, "wb") as dst:
+                dst.write(src.read())
+
+    atomic_write(path, write, overwrite=overwrite)
     return path
