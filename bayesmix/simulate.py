@@ -53,6 +53,7 @@ __all__ = [
     "ClusterSpec",
     "Injection",
     "away_from_cluster",
+    "borrow_errors",
     "cluster_region",
     "inject_clusters",
     "projected_cdf",
@@ -688,6 +689,71 @@ def _recompute(t: Table, names: Sequence[str]) -> None:
     if plx is not None and "parallax_zpcorr" in names and "zero_point" in names:
         v = plx - column_values(t["zero_point"], "zero_point")
         t["parallax_zpcorr"] = MaskedColumn(v, mask=~np.isfinite(v))
+
+
+def borrow_errors(
+    data: Any,
+    donor: Any,
+    *,
+    magnitude_column: str = "phot_g_mean_mag",
+    n_nearest: int = 10,
+    rng: int | np.random.Generator | None = None,
+) -> Table:
+    """Return ``data`` with the error and correlation columns it lacks, taken from ``donor``.
+
+    For a host without (some) uncertainties, e.g. a cone downloaded without
+    ``pmra_error``: every row gets the missing ``*_error`` and ``*_corr``
+    columns of a ``donor`` star of similar magnitude (one random star among
+    the ``n_nearest`` nearest in ``magnitude_column``; a random donor for rows
+    without a magnitude).  Existing columns are not changed.  The borrowed
+    errors describe stars *like* these, not these stars' own measurements: use
+    the result as a host for injections, and say so.
+
+    Parameters
+    ----------
+    data, donor : table
+        Gaia-named columns; ``donor`` has the error columns (e.g. a field of the
+        same data release).
+    magnitude_column : str, default "phot_g_mean_mag"
+    n_nearest : int, default 10
+    rng : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    astropy.table.Table
+        ``data``'s columns, then the borrowed ones; ``meta["borrowed_errors"]``
+        lists them and ``meta["error_donor_rows"]`` holds each row's donor row.
+    """
+    gen = as_generator(rng)
+    t = _as_table(data).copy(copy_data=True)
+    d = _as_table(donor)
+    known = {error_column(f) for f in _VALUES} | {
+        correlation_column(a, b)
+        for i, a in enumerate(ASTROMETRIC_ORDER)
+        for b in ASTROMETRIC_ORDER[i + 1 :]
+    }
+    names = [nm for nm in d.colnames if nm in known and nm not in t.colnames]
+    if not names:
+        raise DataError(
+            "'donor' has no error or correlation column that 'data' lacks", argument="donor"
+        )
+    needed = [nm for nm in names if nm.endswith("_error")]
+    ok = _valid_rows(d, names, positive=needed)
+    idx = np.flatnonzero(ok)
+    if idx.size == 0:
+        raise DataError(f"no row of 'donor' has finite {names}", argument="donor")
+    rows = gen.choice(idx, len(t), replace=True)
+    if magnitude_column in t.colnames and magnitude_column in d.colnames:
+        m_t, m_d = _values(t, magnitude_column), _values(d, magnitude_column)[idx]  # type: ignore
+        have = np.isfinite(m_t)  # type: ignore[arg-type]
+        good = np.isfinite(m_d)
+        if good.any() and have.any():
+            rows[have] = idx[good][_nearest_in(m_d[good], m_t[have], n_nearest, gen)]  # type: ignore
+    for nm in names:
+        t[nm] = np.asarray(column_values(d[nm], nm))[rows]
+    t.meta["borrowed_errors"] = names
+    t.meta["error_donor_rows"] = rows
+    return t
 
 
 # --------------------------------------------------------------------------------------------

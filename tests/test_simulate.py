@@ -340,3 +340,23 @@ def test_injection_into_the_real_dr3_field(shared_data):
 
     g = SkyCoord(ra=inj.table["ra"][mem], dec=inj.table["dec"][mem], unit="deg").galactic
     np.testing.assert_allclose(np.asarray(inj.table["l"])[mem], g.l.deg, atol=1e-9)
+
+
+def test_borrow_errors_takes_missing_columns_from_stars_of_similar_magnitude(host):
+    from bayesmix.simulate import borrow_errors
+
+    bare = host["source_id", "ra", "dec", "parallax", "parallax_error", "pmra", "pmdec"]
+    bare["phot_g_mean_mag"] = host["phot_g_mean_mag"] + 0.001
+    out = borrow_errors(bare, host, rng=4)
+    assert out.colnames[: len(bare.colnames)] == bare.colnames
+    assert "parallax_error" not in out.meta["borrowed_errors"]
+    assert {"pmra_error", "pmdec_error", "pmra_pmdec_corr", "ra_error"} <= set(
+        out.meta["borrowed_errors"]
+    )
+    np.testing.assert_array_equal(out["parallax_error"], host["parallax_error"])
+    rows = out.meta["error_donor_rows"]
+    np.testing.assert_array_equal(out["pmra_error"], np.asarray(host["pmra_error"])[rows])
+    # 4000 donors over 8 mag: the 10 nearest lie within about 0.02 mag
+    assert np.max(np.abs(np.asarray(host["phot_g_mean_mag"])[rows] - bare["phot_g_mean_mag"])) < 0.1
+    with pytest.raises(DataError, match="lacks"):
+        borrow_errors(host, host, rng=1)
