@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 from bayesmix._validate import check_int, check_matrix, check_sample_weight
 from bayesmix.exceptions import DataError, SpecError
 
-__all__ = ["FeatureHistograms", "weighted_histograms"]
+__all__ = ["FeatureHistograms", "bin_edges", "check_pop_train", "weighted_histograms"]
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,7 @@ def weighted_histograms(
     bins = check_int(bins, name="bins", minimum=1)
     out = []
     for j in range(Xp.shape[1]):
-        lo, hi = np.percentile(Xp[:, j], [min_pct, max_pct])
-        if not hi > lo:
-            lo, hi = lo - 0.5, hi + 0.5
-        edges = np.histogram_bin_edges(Xp[:, j], bins=bins, range=(lo, hi))
+        edges = bin_edges(Xp[:, j], bins, min_pct=min_pct, max_pct=max_pct)
         out.append(
             FeatureHistograms(
                 edges=edges,
@@ -86,6 +83,15 @@ def weighted_histograms(
             )
         )
     return out
+
+
+def bin_edges(x: NDArray[np.float64], bins: int, *, min_pct: float, max_pct: float):
+    """Return ``bins + 1`` equal-width edges spanning the [min_pct, max_pct] percentiles of x.
+
+    A zero-width range (constant x) is widened to +-0.5, as numpy does.
+    """
+    lo, hi = np.percentile(x, [min_pct, max_pct])
+    return np.histogram_bin_edges(x, bins=bins, range=(lo, hi))
 
 
 def check_pop_train(X_pop, X_train, weights, *, min_pct: float, max_pct: float):

@@ -586,7 +586,7 @@ class BaseMixture:
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
         """Save the fitted model to ``path`` (``.npz`` with embedded JSON; no pickle).
 
-        The write is atomic (:func:`bayesmix._files.atomic_write`); an existing
+        The write is atomic (``bayesmix._files.atomic_write``); an existing
         file is replaced only with ``overwrite=True``.  Read it back with
         :func:`bayesmix.em.load`.
 

@@ -581,7 +581,7 @@ class GPzAugment:
 
         Holds the hyperparameters, the scaling, both mixtures (their arrays as
         written by their own ``save``, prefixed ``pop__`` / ``train__``) and
-        ``Y_train``.  The write is atomic (:func:`bayesmix._files.atomic_write`);
+        ``Y_train``.  The write is atomic (``bayesmix._files.atomic_write``);
         an existing file is replaced only with ``overwrite=True``.
 
         Raises

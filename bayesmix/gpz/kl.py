@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import logsumexp
 
-from bayesmix._hist import check_pop_train
+from bayesmix._hist import bin_edges, check_pop_train
 from bayesmix._random import as_generator
 from bayesmix._validate import check_int, check_sample_weight
 from bayesmix.em import GaussianMixture
@@ -83,8 +83,7 @@ def kl_score(
     score_raw = 0.0
     score_w = 0.0
     for j in range(Xp.shape[1]):
-        lo, hi = np.percentile(Xp[:, j], [min_pct, max_pct])
-        edges = np.histogram_bin_edges(Xp[:, j], bins=nbins, range=(lo, hi))
+        edges = bin_edges(Xp[:, j], nbins, min_pct=min_pct, max_pct=max_pct)
         cp, _ = np.histogram(Xp[:, j], bins=edges)
         ct, _ = np.histogram(Xt[:, j], bins=edges)
         p = _probs(cp, cp.sum())

@@ -206,7 +206,7 @@ def save_animation(
     -------
     str
         The path written.  The write is atomic
-        (:func:`bayesmix._files.atomic_write`): a failed write leaves no
+        (``bayesmix._files.atomic_write``): a failed write leaves no
         partial file.
 
     Raises

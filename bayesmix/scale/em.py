@@ -390,7 +390,7 @@ def select_n_components(
 def score_block(est, Xb, Eb, Cb, *, want: str):
     """Score one block: (log density (n,), log resp (n, n_out) or None, reason codes (n,)).
 
-    Rows that cannot be scored (:func:`~bayesmix.scale._dask.unusable`) get NaN.
+    Rows that cannot be scored (bad features, errors or covariances) get NaN.
     """
     Xb = np.asarray(Xb, dtype=np.float64)
     n = Xb.shape[0]

@@ -3,7 +3,7 @@
 What ``bayesmix gmm fit --dask`` and ``bayesmix gpz ... --dask`` call.  Input
 columns are kept, in order, followed by the new ones; rows keep their order and
 partitions; every output has ``unscored_reason``.  The output folder is
-written atomically (:func:`bayesmix._files.atomic_write_folder`).
+written atomically (``bayesmix._files.atomic_write_folder``).
 """
 
 from __future__ import annotations
