@@ -88,10 +88,11 @@ from bayesmix.spec.model import (
     parquet_files,
 )
 from bayesmix.spec.parse import load_spec, parse_spec
-from bayesmix.spec.registry import BUILDERS, available_builders
+from bayesmix.spec.registry import BUILDERS, SAMPLERS, available_builders
 
 __all__ = [
     "BUILDERS",
+    "SAMPLERS",
     "DataSpec",
     "OutputSpec",
     "SamplerSpec",

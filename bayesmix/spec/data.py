@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bayesmix._validate import suggest
 from bayesmix.exceptions import DataError
-from bayesmix.spec.model import CLUSTER_FIGURE_COLUMNS, SpecData
+from bayesmix.spec.model import CLUSTER_FIGURE_COLUMNS, SpecData, TableSource
 
 if TYPE_CHECKING:
     from bayesmix.spec.model import Spec
@@ -149,7 +149,8 @@ def read_data(spec: Spec) -> SpecData:
     -------
     SpecData
         The analysed table (every row, file order), the rows passing
-        ``[data].select``, and the GPz population (its selection applied).
+        ``[data].select``, and the GPz population and training tables (their
+        selections applied).
 
     Raises
     ------
@@ -163,20 +164,28 @@ def read_data(spec: Spec) -> SpecData:
     selected = d.source.mask(table, where="[data]")
     if not selected.any():
         raise DataError(
-            f"[data].select keeps none of the {len(table)} rows of {source}", argument="select"
+            f"[data].select keeps none of the {len(table)} rows of {source}",
+            argument="[data].select",
         )
     check_spec_columns(spec, table)
-    population = None
+    population = training = None
     if d.population is not None:
-        pop = d.population.read()
-        keep = d.population.mask(pop, where="[data.population]")
-        if not keep.any():
-            raise DataError(
-                f"[data.population].select keeps none of the {len(pop)} rows of "
-                f"{d.population.name}",
-                argument="select",
-            )
-        population = pop[keep]
+        population = _read_selected(d.population, "[data.population]")
         _check_features(d.features, table, source)
         _check_features(d.features, population, d.population.name)
-    return SpecData(table=table, selected=selected, population=population)
+    if d.training is not None:
+        training = _read_selected(d.training, "[data.training]")
+        _check_features(d.features, training, d.training.name)
+    return SpecData(table=table, selected=selected, population=population, training=training)
+
+
+def _read_selected(src: TableSource, where: str) -> Any:
+    """Read a GPz table source and apply its ``select`` (which must keep a row)."""
+    t = src.read()
+    keep = src.mask(t, where=where)
+    if not keep.any():
+        raise DataError(
+            f"{where}.select keeps none of the {len(t)} rows of {src.name}",
+            argument=f"{where}.select",
+        )
+    return t[keep]

@@ -16,7 +16,15 @@ from typing import Any
 from bayesmix.spec.model import CLUSTER_FIGURE_COLUMNS, FIGURES
 from bayesmix.spec.registry import Builder, available_builders
 from bayesmix.spec.schema import Section
-from bayesmix.spec.sections import DATA, OUTPUT, POPULATION, REFERENCE, TOP, sampler_section
+from bayesmix.spec.sections import (
+    DATA,
+    OUTPUT,
+    POPULATION,
+    REFERENCE,
+    TOP,
+    TRAINING,
+    sampler_section,
+)
 
 __all__ = ["json_schema", "spec_reference", "write_docs"]
 
@@ -64,8 +72,9 @@ def json_schema() -> dict[str, Any]:
     dict
     """
     builders = available_builders()
-    source = POPULATION.json_schema()
-    data = DATA.json_schema(extra={"population": source})
+    data = DATA.json_schema(
+        extra={"population": POPULATION.json_schema(), "training": TRAINING.json_schema()}
+    )
     prior = {
         "type": "object",
         "description": "A prior: dist = a continuous PyMC distribution, and its parameters.",
@@ -163,6 +172,7 @@ def spec_reference() -> str:
         *_section("Top level", TOP),
         *_section("`[data]`", DATA, "Bayesian builders take `columns`, EM and GPz `features`."),
         *_section("`[data.population]`", POPULATION),
+        *_section("`[data.training]`", TRAINING),
         "## `[builder]`",
         "",
         "`name` picks the analysis; the other keys are its options, read from the function "

@@ -89,7 +89,7 @@ class Selection:
             raise DataError(
                 f"{where}.select names unknown column {self.column!r}; available columns: "
                 f"{', '.join(table.colnames)}",
-                argument="select",
+                argument=f"{where}.select",
             )
         col = table[self.column]
         missing = np.ma.getmaskarray(col)
@@ -104,7 +104,7 @@ class Selection:
         else:
             problem = ""
         if problem:
-            raise DataError(f"{where}.select {problem}: {self.text!r}", argument="select")
+            raise DataError(f"{where}.select {problem}: {self.text!r}", argument=f"{where}.select")
         values = values.astype(str) if text else values.astype(np.float64)
         with np.errstate(invalid="ignore"):
             ok = _OPS[self.op](values, self.value)
@@ -187,13 +187,31 @@ class TableSource:
 
 @dataclass(frozen=True)
 class DataSpec:
-    """``[data]``: the analysed table, ids, column mapping or features, and the population."""
+    """``[data]``: the analysed table, ids, column mapping or features, and the GPz tables.
+
+    Attributes
+    ----------
+    source : TableSource
+        The analysed table (GPz: the training table, or the table to divide).
+    ids : str or None
+        Column of object ids.
+    columns : mapping
+        Bayesian builders: argument (or Gaia name) -> column(s).
+    features : tuple of str
+        EM and GPz: the modelled columns (GPz: also expressions such as ``a-b``).
+    population : TableSource or None
+        GPz: ``[data.population]``, the population.
+    training : TableSource or None
+        ``gpz_divide`` with ``weight = true``: ``[data.training]``, the training
+        sample whose mixture gives the weights; None: the ``[data]`` table itself.
+    """
 
     source: TableSource
     ids: str | None = None
     columns: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
     features: tuple[str, ...] = ()
     population: TableSource | None = None
+    training: TableSource | None = None
 
 
 @dataclass(frozen=True)
@@ -287,6 +305,7 @@ class Spec:
                 "population": None
                 if self.data.population is None
                 else self.data.population.describe(),
+                "training": None if self.data.training is None else self.data.training.describe(),
             },
             "output": {
                 "table": self.output.table,
@@ -321,8 +340,12 @@ class SpecData:
         Rows passing ``[data].select``.
     population : astropy.table.Table or None
         The GPz population (its ``select`` already applied).
+    training : astropy.table.Table or None
+        ``[data.training]`` (its ``select`` already applied); None when the spec
+        has none (the weights' training sample is then ``table[selected]``).
     """
 
     table: Any
     selected: np.ndarray
     population: Any = None
+    training: Any = None

@@ -50,6 +50,7 @@ from bayesmix.spec.sections import (
     REFERENCE_NAMES,
     SOURCE_KEYS,
     TOP,
+    TRAINING,
     sampler_section,
 )
 
@@ -267,11 +268,13 @@ def _parse_features(value: Any, info: Builder, options: Mapping[str, Any]) -> tu
 def _parse_data(
     value: Any, info: Builder, options: Mapping[str, Any], base: Path | None
 ) -> DataSpec:
-    """Parse ``[data]``: the source, ids, and columns (Bayesian) or features and population."""
+    """Parse ``[data]``: the source, ids, columns (Bayesian) or features, population, training."""
     tab = check_table(value, "[data]")
     gpz = info.kind in ("gpz_weights", "gpz_divide")
     allowed = (*SOURCE_KEYS, "ids", "columns" if info.kind == "bayes" else "features")
-    _only(DATA, allowed + (("population",) if gpz else ())).check_keys(tab)
+    allowed += ("population",) if gpz else ()
+    allowed += ("training",) if info.kind == "gpz_divide" else ()
+    _only(DATA, allowed).check_keys(tab)
     source = _parse_source(tab, "[data]", base)
     ids = check_str(tab["ids"], key="[data].ids") if "ids" in tab else None
     columns: dict[str, Any] = {}
@@ -303,8 +306,24 @@ def _parse_data(
         ptab = check_table(tab["population"], "[data.population]")
         POPULATION.check_keys(ptab)
         population = _parse_source(ptab, "[data.population]", base)
+    training = None
+    if "training" in tab:
+        if not options.get("weight", False):
+            raise SpecError(
+                "[data.training] is the training sample of the weights; it needs "
+                "[builder].weight = true",
+                key="[data.training]",
+            )
+        ttab = check_table(tab["training"], "[data.training]")
+        TRAINING.check_keys(ttab)
+        training = _parse_source(ttab, "[data.training]", base)
     return DataSpec(
-        source=source, ids=ids, columns=columns, features=features, population=population
+        source=source,
+        ids=ids,
+        columns=columns,
+        features=features,
+        population=population,
+        training=training,
     )
 
 

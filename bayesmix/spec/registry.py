@@ -40,6 +40,7 @@ from bayesmix.spec.schema import NO_DEFAULT, Key, Section
 
 __all__ = [
     "BUILDERS",
+    "SAMPLERS",
     "Builder",
     "available_builders",
     "builder",
@@ -165,13 +166,20 @@ _TYPES = {
 #: arguments whose choice set is a constant of the module owning the concept
 _CONSTANTS = {
     "covariance_type": ("bayesmix.em", "COVARIANCE_TYPES"),
+    "sampler": ("bayesmix.inference", "SAMPLERS"),
     "criterion": ("bayesmix.em", "CRITERIA"),
     "assign": ("bayesmix.gpz", "ASSIGN_RULES"),
 }
+#: NUTS implementations ``[sampler].sampler`` accepts: ``bayesmix.inference.SAMPLERS`` when
+#: that module exposes it, else the choices of :func:`bayesmix.inference.sample` stated here
+#: (tests check them against its docstring and its own check)
+SAMPLERS: tuple[str, ...] = tuple(
+    getattr(importlib.import_module("bayesmix.inference"), "SAMPLERS", ("nutpie", "pymc"))
+)
 # Choice sets whose modules do not expose them yet as public constants; each entry goes when
 # its module does (a module's own CHOICES or constant comes first).
 _PENDING_CHOICES: dict[str, dict[str, tuple]] = {
-    "bayesmix.inference": {"sampler": ("nutpie", "pymc")},
+    "bayesmix.inference": {"sampler": SAMPLERS},
 }
 
 
@@ -271,6 +279,8 @@ class _Entry:
     include: tuple[str, ...] | None = None  # only these arguments (what the runner passes)
     docs: tuple[str, ...] = ()  # further objects to read option docs from ("As for ...")
     n_components: int | None = None  # until the builder module exposes LABELS
+    # defaults of the spec that differ from the function's, each with its reason
+    defaults: tuple[tuple[str, Any], ...] = ()
 
 
 _GPZ_DOCS = (
@@ -317,8 +327,11 @@ _ENTRIES: dict[str, _Entry] = {
         "gpz_divide",
         "bayesmix.gpz:gpz_divide_table",
         "GPz mixture divide",
-        include=(*_GPZ, "threshold", "assign", "weight"),
+        include=(*_GPZ, "threshold", "assign", "weight", "return_density"),
         docs=(*_GPZ_DOCS, "bayesmix.gpz:GPzAugment.divide"),
+        # the spec writes gpz_pype's divide.csv, which has the p0..p{K-1} columns; the
+        # Python function leaves them out unless asked
+        defaults=(("return_density", True),),
     ),
 }
 
@@ -421,6 +434,8 @@ def _build(name: str) -> Builder:
         if entry.include is not None:
             skip = p.name not in entry.include
         if not skip:
+            default = dict(entry.defaults).get(p.name, p.default)
+            p = p.replace(default=default)
             keys.append(_option_key(p.name, p, module, docs.get(p.name, "")))
     return Builder(
         name,

@@ -23,6 +23,7 @@ __all__ = [
     "REFERENCE_NAMES",
     "SOURCE_KEYS",
     "TOP",
+    "TRAINING",
     "sampler_section",
 ]
 
@@ -55,7 +56,7 @@ TOP = Section(
     ),
 )
 
-#: keys of every table source ([data] and [data.population])
+#: keys of every table source ([data], [data.population], [data.training])
 SOURCE_KEYS = ("path", "dataset", "format", "select")
 _SOURCE = (
     Key(
@@ -92,10 +93,22 @@ DATA = Section(
             "EM and GPz: the columns to model (GPz also takes expressions such as 'a-b').",
         ),
         Key("population", "table", "GPz: the population table ([data.population])."),
+        Key(
+            "training",
+            "table",
+            "gpz_divide with weight = true: the training sample whose mixture gives the "
+            "weights ([data.training]); default the [data] table itself.",
+        ),
     ),
 )
 POPULATION = Section(
     "[data.population]", "GPz: the population the training sample is compared with.", _SOURCE
+)
+TRAINING = Section(
+    "[data.training]",
+    "gpz_divide with weight = true: the training sample whose mixture gives the weights "
+    "(default: the [data] table itself).",
+    _SOURCE,
 )
 
 OUTPUT = Section(

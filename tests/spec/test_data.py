@@ -164,3 +164,41 @@ def test_cluster_figures_default_off_and_need_their_columns(tmp_path):
         CLUSTER + '[data.columns]\nbp_rp = "colour"\n[output]\nfigures = ["sky", "cmd"]\n'
     )
     read_data(load_spec(spec_path))
+
+
+GPZ_SPEC = """
+seed = 4
+[data]
+path = "divide.csv"
+features = ["a-b", "b"]
+[data.population]
+path = "pop.csv"
+[data.training]
+path = "train.csv"
+select = "b > 0"
+[builder]
+name = "gpz_divide"
+weight = true
+"""
+
+
+def test_gpz_training_table_is_read_selected_and_checked(tmp_path):
+    rng = np.random.default_rng(5)
+    for name in ("divide.csv", "pop.csv", "train.csv"):
+        Table({"a": rng.normal(size=6), "b": np.arange(6.0) - 2}).write(tmp_path / name)
+    (tmp_path / "s.toml").write_text(GPZ_SPEC)
+    data = read_data(load_spec(tmp_path / "s.toml"))
+    train = Table.read(tmp_path / "train.csv")
+    np.testing.assert_array_equal(data.training["a"], train["a"][train["b"] > 0])
+    assert len(data.table) == 6 and len(data.population) == 6  # [data] keeps every row
+    (tmp_path / "s.toml").write_text(GPZ_SPEC.replace('"b > 0"', '"b > 9"'))
+    with pytest.raises(DataError, match=r"^\[data.training\]\.select keeps none of the 6 rows"):
+        read_data(load_spec(tmp_path / "s.toml"))
+    Table({"a": [1.0], "c": [2.0]}).write(tmp_path / "train.csv", overwrite=True)
+    (tmp_path / "s.toml").write_text(GPZ_SPEC.replace('select = "b > 0"\n', ""))
+    with pytest.raises(
+        DataError,
+        match=r"^\[data\]\.features\[0\] names column 'b', which "
+        r"is not in train.csv",
+    ):
+        read_data(load_spec(tmp_path / "s.toml"))

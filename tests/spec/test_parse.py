@@ -297,6 +297,41 @@ def test_em_and_gpz_sections():
         parse_spec(_doc(GPZ + 'covariance_type = "round"\n'))
 
 
+def test_gpz_divide_return_density_and_training():
+    spec = parse_spec(_doc(GPZ))
+    assert "return_density" not in spec.options and spec.settings()["return_density"] is True
+    assert spec.data.training is None
+    spec = parse_spec(_doc(GPZ + "return_density = false\n"))
+    assert spec.options["return_density"] is False
+    with pytest.raises(SpecError, match=r"^\[builder\]\.return_density must be true or false"):
+        parse_spec(_doc(GPZ + 'return_density = "yes"\n'))
+    train = '[data.training]\ndataset = "candels_cosmos"\nselect = "lupt_F160W < 24"\n'
+    spec = parse_spec(_doc(GPZ + "weight = true\n" + train))
+    assert spec.data.training.dataset == "candels_cosmos"
+    assert spec.data.training.select[0].text == "lupt_F160W < 24"
+    assert spec.to_dict()["data"]["training"]["select"] == ["lupt_F160W < 24"]
+    # the training sample only gives weights
+    for weight in ("", "weight = false\n"):
+        with pytest.raises(SpecError) as info:
+            parse_spec(_doc(GPZ + weight + train))
+        assert info.value.key == "[data.training]"
+        assert str(info.value).startswith("[data.training] is the training sample of the weights")
+    with pytest.raises(SpecError, match=r"^\[data.training\] has unknown key 'ids'"):
+        parse_spec(_doc(GPZ + "weight = true\n" + train + 'ids = "id"\n'))
+    with pytest.raises(SpecError, match=r"^\[data.training\] needs exactly one of 'path'"):
+        parse_spec(_doc(GPZ + 'weight = true\n[data.training]\nselect = "a > 1"\n'))
+    with pytest.raises(SpecError, match=r"^\[data.training\]\.path file '.*nope.csv' does not"):
+        parse_spec(_doc(GPZ + 'weight = true\n[data.training]\npath = "nope.csv"\n'))
+    # gpz_weights: [data] is the training table; the others have no GPz tables at all
+    weights = GPZ.replace("gpz_divide", "gpz_weights").replace("threshold = 0.5\n", "")
+    with pytest.raises(SpecError, match=r"^\[data\] has unknown key 'training'"):
+        parse_spec(_doc(weights + train))
+    with pytest.raises(SpecError, match=r"^\[builder\] has unknown key 'return_density'"):
+        parse_spec(_doc(weights + "return_density = true\n"))
+    with pytest.raises(SpecError, match=r"^\[data\] has unknown key 'training'"):
+        parse_spec(_doc(EM + train))
+
+
 def test_invalid_toml_and_missing_file(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("seed = \n")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from numpy.typing import ArrayLike
 
-from bayesmix.spec import BUILDERS, SamplerSpec, available_builders
+from bayesmix.spec import BUILDERS, SAMPLERS, SamplerSpec, available_builders
 from bayesmix.spec.registry import builder, choices_of
 from bayesmix.spec.schema import NO_DEFAULT
 from bayesmix.spec.sections import sampler_section
@@ -116,6 +116,28 @@ def test_sampler_defaults_are_those_of_sample():
         assert k.default == params[k.name].default
     assert SamplerSpec(**section.parse({}, defaults=True)) == SamplerSpec()
     assert set(section.key("sampler").choices) == _documented_choices(sample, "sampler")
+    assert section.key("sampler").choices == SAMPLERS
+
+
+def test_samplers_are_the_ones_sample_accepts():
+    """bayesmix.spec.SAMPLERS: sample() refuses anything else (checked before building)."""
+    import pymc as pm
+
+    from bayesmix.inference import sample
+
+    with pm.Model() as model:
+        pm.Normal("x")
+    for name in ("numpyro", "NUTPIE", ""):
+        with pytest.raises(ValueError, match="sampler"):
+            sample(model, sampler=name, draws=1, tune=0, chains=1)
+    assert set(SAMPLERS) == _documented_choices(sample, "sampler")
+
+
+def test_gpz_divide_spec_default_return_density_is_the_divide_csv_layout():
+    b = BUILDERS["gpz_divide"]
+    assert b.defaults["return_density"] is True  # gpz_pype's divide.csv has p0..p{K-1}
+    assert b.options.key("return_density").type == "boolean"
+    assert "return_density" not in BUILDERS["gpz_weights"].defaults
 
 
 def test_registry_is_lazy_and_complete():
