@@ -96,9 +96,6 @@ Stat. 5, 1657.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
 from bayesmix.scale._dask import REASONS, scheduler_context
 from bayesmix.scale.bayes import membership
 from bayesmix.scale.em import fit, predict_proba, score_samples, select_n_components
@@ -118,22 +115,3 @@ __all__ = [
     "select_n_components",
 ]
 
-
-# ---------------------------------------------------------------------------------------
-# Transitional: bayesmix.workflows.run_dask imports these two private names.  Their public
-# replacement is bayesmix.membership.PosteriorDraws (PosteriorDraws.from_fit(fit) holds the
-# draws and the model's scoring functions without the PyMC model; membership() accepts it).
-# Remove both once run_dask has switched.
-@dataclasses.dataclass(frozen=True)
-class _DrawsFit:
-    """The two things :func:`bayesmix.membership.membership` reads from a Fit."""
-
-    model: Any
-    posterior: Any
-
-
-def _light_model(mm):
-    """Drop the PyMC model and data from a MixtureModel (scoring new objects needs neither)."""
-    names = {f.name for f in dataclasses.fields(mm)}
-    drop = {"model": None, "data": {}, "_cache": {}}
-    return dataclasses.replace(mm, **{k: v for k, v in drop.items() if k in names})

@@ -56,15 +56,3 @@ def test_membership_from_posterior_draws_record(line_fit):
     with pytest.raises(DataError, match="data"):
         scale.membership(record, {})
 
-
-def test_transitional_private_names_still_score(line_fit):
-    """run_dask's _DrawsFit/_light_model keep working until it uses PosteriorDraws."""
-    from bayesmix.membership import membership
-    from bayesmix.scale import _DrawsFit, _light_model
-
-    light = _light_model(line_fit.model)
-    assert light.model is None
-    data = new_line_objects(300)
-    ds = membership(_DrawsFit(light, line_fit.posterior), data)
-    ref = membership(line_fit, data)
-    np.testing.assert_array_equal(ds["probability"].values, ref["probability"].values)
