@@ -251,19 +251,6 @@ class GPzAugment:
         """
         return self._transform(self._check_X(X, name))
 
-    def transform_errors(self, X_err: ArrayLike, *, name: str = "X_err") -> NDArray[np.float64]:
-        """Scale feature standard deviations like the features (divided by the IQR).
-
-        ``X_err`` has shape (n_objects, n_features), finite and >= 0.
-        """
-        err = np.asarray(X_err, dtype=np.float64)
-        if err.ndim != 2:
-            raise DataError(
-                f"'{name}' must have shape (n_objects, {self.n_features_in_}); got {err.shape}",
-                argument=name,
-            )
-        return self._transform_err(err, (err.shape[0], self.n_features_in_), name)
-
     def log_membership(
         self, X: ArrayLike, *, X_err: ArrayLike | None = None
     ) -> NDArray[np.float64]:
