@@ -15,7 +15,7 @@ n_features), built as ``C_ij = rho_ij sigma_i sigma_j`` from the errors and the
 correlation columns (Lindegren et al. 2021).  A missing correlation column is
 taken as 0 with a :class:`GaiaColumnWarning` naming it.  Rows with a missing
 (NaN or masked) value in any column the model uses are not fitted; they are
-kept in :attr:`GaiaData.reason` and come back from :func:`merge_membership`
+kept in :attr:`GaiaData.reasons` and come back from :func:`merge_membership`
 with NaN probabilities and the reason, and their count is reported.
 
 This module never imports PyMC.
@@ -38,6 +38,7 @@ __all__ = [
     "ASTROMETRIC_ORDER",
     "GaiaColumnWarning",
     "GaiaData",
+    "column_values",
     "correlation_column",
     "error_column",
     "gaia_arrays",
@@ -88,8 +89,23 @@ def table_columns(data: Any) -> dict[str, Any]:
     )
 
 
-def _as_float(col: Any, name: str, n: int | None) -> NDArray[np.float64]:
-    """Return a column as float64, masked entries NaN (Quantities in their stored unit)."""
+def column_values(col: Any, name: str, n: int | None = None) -> NDArray[np.float64]:
+    """Return a table column as float64, masked entries NaN (Quantities in their stored unit).
+
+    Parameters
+    ----------
+    col : array-like
+        The column (numpy, masked, astropy Column or Quantity, pandas values).
+    name : str
+        Its name, for error messages.
+    n : int, optional
+        Required length.
+
+    Raises
+    ------
+    DataError
+        The column is not numeric, not one-dimensional or not of length ``n``.
+    """
     mask = np.ma.getmaskarray(col) if np.ma.isMaskedArray(col) or hasattr(col, "mask") else None
     try:
         values = np.array(getattr(col, "value", col), dtype=np.float64)
@@ -123,7 +139,7 @@ class GaiaData:
         Ids of the usable rows (``source_id`` when present, else row numbers).
     used : ndarray of bool, shape (n_rows,)
         Which input rows are usable.
-    reason : ndarray of str, shape (n_rows,)
+    reasons : ndarray of str, shape (n_rows,)
         Empty for usable rows; else why the row is not fitted
         (e.g. ``"missing pmra, pmra_error"``).
     all_ids : ndarray of shape (n_rows,)
@@ -139,10 +155,17 @@ class GaiaData:
     X_cov: NDArray[np.float64]
     ids: NDArray[Any]
     used: NDArray[np.bool_]
-    reason: NDArray[np.str_]
+    reasons: NDArray[np.str_]
     all_ids: NDArray[Any]
     columns: dict = field(repr=False)
     missing_correlations: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> NDArray[np.str_]:
+        """Deprecated name of :attr:`reasons`."""
+        warnings.warn("GaiaData.reason was renamed GaiaData.reasons", FutureWarning,
+                      stacklevel=2)
+        return self.reasons
 
     @property
     def n_rows(self) -> int:
@@ -158,7 +181,7 @@ class GaiaData:
         """Values of input column ``name`` for the usable rows, as float64."""
         if name not in self.columns:
             raise DataError(f"the table has no column {name!r}", argument="data")
-        return _as_float(self.columns[name], name, None)[self.used]
+        return column_values(self.columns[name], name, None)[self.used]
 
 
 def gaia_arrays(
@@ -270,14 +293,14 @@ def gaia_arrays(
     errs = np.empty((n, D))
     for j, f in enumerate(features):
         nm = need(f)
-        vals[:, j] = _as_float(cols[nm], nm, n)
+        vals[:, j] = column_values(cols[nm], nm, n)
         track(vals[:, j], nm)
         enm = need(error_column(f))
-        errs[:, j] = _as_float(cols[enm], enm, n) * _ERROR_SCALE.get(f, 1.0)
+        errs[:, j] = column_values(cols[enm], enm, n) * _ERROR_SCALE.get(f, 1.0)
         track(errs[:, j], enm)
     for extra in extra_columns:
         nm = need(extra)
-        track(_as_float(cols[nm], nm, n), nm)
+        track(column_values(cols[nm], nm, n), nm)
 
     corr = np.broadcast_to(np.eye(D), (n, D, D)).copy()
     missing_corr = []
@@ -290,7 +313,7 @@ def gaia_arrays(
             if nm not in cols:
                 missing_corr.append(cname)
                 continue
-            rho = _as_float(cols[nm], nm, n)
+            rho = column_values(cols[nm], nm, n)
             track(rho, nm)
             corr[:, i, j] = corr[:, j, i] = rho
     if missing_corr:
@@ -342,22 +365,25 @@ def gaia_arrays(
     reason = np.array(["" if not r else "missing " + ", ".join(r) for r in reasons], dtype=str)
     return GaiaData(
         features=features, X=np.ascontiguousarray(vals[used]), X_cov=np.ascontiguousarray(X_cov),
-        ids=ids_used, used=used, reason=reason, all_ids=all_ids, columns=cols,
+        ids=ids_used, used=used, reasons=reason, all_ids=all_ids, columns=cols,
         missing_correlations=tuple(missing_corr),
     )
 
 
-def merge_membership(gaia: GaiaData, probabilities: Any, *, keep_columns: bool = True):
+def merge_membership(gaia: Any, probabilities: Any, *, keep_columns: bool = True):
     """Output table: every input row, in input order, with membership columns added.
 
     Parameters
     ----------
-    gaia : GaiaData
-        The arrays the model was fitted to (from :func:`gaia_arrays`).
+    gaia : GaiaData or bayesmix.builders.RowRecord
+        The rows the model was fitted to: a :class:`GaiaData` (from
+        :func:`gaia_arrays`) or a model's :attr:`~bayesmix.builders.MixtureModel.rows`
+        (anything with ``used``, ``reasons``, ``all_ids``, ``ids``, ``columns``).
     probabilities : xarray.Dataset
         Output of :func:`bayesmix.membership.membership` over the usable rows.
     keep_columns : bool, default True
-        Keep the input columns (else only ``source_id``/``object`` and new columns).
+        Keep the input columns (else, or when the rows have no columns, only an
+        ``object`` column of row ids before the new columns).
 
     Returns
     -------
@@ -371,7 +397,7 @@ def merge_membership(gaia: GaiaData, probabilities: Any, *, keep_columns: bool =
     from bayesmix.membership import to_table
 
     out = Table()
-    if keep_columns:
+    if keep_columns and gaia.columns:
         for name, col in gaia.columns.items():
             out[name] = col
     else:
@@ -389,7 +415,7 @@ def merge_membership(gaia: GaiaData, probabilities: Any, *, keep_columns: bool =
         full = np.full(gaia.n_rows, np.nan)
         full[idx_used] = np.asarray(probs[name])[rows]
         out[name] = full
-    out["excluded_reason"] = gaia.reason
+    out["excluded_reason"] = gaia.reasons
     out.meta["n_excluded"] = gaia.n_excluded
     out.meta["n_fitted"] = int(gaia.used.sum())
     return out

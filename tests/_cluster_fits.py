@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from bayesmix.builders.cluster_field import cluster_field
+from bayesmix.builders import cluster_field
 from bayesmix.exceptions import DiagnosticsWarning
 from bayesmix.gaia import GaiaColumnWarning
 from bayesmix.inference import sample

@@ -69,8 +69,8 @@ def test_missing_values_excluded_with_reason_and_kept_in_output():
     t["pmdec_error"][4] = np.nan
     g = gaia_arrays(t, ("pmra", "pmdec"))
     assert g.n_excluded == 2 and g.n_rows == 6
-    assert g.reason[1] == "missing pmra" and g.reason[4] == "missing pmdec_error"
-    assert g.reason[0] == ""
+    assert g.reasons[1] == "missing pmra" and g.reasons[4] == "missing pmdec_error"
+    assert g.reasons[0] == ""
     np.testing.assert_array_equal(g.ids, [100, 102, 103, 105])
     p = np.linspace(0.1, 0.4, 4)
     ds = xr.Dataset({"probability": (("object", "component"), np.c_[p, 1 - p]),

@@ -9,13 +9,27 @@ tables; nothing here samples, draws or writes files.
 
 from __future__ import annotations
 
+from bayesmix.analysis.cluster import (
+    GALCEN_DEFAULTS,
+    cluster_phase_space,
+    cluster_summary,
+    compare_to_field,
+    log_likelihood_draws,
+    membership_table,
+)
 from bayesmix.analysis.report import CLUSTER_MAX_DRAWS, cluster_report, format_cluster_report
 from bayesmix.analysis.summary import parameter_summary, thin_draws, unit_of
 
 __all__ = [
     "CLUSTER_MAX_DRAWS",
+    "GALCEN_DEFAULTS",
+    "cluster_phase_space",
     "cluster_report",
+    "cluster_summary",
+    "compare_to_field",
     "format_cluster_report",
+    "log_likelihood_draws",
+    "membership_table",
     "parameter_summary",
     "thin_draws",
     "unit_of",

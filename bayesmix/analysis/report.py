@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from bayesmix.analysis.cluster import cluster_summary, compare_to_field
 from bayesmix.analysis.summary import thin_draws, unit_of
 
 __all__ = ["CLUSTER_MAX_DRAWS", "cluster_report", "format_cluster_report"]
@@ -60,8 +61,6 @@ def cluster_report(
     0.5 GB each and a minute of work, while the numbers agree with the
     unthinned ones well within their uncertainties.
     """
-    from bayesmix.builders.cluster_field import cluster_summary, compare_to_field
-
     total = fit.posterior.sizes["chain"] * fit.posterior.sizes["draw"]
     fit = thin_draws(fit, max_draws)
     used = fit.posterior.sizes["chain"] * fit.posterior.sizes["draw"]

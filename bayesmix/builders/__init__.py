@@ -7,9 +7,19 @@ sample.
 
 from __future__ import annotations
 
-from bayesmix.builders._model import ComponentSpec, MixtureModel
-from bayesmix.builders.cluster_field import cluster_field
+# the deprecated module path bayesmix.builders.cluster_field is loaded first, so that the
+# name below stays bound to the builder function, not to that module
+import bayesmix.builders.cluster_field  # noqa: F401
+from bayesmix.builders._model import ComponentSpec, MixtureModel, RowRecord
+from bayesmix.builders.cluster import cluster_field
 from bayesmix.builders.gaussian_mixture import gaussian_mixture
 from bayesmix.builders.line_outlier import line_outlier
 
-__all__ = ["ComponentSpec", "MixtureModel", "cluster_field", "gaussian_mixture", "line_outlier"]
+__all__ = [
+    "ComponentSpec",
+    "MixtureModel",
+    "RowRecord",
+    "cluster_field",
+    "gaussian_mixture",
+    "line_outlier",
+]

@@ -1,16 +1,20 @@
-"""The :class:`MixtureModel` record every builder returns."""
+"""The :class:`MixtureModel` record every builder returns, and its :class:`RowRecord`."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from bayesmix.components.mixture import log_joint
+from bayesmix.exceptions import DataError
+from bayesmix.gaia import column_values
 
-__all__ = ["ComponentSpec", "MixtureModel"]
+__all__ = ["ComponentSpec", "MixtureModel", "RowRecord"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,73 @@ class ComponentSpec:
     label: str
     component: Any
     parameters: Mapping[str, str]
+
+
+@dataclass(frozen=True, eq=False)
+class RowRecord:
+    """Which input rows became a model's objects, and why the other rows did not.
+
+    Every builder records it (:attr:`MixtureModel.rows`), so that reports and
+    output tables can put each input row back in its place without re-reading
+    the input.  A builder given arrays uses every row; :func:`cluster_field`,
+    given a table, leaves out rows missing a value it needs.
+
+    Attributes
+    ----------
+    used : ndarray of bool, shape (n_rows,)
+        Which input rows are objects of the model (in input order; the objects
+        are the used rows, in the same order).
+    reasons : ndarray of str, shape (n_rows,)
+        Empty for used rows; else why the row is not used (e.g.
+        ``"missing pmra, pmra_error"``).
+    all_ids : ndarray of shape (n_rows,)
+        Id of every input row (Gaia ``source_id``, the ``ids`` given, else the
+        row number).
+    columns : mapping of str to array, default {}
+        The input table's columns (every row), kept for output tables; empty
+        when the builder was given arrays.
+    masks : mapping of str to ndarray of bool, default {}
+        Named subsets of the objects, each of shape (n_objects,) in object
+        order.  :func:`~bayesmix.builders.cluster_field` records ``"control"``,
+        the stars its fixed (XD) field was fitted to.
+    """
+
+    used: NDArray[np.bool_]
+    reasons: NDArray[np.str_]
+    all_ids: NDArray[Any]
+    columns: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    masks: Mapping[str, NDArray[np.bool_]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_ids(cls, ids: NDArray[Any]) -> RowRecord:
+        """Record of a model built from every row (ids in row order), with no table."""
+        ids = np.asarray(ids)
+        return cls(
+            used=np.ones(ids.shape[0], dtype=bool),
+            reasons=np.full(ids.shape[0], "", dtype=str),
+            all_ids=ids,
+        )
+
+    @property
+    def ids(self) -> NDArray[Any]:
+        """Ids of the used rows, i.e. of the model's objects (``coords["object"]``)."""
+        return self.all_ids[self.used]
+
+    @property
+    def n_rows(self) -> int:
+        """Number of input rows."""
+        return int(self.used.shape[0])
+
+    @property
+    def n_excluded(self) -> int:
+        """Number of input rows that are not objects of the model."""
+        return int((~self.used).sum())
+
+    def column(self, name: str) -> NDArray[np.float64]:
+        """Values of input column ``name`` for the used rows (object order), as float64."""
+        if name not in self.columns:
+            raise DataError(f"the table has no column {name!r}", argument="data")
+        return column_values(self.columns[name], name)[self.used]
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,9 +127,14 @@ class MixtureModel:
         same function builds the likelihood inside PyMC (``backend="pytensor"``)
         and scores objects from posterior draws (``backend="numpy"``, values with
         a leading draw axis).
-    prepare_data : callable
-        ``prepare_data(mapping) -> (data, ids)``: validates new objects' data the
-        way the builder validated its own.
+    prepare_rows : callable
+        ``prepare_rows(table) -> (data, rows)``: validates new objects' data
+        (a table or mapping of columns, as the builder takes) the way the
+        builder validated its own; ``data`` holds the used rows, ``rows`` is
+        their :class:`RowRecord`.
+    rows : RowRecord
+        The builder's own input rows: which were used, their ids, why the
+        others were not, and named subsets (``rows.masks``).
     """
 
     model: Any
@@ -68,13 +144,36 @@ class MixtureModel:
     spec: Mapping[str, Any]
     var_names: tuple[str, ...]
     log_terms: Callable[..., Any] = field(repr=False)
-    prepare_data: Callable[..., Any] = field(repr=False)
+    prepare_rows: Callable[..., Any] = field(repr=False)
+    rows: RowRecord = field(repr=False)
+    # compile cache of bayesmix.inference.sample (its nutpie model) and nothing else: no
+    # builder or report reads it.  It goes once inference keeps its own cache.
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def component_labels(self) -> tuple[str, ...]:
         """Labels of the components, in order."""
         return tuple(c.label for c in self.components)
+
+    def prepare_data(self, data: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Validate new objects' data; return ``(data, ids)`` of the usable ones.
+
+        Parameters
+        ----------
+        data : table or mapping of str to array-like
+            What the builder takes (e.g. ``{"x": ..., "y": ..., "y_err": ...}``
+            for :func:`~bayesmix.builders.line_outlier`, a Gaia table for
+            :func:`~bayesmix.builders.cluster_field`).
+
+        Returns
+        -------
+        data : dict of str to ndarray
+        ids : ndarray
+            Ids of the objects in ``data`` (see :meth:`prepare_rows` for the rows
+            that were left out and why).
+        """
+        arrays, rows = self.prepare_rows(data)
+        return arrays, rows.ids
 
     @property
     def n_objects(self) -> int:
@@ -103,23 +202,27 @@ class MixtureModel:
         return log_joint(lw, lps, backend=backend)
 
     def pgm(self, **kwargs: Any):
-        """Draw the model as a probabilistic graphical model with daft.
+        """Draw the model as a probabilistic graphical model (deprecated).
 
-        Random variables are open circles, observed variables shaded, data and
-        other fixed quantities small points, deterministics dashed and
-        potentials (extra log-density terms) rectangles; variables over the
-        ``object`` dim sit in a plate.  The layout follows the model graph:
-        each node's row is one below its deepest parent.
+        .. deprecated::
+            Use :func:`bayesmix.plot.plot_pgm` (``plot_pgm(mixture_model)``); only
+            :mod:`bayesmix.plot` draws.
 
         Parameters
         ----------
         **kwargs
-            Passed to :class:`daft.PGM` (e.g. ``dpi``, ``node_unit``).
+            Passed to :func:`bayesmix.plot.plot_pgm`.
 
         Returns
         -------
         matplotlib.figure.Figure
         """
-        from bayesmix.builders._pgm import draw_pgm
+        warnings.warn(
+            "MixtureModel.pgm() moved to bayesmix.plot.plot_pgm(mixture_model); "
+            "call that instead",
+            FutureWarning,
+            stacklevel=2,
+        )
+        from bayesmix.plot.pgm import plot_pgm
 
-        return draw_pgm(self.model, plate_dim="object", **kwargs)
+        return plot_pgm(self, **kwargs)

@@ -10,11 +10,11 @@ from numpy.typing import ArrayLike
 
 from bayesmix._validate import check_covariances, check_errors, check_int, check_matrix
 from bayesmix.builders._coords import make_coords, object_ids
-from bayesmix.builders._model import ComponentSpec, MixtureModel
+from bayesmix.builders._likelihood import add_mixture_likelihood
+from bayesmix.builders._model import ComponentSpec, MixtureModel, RowRecord
 from bayesmix.builders._priors import check_priors, prior_rv
 from bayesmix.components._backend import get_backend
 from bayesmix.components.gaussian import MultivariateGaussian
-from bayesmix.components.mixture import mixture_logp
 from bayesmix.exceptions import DataError, SpecError
 
 __all__ = ["CHOICES", "gaussian_mixture"]
@@ -251,25 +251,16 @@ def gaussian_mixture(
                 chols.append(pt.zeros((d, d))[r, c].set(packed))
             chol = pt.stack(chols, axis=0)
         chol = pm.Deterministic("cov_chol", chol, dims=("component", "feature", "feature_"))
-        dnames = list(data_vars)
-
-        def _logp(value, w, mu, L, *dv):
-            dd = {"X": value, **dict(zip(dnames, dv, strict=True))}
-            lw, lps = log_terms({"weights": w, "means": mu, "cov_chol": L}, dd, backend="pytensor")
-            return mixture_logp(lw, lps, backend="pytensor")
-
         # one observation per object with core dim ``feature``; the error
         # covariances are per object (batch over ``object``)
-        sig_in = ["(k)", "(k,d)", "(k,d,d)"] + ["(d,d)"] * len(dnames)
-        pm.CustomDist(
+        add_mixture_likelihood(
             "X",
-            weights,
-            means,
-            chol,
-            *data_vars.values(),
-            logp=_logp,
-            observed=Xv,
-            signature=",".join(sig_in) + "->(d)",
+            {"weights": weights, "means": means, "cov_chol": chol},
+            data_vars,
+            log_terms,
+            Xv,
+            core={"weights": "(k)", "means": "(k,d)", "cov_chol": "(k,d,d)", "X_cov": "(d,d)"},
+            out="(d)",
             dims=("object", "feature"),
         )
 
@@ -283,12 +274,15 @@ def gaussian_mixture(
     }
     has_err = "X_cov" in data
 
-    def prepare_data(dd: Mapping[str, Any]) -> tuple[dict, np.ndarray]:
+    def prepare_rows(dd: Mapping[str, Any]) -> tuple[dict, RowRecord]:
         if has_err and dd.get("X_err") is None and dd.get("X_cov") is None:
             raise DataError(
                 "'data' must include 'X_err' or 'X_cov' (the model has errors)", argument="data"
             )
-        return _prepare(dd.get("X"), dd.get("X_err"), dd.get("X_cov"), dd.get("ids"), n_features=d)
+        arrays, new_ids = _prepare(
+            dd.get("X"), dd.get("X_err"), dd.get("X_cov"), dd.get("ids"), n_features=d
+        )
+        return arrays, RowRecord.from_ids(new_ids)
 
     comp = MultivariateGaussian(d)
     return MixtureModel(
@@ -310,7 +304,8 @@ def gaussian_mixture(
         spec=spec,
         var_names=("weights", "means", "cov_chol"),
         log_terms=log_terms,
-        prepare_data=prepare_data,
+        prepare_rows=prepare_rows,
+        rows=RowRecord.from_ids(ids),
     )
 
 

@@ -10,11 +10,11 @@ from numpy.typing import ArrayLike
 
 from bayesmix._validate import check_array_1d, check_choice, check_positive
 from bayesmix.builders._coords import make_coords, object_ids
-from bayesmix.builders._model import ComponentSpec, MixtureModel
+from bayesmix.builders._likelihood import add_mixture_likelihood
+from bayesmix.builders._model import ComponentSpec, MixtureModel, RowRecord
 from bayesmix.builders._priors import check_priors, prior_dist, prior_rv
 from bayesmix.components._backend import get_backend
 from bayesmix.components.gaussian import Gaussian
-from bayesmix.components.mixture import mixture_logp
 from bayesmix.components.uniform import Uniform
 from bayesmix.exceptions import DataError, SpecError
 
@@ -261,28 +261,11 @@ def line_outlier(
         rvs = {"slope": slope, "intercept": intercept, "weights": weights}
         for name in var_names[3:]:
             rvs[name] = prior_rv(name, pri[name])
-        names = list(rvs)
-        data_names = list(data_vars)
-
-        def _logp(value, *args):
-            # args: the model variables (in ``names`` order), then the data vectors
-            vals = dict(zip(names, args[: len(names)], strict=True))
-            d = dict(zip(data_names, args[len(names) :], strict=True))
-            d["y"] = value
-            return mixture_logp(*log_terms(vals, d, backend="pytensor"), backend="pytensor")
-
         # ``weights`` is a core vector (k); everything else is scalar or per object,
         # so the observed ``y`` is elementwise over ``object`` and the likelihood
         # compiles to one fused loop with no (object, component) intermediate.
-        core = ["()", "()", "(k)"] + ["()"] * (len(names) - 3 + len(data_names))
-        pm.CustomDist(
-            "y",
-            *rvs.values(),
-            *data_vars.values(),
-            logp=_logp,
-            observed=yv,
-            dims="object",
-            signature=",".join(core) + "->()",
+        add_mixture_likelihood(
+            "y", rvs, data_vars, log_terms, yv, core={"weights": "(k)"}, out="()", dims="object"
         )
 
     bounds = outlier_range or (float("nan"), float("nan"))  # set for uniform outliers
@@ -296,18 +279,19 @@ def line_outlier(
         "x_pivot": x_pivot,
     }
 
-    def prepare_data(d: Mapping[str, Any]) -> tuple[dict, np.ndarray]:
+    def prepare_rows(d: Mapping[str, Any]) -> tuple[dict, RowRecord]:
         if x_err is not None and d.get("x_err") is None:
             raise DataError(
                 "'data' must include 'x_err' (the model was built with x_err)", argument="data"
             )
-        return _prepare(
+        arrays, new_ids = _prepare(
             d.get("x"),
             d.get("y"),
             d.get("y_err"),
             d.get("x_err") if x_err is not None else None,
             d.get("ids"),
         )
+        return arrays, RowRecord.from_ids(new_ids)
 
     return MixtureModel(
         model=model,
@@ -337,5 +321,6 @@ def line_outlier(
         spec=spec,
         var_names=tuple(var_names),
         log_terms=log_terms,
-        prepare_data=prepare_data,
+        prepare_rows=prepare_rows,
+        rows=RowRecord.from_ids(ids),
     )

@@ -31,12 +31,14 @@ from bayesmix.plot.calibration import (  # noqa: E402
 )
 from bayesmix.plot.cluster import plot_parallax_distance, plot_radial_profile  # noqa: E402
 from bayesmix.plot.gpz import plot_weighted_histograms  # noqa: E402
+from bayesmix.plot.pgm import plot_pgm  # noqa: E402
 from bayesmix.plot.posterior import plot_pair  # noqa: E402
 
 __all__ += [
     "plot_astrometry",
     "plot_pair",
     "plot_parallax_distance",
+    "plot_pgm",
     "plot_probability_histogram",
     "plot_radial_profile",
     "plot_reliability",

@@ -22,27 +22,32 @@ def test_parameter_summary_matches_numpy_and_labels_elements():
     chol[..., 1, 0] = rng.normal(0, 1, (4, 500))
     chol[..., 1, 1] = rng.gamma(5.0, 1.0, (4, 500))
     ds = xr.Dataset(
-        {"mu": (("chain", "draw"), mu),
-         "weights": (("chain", "draw", "component"), w),
-         "chol": (("chain", "draw", "feature", "feature_"), chol)},
-        coords={"component": ["inlier", "outlier"], "feature": ["x", "y"],
-                "feature_": ["x", "y"]},
+        {
+            "mu": (("chain", "draw"), mu),
+            "weights": (("chain", "draw", "component"), w),
+            "chol": (("chain", "draw", "feature", "feature_"), chol),
+        },
+        coords={"component": ["inlier", "outlier"], "feature": ["x", "y"], "feature_": ["x", "y"]},
     )
     fit = Fit(idata=xr.DataTree.from_dict({"posterior": ds}), model=None)
     out = parameter_summary(fit)
     # the constant upper triangle chol[x, y] is left out
-    assert set(out) == {"mu", "weights[inlier]", "weights[outlier]", "chol[x, x]",
-                        "chol[y, x]", "chol[y, y]"}
+    assert set(out) == {
+        "mu",
+        "weights[inlier]",
+        "weights[outlier]",
+        "chol[x, x]",
+        "chol[y, x]",
+        "chol[y, y]",
+    }
     flat = mu.ravel()
     q = np.percentile(flat, [3, 16, 50, 84, 97])
     s = out["mu"]
     np.testing.assert_allclose(s["mean"], flat.mean(), rtol=1e-12)
     np.testing.assert_allclose(s["sd"], flat.std(ddof=1), rtol=1e-12)
-    np.testing.assert_allclose([s["q03"], s["q16"], s["q50"], s["q84"], s["q97"]], q,
-                               rtol=1e-12)
+    np.testing.assert_allclose([s["q03"], s["q16"], s["q50"], s["q84"], s["q97"]], q, rtol=1e-12)
     np.testing.assert_allclose(out["weights[outlier]"]["mean"], w[..., 1].mean(), rtol=1e-12)
-    np.testing.assert_allclose(out["chol[y, x]"]["sd"], chol[..., 1, 0].std(ddof=1),
-                               rtol=1e-12)
+    np.testing.assert_allclose(out["chol[y, x]"]["sd"], chol[..., 1, 0].std(ddof=1), rtol=1e-12)
     # independent draws: R-hat ~ 1 and the ESS near the number of draws (2000)
     for v in out.values():
         assert v["r_hat"] < 1.01
@@ -76,12 +81,23 @@ def test_thin_draws_keeps_every_kth_draw_of_each_chain():
     assert thin_draws(fit, 4000) is fit
 
 
-@pytest.mark.parametrize(("name", "unit"), [
-    ("cluster_pmra", "mas/yr"), ("cluster_pm_dispersion", "mas/yr"),
-    ("cluster_parallax", "mas"), ("cluster_parallax_dispersion", "mas"), ("zero_point", "mas"),
-    ("cluster_distance_pc", "pc"), ("cluster_ra", "deg"), ("cluster_dec", "deg"),
-    ("cluster_radius", "deg"), ("cluster_radial_velocity", "km/s"), ("n_members", ""),
-    ("cluster_fraction", ""), ("field_alpha", ""),
-])
+@pytest.mark.parametrize(
+    ("name", "unit"),
+    [
+        ("cluster_pmra", "mas/yr"),
+        ("cluster_pm_dispersion", "mas/yr"),
+        ("cluster_parallax", "mas"),
+        ("cluster_parallax_dispersion", "mas"),
+        ("zero_point", "mas"),
+        ("cluster_distance_pc", "pc"),
+        ("cluster_ra", "deg"),
+        ("cluster_dec", "deg"),
+        ("cluster_radius", "deg"),
+        ("cluster_radial_velocity", "km/s"),
+        ("n_members", ""),
+        ("cluster_fraction", ""),
+        ("field_alpha", ""),
+    ],
+)
 def test_unit_of(name, unit):
     assert unit_of(name) == unit

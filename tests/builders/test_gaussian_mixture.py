@@ -1,4 +1,3 @@
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from scipy import stats
@@ -117,18 +116,6 @@ def test_bad_input(kwargs, exc, match):
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         gaussian_mixture(args.pop("X"), args.pop("n_components"), **args)
-
-
-def test_pgm_generic(rng):
-    from bayesmix.builders._pgm import pgm_layout
-
-    mm = gaussian_mixture(_data(rng, n=10), 2, X_err=np.full((10, 2), 0.1))
-    lay = pgm_layout(mm.model)
-    assert lay["kinds"]["X"] == "observed" and lay["kinds"]["X_cov"] == "data"
-    assert ("means", "X") in lay["edges"]
-    fig = mm.pgm()
-    assert {"X", "means", "weights"} <= {t.get_text() for ax in fig.axes for t in ax.texts}
-    plt.close(fig)
 
 
 def test_initial_point_is_the_em_fit(rng):

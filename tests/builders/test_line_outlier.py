@@ -1,4 +1,3 @@
-import matplotlib.figure
 import numpy as np
 import pytest
 from scipy import stats
@@ -157,27 +156,3 @@ def test_error_names_id(hogg):
     y[5] = np.nan
     with pytest.raises(DataError, match=r"row 5 \(id 6\)"):
         line_outlier(hogg["x"], y, hogg["sigma_y"], ids=hogg["ID"])
-
-
-def test_pgm(hogg_model):
-    from bayesmix.builders._pgm import pgm_layout
-
-    lay = pgm_layout(hogg_model.model)
-    kinds = lay["kinds"]
-    assert kinds["y"] == "observed"
-    assert kinds["slope"] == "free"
-    assert kinds["x"] == "data" and kinds["y_err"] == "data"
-    assert kinds["intercept"] == "deterministic"
-    assert ("slope", "y") in lay["edges"] and ("x", "y") in lay["edges"]
-    # the plate holds exactly the per-object nodes
-    x0, y0, w, h = lay["plate"]
-    for name, (px, py) in lay["positions"].items():
-        inside = x0 < px < x0 + w and y0 < py < y0 + h
-        assert inside == (name in {"x", "y", "y_err"}), name
-    fig = hogg_model.pgm()
-    assert isinstance(fig, matplotlib.figure.Figure)
-    texts = {t.get_text() for ax in fig.axes for t in ax.texts}
-    assert {"slope", "y", "weights"} <= texts
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)

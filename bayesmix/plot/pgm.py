@@ -1,10 +1,18 @@
-"""Lay out and draw a PyMC model as a daft PGM (imports daft lazily)."""
+"""The probabilistic graphical model (PGM) of a built model, drawn with daft.
+
+:func:`plot_pgm` draws a :class:`~bayesmix.builders.MixtureModel`'s PyMC graph,
+so the figure and the model cannot drift apart; :func:`pgm_layout` computes
+the node kinds, grid positions, edges and plate box it draws (and is tested
+without a plotting backend).  daft is imported when drawing.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["draw_pgm", "pgm_layout"]
+import numpy as np
+
+__all__ = ["pgm_layout", "plot_pgm"]
 
 
 def _node_kinds(model) -> dict[str, str]:
@@ -74,9 +82,31 @@ def pgm_layout(model, *, plate_dim: str = "object") -> dict[str, Any]:
     }
 
 
-def draw_pgm(model, *, plate_dim: str = "object", **kwargs: Any):
-    """Draw ``model`` with daft and return the matplotlib figure (see ``pgm_layout``)."""
+def plot_pgm(mixture_model: Any, *, plate_dim: str = "object", **kwargs: Any):
+    """Draw a built model as a probabilistic graphical model with daft.
+
+    Random variables are open circles, observed variables shaded, data and
+    other fixed quantities small points, deterministics dashed and potentials
+    (extra log-density terms) rectangles; variables over ``plate_dim`` sit in a
+    plate.  The layout follows the model graph (:func:`pgm_layout`): each
+    node's row is one below its deepest parent.
+
+    Parameters
+    ----------
+    mixture_model : MixtureModel or pymc.Model
+        A builder's result (its ``model`` is drawn) or a PyMC model.
+    plate_dim : str, default "object"
+        The dim whose variables are drawn inside the plate.
+    **kwargs
+        Passed to :class:`daft.PGM` (e.g. ``dpi``, ``node_unit``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     import daft
+
+    model = getattr(mixture_model, "model", mixture_model)
 
     lay = pgm_layout(model, plate_dim=plate_dim)
     scale_x = max(2.2, max((0.22 * len(n) + 1.0 for n in lay["kinds"]), default=2.2))
@@ -106,8 +136,6 @@ def draw_pgm(model, *, plate_dim: str = "object", **kwargs: Any):
             label=f"{plate_dim} n = 1..{lay['plate_size']}",
             position="bottom right",
         )
-    import numpy as np
-
     # daft computes edge slopes as dy/dx and divides by zero for vertical
     # edges; the result (an infinite slope) is what it wants, so silence it
     with np.errstate(divide="ignore", invalid="ignore"):

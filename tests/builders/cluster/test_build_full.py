@@ -1,28 +1,20 @@
-"""The full cluster_field model: sky (Plummer vs uniform) x (parallax, pmra, pmdec[, rv]).
+"""builders.cluster.build, the full model: sky (Plummer vs uniform) x (parallax, pm[, rv]).
 
-Checked against brute force (scipy densities and 2-D quadrature of the footprint),
-simulated truth, and Cantat-Gaudin et al. (2020) for Blanco 1.
+Checked against simulated truth and Cantat-Gaudin et al. (2020) for Blanco 1 and
+NGC 6819 (the log terms against brute force are in test_terms.py).
 """
 
-import math
-import types
 import warnings
 
 import numpy as np
 import pytest
-import xarray as xr
-from scipy import integrate, stats
 
-from bayesmix.builders.cluster_field import (
-    cluster_field,
-    cluster_phase_space,
-    cluster_summary,
-    membership_table,
-)
+from bayesmix.analysis import cluster_summary, membership_table
+from bayesmix.builders import cluster_field
 from bayesmix.exceptions import DataError, DiagnosticsWarning, SpecError
 from bayesmix.gaia import GaiaColumnWarning
 from bayesmix.membership import membership
-from bayesmix.sky import Footprint, tangent_plane
+from bayesmix.sky import Footprint
 from tests._cluster_fits import full_fit, sim_fit, simulate
 
 FULL = ("ra", "dec", "parallax", "pmra", "pmdec")
@@ -34,76 +26,27 @@ def _build(t, **kw):
         return cluster_field(t, features=FULL, **kw)
 
 
-def test_full_model_log_terms_match_brute_force():
-    t, _ = simulate(4, n=250)
-    fp = {"kind": "cone", "ra": 120.0, "dec": -20.0, "radius": 2.05}
-    mm = _build(t, footprint=fp, rng=2)
-    assert mm.spec["footprint"]["kind"] == "cone"
-    vals = {"weights": np.array([0.15, 0.85]), "cluster_ra": 120.1, "cluster_dec": -19.95,
-            "cluster_radius": 0.35, "cluster_parallax": 2.5, "cluster_pmra": 8.0,
-            "cluster_pmdec": -4.0, "cluster_parallax_dispersion": 0.03,
-            "cluster_pm_dispersion": 0.3}
-    lw, (lc, lf) = mm.log_terms(vals, mm.data)
-    np.testing.assert_allclose(lw, np.log(vals["weights"]))
-    # brute force: Plummer on the tangent plane at (120, -20), normalised by 2-D
-    # quadrature over the cone; Gaussian by scipy; field GMM by scipy + uniform sky
-    ra, dec = np.asarray(t["ra"]), np.asarray(t["dec"])
-    xi, eta, cos_c = tangent_plane(ra, dec, 120.0, -20.0)
-    cx, cy, _ = tangent_plane(vals["cluster_ra"], vals["cluster_dec"], 120.0, -20.0)
-    a = vals["cluster_radius"]
-
-    def plummer(x, y):
-        return 1 / (math.pi * a * a) * (1 + ((x - cx) ** 2 + (y - cy) ** 2) / a**2) ** -2
-    R = math.degrees(math.tan(math.radians(2.05)))
-    mass = integrate.dblquad(lambda r, p: plummer(r * np.cos(p), r * np.sin(p)) * r,
-                             0, 2 * np.pi, 0, R, epsabs=1e-13, epsrel=1e-12)[0]
-    X, C = mm.data["X"], mm.data["X_cov"]
-    V = np.diag([0.03**2, 0.3**2, 0.3**2])
-    mean = np.array([2.5, 8.0, -4.0])
-    want_c = np.array([stats.multivariate_normal(mean, V + C[i]).logpdf(X[i])
-                       for i in range(len(X))])
-    want_c += np.log(plummer(xi, eta) / mass)
-    omega = 2 * math.pi * (1 - math.cos(math.radians(2.05))) * (180 / math.pi) ** 2
-    ff = mm.spec["field_params"]
-    want_f = np.log([sum(w * stats.multivariate_normal(m, np.asarray(S) + C[i]).pdf(X[i])
-                         for w, m, S in zip(ff["weights"], ff["means"], ff["covs"],
-                                            strict=True)) for i in range(len(X))])
-    want_f += 3 * np.log(cos_c) - math.log(omega)
-    np.testing.assert_allclose(lc, want_c, rtol=1e-9)
-    np.testing.assert_allclose(lf, want_f, rtol=1e-9)
-
-
-def test_full_model_pytensor_logp_equals_numpy():
-    t, _ = simulate(4, n=250)
-    mm = _build(t, rng=2)
-    assert mm.spec["footprint"]["kind"] == "cone"  # the simulated disc is recognised
-    f = mm.model.compile_logp(vars=[mm.model["X"]], sum=True, mode="NUMBA")
-    ip = mm.model.initial_point()
-    # evaluate the numpy terms at the initial point's constrained values
-    point = {}
-    for rv in mm.model.free_RVs:
-        val = ip[mm.model.rvs_to_values[rv].name]
-        tr = mm.model.rvs_to_transforms.get(rv)
-        point[rv.name] = np.asarray(tr.backward(val).eval()) if tr is not None else val
-    from scipy.special import logsumexp
-
-    lw, lps = mm.log_terms(point, mm.data)
-    want = logsumexp(np.stack([lw[0] + lps[0], lw[1] + lps[1]]), axis=0).sum()
-    np.testing.assert_allclose(f(ip), want, rtol=1e-10)
-
-
 def test_full_model_options_and_errors():
     t, _ = simulate(5, n=200)
     mm = _build(t)
-    assert {"cluster_ra", "cluster_dec", "cluster_radius", "cluster_parallax",
-            "cluster_parallax_dispersion", "cluster_pm_dispersion"} <= set(mm.var_names)
+    assert {
+        "cluster_ra",
+        "cluster_dec",
+        "cluster_radius",
+        "cluster_parallax",
+        "cluster_parallax_dispersion",
+        "cluster_pm_dispersion",
+    } <= set(mm.var_names)
     assert mm.model.named_vars_to_dims["X"] == ("object", "feature")
     assert tuple(mm.coords["feature"]) == ("parallax", "pmra", "pmdec")
     with pytest.raises(DataError, match="outside the footprint"):
         _build(t, footprint={"kind": "cone", "ra": 120.0, "dec": -20.0, "radius": 0.5})
     with pytest.raises(SpecError, match="footprint"):
-        cluster_field(t, features=("pmra", "pmdec"), footprint={"kind": "cone", "ra": 1,
-                                                                 "dec": 1, "radius": 1})
+        cluster_field(
+            t,
+            features=("pmra", "pmdec"),
+            footprint={"kind": "cone", "ra": 1, "dec": 1, "radius": 1},
+        )
     with pytest.raises(SpecError, match="degenerate"):
         _build(t, zero_point="free")
     bad = dict(t)
@@ -111,7 +54,7 @@ def test_full_model_options_and_errors():
     bad["ra"][3] = np.nan
     mm = _build(bad)
     assert mm.spec["n_excluded"] == 1
-    assert "ra" in mm._cache["gaia"].reason[3]
+    assert "ra" in mm.rows.reasons[3]
 
 
 def test_radial_velocity_variant_excludes_rows_without_rv():
@@ -123,8 +66,7 @@ def test_radial_velocity_variant_excludes_rows_without_rv():
     t = {**t, "radial_velocity": rv + rng.normal(0, rv_err), "radial_velocity_error": rv_err}
     mm = _build_rv(t)
     assert tuple(mm.coords["feature"]) == ("parallax", "pmra", "pmdec", "radial_velocity")
-    assert {"cluster_radial_velocity", "cluster_radial_velocity_dispersion"} <= set(
-        mm.var_names)
+    assert {"cluster_radial_velocity", "cluster_radial_velocity_dispersion"} <= set(mm.var_names)
     assert mm.spec["n_excluded"] == 30
     lp = mm.model.compile_logp(mode="NUMBA")(mm.model.initial_point())
     assert np.isfinite(lp)
@@ -136,55 +78,6 @@ def _build_rv(t):
         return cluster_field(t, features=(*FULL, "radial_velocity"), rng=1)
 
 
-# --------------------------------------------------------------------- 3-D position/velocity
-def _fake_fit(**cols):
-    post = xr.Dataset({k: (("chain", "draw"), np.asarray(v, float).reshape(1, -1))
-                       for k, v in cols.items()})
-    return types.SimpleNamespace(posterior=post, model=types.SimpleNamespace(spec={}))
-
-
-def test_phase_space_matches_explicit_formulas():
-    ra, dec, plx, pmra, pmdec, rv = 30.0, -40.0, 4.0, 12.0, -7.0, 15.0
-    fit = _fake_fit(cluster_ra=[ra], cluster_dec=[dec], cluster_parallax=[plx],
-                    cluster_pmra=[pmra], cluster_pmdec=[pmdec])
-    out = cluster_phase_space(fit, radial_velocity=rv, draws=True)
-    d = 1000.0 / plx
-    a, de = math.radians(ra), math.radians(dec)
-    rhat = np.array([math.cos(de) * math.cos(a), math.cos(de) * math.sin(a), math.sin(de)])
-    ehat = np.array([-math.sin(a), math.cos(a), 0.0])
-    nhat = np.array([-math.sin(de) * math.cos(a), -math.sin(de) * math.sin(a), math.cos(de)])
-    k = 4.740470463533348
-    v = rv * rhat + k * d / 1000 * (pmra * ehat + pmdec * nhat)
-    got_x = [out["draws"][f"icrs_{c}_pc"][0] for c in "xyz"]
-    got_v = [out["draws"][f"icrs_v{c}_kms"][0] for c in "xyz"]
-    np.testing.assert_allclose(got_x, d * rhat, rtol=1e-12, atol=1e-9)
-    np.testing.assert_allclose(got_v, v, rtol=1e-10, atol=1e-9)
-    np.testing.assert_allclose(out["v_tan_kms"]["mean"], k * d / 1000 * math.hypot(pmra, pmdec))
-    assert out["radial_velocity_source"].startswith("given")
-
-
-def test_phase_space_galactocentric_sun_and_no_rv():
-    # an object at the Sun's place and at rest relative to it has the Sun's
-    # Galactocentric position and velocity (astropy v4.0 parameters)
-    fit = _fake_fit(cluster_ra=[266.4], cluster_dec=[-28.9], cluster_parallax=[1e9],
-                    cluster_pmra=[0.0], cluster_pmdec=[0.0])
-    out = cluster_phase_space(fit, radial_velocity=0.0)
-    r0 = 8122.0
-    z_sun = 20.8
-    x_sun = -math.sqrt(r0**2 - z_sun**2)
-    np.testing.assert_allclose([out[f"galcen_{c}_pc"]["mean"] for c in "xyz"],
-                               [x_sun, 0.0, z_sun], atol=1e-3)
-    np.testing.assert_allclose([out[f"galcen_v{c}_kms"]["mean"] for c in "xyz"],
-                               [12.9, 245.6, 7.78], atol=1e-3)
-    assert "8.122 kpc" in out["frame"]
-    none = cluster_phase_space(fit)
-    assert math.isnan(none["galcen_vx_kms"]["mean"])
-    assert np.isfinite(none["galcen_x_pc"]["mean"])
-    with pytest.raises(SpecError, match="cluster_parallax"):
-        cluster_phase_space(_fake_fit(cluster_pmra=[1.0]))
-
-
-# --------------------------------------------------------------------- sampled fits
 @pytest.fixture(scope="session")
 def full_sim():
     return full_fit(7)
@@ -193,9 +86,15 @@ def full_sim():
 def test_full_model_recovers_truth_on_simulated_data(full_sim):
     fit, t, member = full_sim
     s = cluster_summary(fit)
-    truth = {"cluster_ra": 120.0, "cluster_dec": -20.0, "cluster_radius": 0.3,
-             "cluster_parallax": 2.5, "cluster_pmra": 8.0, "cluster_pmdec": -4.0,
-             "cluster_pm_dispersion": 0.3}
+    truth = {
+        "cluster_ra": 120.0,
+        "cluster_dec": -20.0,
+        "cluster_radius": 0.3,
+        "cluster_parallax": 2.5,
+        "cluster_pmra": 8.0,
+        "cluster_pmdec": -4.0,
+        "cluster_pm_dispersion": 0.3,
+    }
     for k, v in truth.items():
         assert abs(s[k]["mean"] - v) < 4 * s[k]["sd"] + 1e-3, (k, s[k], v)
     assert abs(s["n_members"]["mean"] - member.sum()) < 4 * s["n_members"]["sd"] + 10
@@ -249,8 +148,9 @@ def test_ngc6819_full_model_with_radial_velocities():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DiagnosticsWarning)
-        mm = cluster_field(load_ngc6819(), features=(*FULL, "radial_velocity"),
-                           zero_point=-0.03, rng=1)
+        mm = cluster_field(
+            load_ngc6819(), features=(*FULL, "radial_velocity"), zero_point=-0.03, rng=1
+        )
         fit = sample(mm, draws=300, tune=1000, chains=2, rng=1, progressbar=False)
     assert fit.diagnostics["max_rhat"] < 1.05 and fit.diagnostics["divergences"] == 0
     assert Footprint.parse(mm.spec["footprint"]).kind == "cone"  # a 23' cone

@@ -1,0 +1,305 @@
+"""builders.cluster.build: structure, bad input, simulated recovery, Blanco 1, NGC 6819.
+
+Fits are cached per session in tests/_cluster_fits.py (2 chains x 300 draws).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from bayesmix.analysis import cluster_summary, compare_to_field, membership_table
+from bayesmix.builders import cluster_field
+from bayesmix.exceptions import DataError, DiagnosticsWarning, SpecError
+from bayesmix.gaia import GaiaColumnWarning
+from bayesmix.membership import posterior_values
+from tests._cluster_fits import TRUTH, blanco1_fit, sim_fit, simulate
+
+
+# ------------------------------------------------------------------------- build only
+@pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning")
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"features": ("pmra",)},
+        {"features": ("pmra",), "field": "uniform"},
+        {"features": ("pmra", "pmdec"), "cluster_cov": "full"},
+        {"features": ("pmra", "pmdec"), "field_fit": "free", "field_components": 2},
+        {"features": ("parallax",), "field": "beta"},
+        {"features": ("parallax",), "field": "edsd", "zero_point": "free"},
+    ],
+)
+def test_variants_build_with_finite_initial_logp(kw):
+    t, _ = simulate(5, n=200)
+    mm = cluster_field(t, **kw)
+    lp = mm.model.compile_logp(mode="NUMBA")(mm.model.initial_point())
+    assert np.isfinite(lp)
+    assert mm.component_labels == ("cluster", "field")
+
+
+def test_bad_options_named():
+    t, _ = simulate(5, n=100)
+    with pytest.raises(SpecError, match="'features' must be one of"):
+        cluster_field(t, features=("bp_rp",))
+    with pytest.raises(SpecError, match="'field' must be one of"):
+        cluster_field(t, features=("pmra", "pmdec"), field="edsd")
+    with pytest.raises(SpecError, match="cluster_cov='full' needs"):
+        cluster_field(t, features=("pmra",), cluster_cov="full")
+    with pytest.raises(SpecError, match="unknown variable 'slope'"):
+        cluster_field(t, priors={"slope": {"dist": "Normal", "mu": 0, "sigma": 1}})
+    tt = dict(t)
+    del tt["pmdec_error"]
+    with pytest.raises(DataError, match="no column 'pmdec_error'"):
+        cluster_field(tt)
+
+
+def test_missing_correlation_column_warns():
+    t, _ = simulate(5, n=100)
+    del t["pmra_pmdec_corr"]
+    with pytest.warns(GaiaColumnWarning, match="pmra_pmdec_corr"):
+        cluster_field(t)
+
+
+def test_astrometric_variant_builds_and_rejects_free_zero_point():
+    t, _ = simulate(5, n=200)
+    mm = cluster_field(t, features=("parallax", "pmra", "pmdec"), correlations=False)
+    assert mm.model.named_vars_to_dims["X"] == ("object", "feature")
+    assert {"cluster_parallax", "cluster_parallax_dispersion", "cluster_pm_dispersion"} <= set(
+        mm.var_names
+    )
+    lp = mm.model.compile_logp(mode="NUMBA")(mm.model.initial_point())
+    assert np.isfinite(lp)
+    with pytest.raises(SpecError, match="degenerate"):
+        cluster_field(t, features=("parallax", "pmra", "pmdec"), zero_point="free")
+
+
+# ------------------------------------------------------------------------- simulated fit
+@pytest.fixture(scope="session")
+def simulated():
+    return sim_fit(7)
+
+
+def test_simulated_parameters_recovered(simulated):
+    # Criterion: truth within 4 posterior sd.  For a near-Gaussian posterior the
+    # chance of a false failure per parameter is 6e-5 (4 parameters: 3e-4), plus the
+    # Monte Carlo error of 2 x 300 draws (ESS > 100 gives the sd to ~10 %).
+    fit, t, member = simulated
+    assert fit.diagnostics["max_rhat"] < 1.05
+    post = fit.posterior
+    for name in ("cluster_pmra", "cluster_pmdec", "cluster_pm_dispersion"):
+        d = post[name].values.ravel()
+        assert abs(d.mean() - TRUTH[name]) < 4 * d.std(), name
+    w = post["weights"].sel(component="cluster").values.ravel()
+    frac = member.mean()
+    # the realised member fraction is the truth for the weight
+    assert abs(w.mean() - frac) < 4 * w.std()
+
+
+def test_simulated_membership_calibrated(simulated):
+    # Reliability: in bins of predicted p_cluster, the fraction of true members
+    # must match the mean prediction within 3 binomial standard errors (+0.02 for
+    # the posterior's own uncertainty).  Also the expected count matches the truth.
+    fit, t, member = simulated
+    tab = membership_table(fit, quantiles=False)
+    p = np.asarray(tab["p_cluster"])
+    bins = np.array([0.0, 0.1, 0.5, 0.9, 1.0])
+    for lo, hi in zip(bins[:-1], bins[1:], strict=True):
+        sel = (p >= lo) & (p < hi) if hi < 1 else (p >= lo)
+        if sel.sum() < 10:
+            continue
+        pm_ = p[sel].mean()
+        se = np.sqrt(pm_ * (1 - pm_) / sel.sum())
+        assert abs(member[sel].mean() - pm_) < 3 * se + 0.02, (lo, hi)
+    summ = cluster_summary(fit)
+    n = summ["n_members"]
+    assert abs(n["mean"] - member.sum()) < 4 * np.sqrt(member.sum())
+
+
+def test_posterior_values_have_draw_axis(simulated):
+    fit = simulated[0]
+    v = posterior_values(fit, fit.model.var_names)
+    assert v["weights"].shape == (600, 2)
+
+
+# ------------------------------------------------------------------------- real data
+@pytest.fixture(scope="session")
+def blanco1():
+    return blanco1_fit()
+
+
+def test_blanco1_proper_motion_and_members(blanco1):
+    # Cantat-Gaudin et al. (2020): pmra* 18.739, pmdec 2.602 mas/yr from members with
+    # p >= 0.7.  Tolerance 0.1 mas/yr: the posterior sd is ~0.025 mas/yr, but the
+    # published value is a mean over a different (UPMASK) member list and DR2 has
+    # proper-motion systematics of ~0.03-0.07 mas/yr on degree scales (Lindegren et
+    # al. 2018), so agreement to ~0.1 mas/yr is what the data can show.
+    s = cluster_summary(blanco1)
+    assert abs(s["cluster_pmra"]["mean"] - 18.739) < 0.1
+    assert abs(s["cluster_pmdec"]["mean"] - 2.602) < 0.1
+    # about 350 members (351 of 381 CG20 members lie in the field): within 15 %
+    assert 300 < s["n_members"]["mean"] < 410
+    assert 0.2 < s["cluster_pm_dispersion"]["mean"] < 0.6
+    assert blanco1.diagnostics["divergences"] == 0
+
+
+@pytest.mark.slow
+def test_ngc6819_proper_motion_and_claim():
+    # Cantat-Gaudin et al. (2020), DR2: pmra* -2.916, pmdec -3.856 mas/yr; the DR3
+    # bright subset has ~125-130 members.  Tolerance 0.1 mas/yr (DR2 vs DR3 frames
+    # and member lists; posterior sd ~0.01 mas/yr).
+    from bayesmix.datasets import load_ngc6819
+    from bayesmix.inference import sample
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticsWarning)
+        fit = sample(
+            cluster_field(load_ngc6819(), rng=1),
+            draws=300,
+            tune=300,
+            chains=2,
+            rng=1,
+            progressbar=False,
+        )
+    s = cluster_summary(fit)
+    assert abs(s["cluster_pmra"]["mean"] + 2.916) < 0.1
+    assert abs(s["cluster_pmdec"]["mean"] + 3.856) < 0.1
+    assert 100 < s["n_members"]["mean"] < 150
+    assert compare_to_field(fit)["cluster"]
+
+
+@pytest.mark.slow
+def test_parallax_edsd_recovery():
+    # Criterion: truth within 4 posterior sd (false-failure chance ~1e-4 per parameter
+    # for a near-Gaussian posterior); the realised member fraction within 4 sd.
+    from tests._cluster_fits import parallax_fit
+
+    fit, t, member = parallax_fit(3, "edsd")
+    post = fit.posterior
+    for name, truth in (("cluster_parallax", 2.5), ("field_length_scale", 1.0)):
+        d = post[name].values.ravel()
+        assert abs(d.mean() - truth) < 4 * d.std(), (name, d.mean(), d.std())
+    w = post["weights"].sel(component="cluster").values.ravel()
+    assert abs(w.mean() - member.mean()) < 4 * w.std()
+
+
+@pytest.mark.slow
+def test_free_field_recovery():
+    # field_fit="free": the field Gaussians are sampled too; same criterion (4 sd)
+    from bayesmix.inference import sample
+
+    t, member = simulate(7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticsWarning)
+        fit = sample(
+            cluster_field(t, field_fit="free", field_components=2, rng=7),
+            draws=300,
+            tune=300,
+            chains=2,
+            rng=7,
+            progressbar=False,
+        )
+    assert fit.diagnostics["max_rhat"] < 1.05
+    post = fit.posterior
+    for name in ("cluster_pmra", "cluster_pmdec", "cluster_pm_dispersion"):
+        d = post[name].values.ravel()
+        assert abs(d.mean() - TRUTH[name]) < 4 * d.std(), name
+    assert post["field_means"].dims[-2:] == ("field_component", "feature")
+
+
+@pytest.mark.slow
+def test_single_gaussian_field_biases_cluster_gmm_field_does_not():
+    # A field clump 2 mas/yr from the cluster: with one field Gaussian the cluster
+    # component absorbs the clump (measured: pmra 6.9, dispersion 1.1, weight 0.37 vs
+    # truth 8.0, 0.3, 0.157); with the 3-Gaussian XD field the truth is within 4 sd.
+    from bayesmix.inference import sample
+    from tests._cluster_fits import simulate_clumpy_field
+
+    t, member = simulate_clumpy_field(11)
+    post = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticsWarning)
+        for K in (1, 3):
+            fit = sample(
+                cluster_field(t, field_components=K, rng=1),
+                draws=300,
+                tune=300,
+                chains=2,
+                rng=1,
+                progressbar=False,
+            )
+            post[K] = fit.posterior
+    d1 = post[1]["cluster_pm_dispersion"].values.ravel()
+    assert d1.mean() - TRUTH["cluster_pm_dispersion"] > 10 * d1.std()
+    for name in ("cluster_pmra", "cluster_pmdec", "cluster_pm_dispersion"):
+        d = post[3][name].values.ravel()
+        assert abs(d.mean() - TRUTH[name]) < 4 * d.std(), name
+    w = post[3]["weights"].sel(component="cluster").values.ravel()
+    assert abs(w.mean() - member.mean()) < 4 * w.std()
+
+
+@pytest.mark.slow
+def test_parallax_beta_field_recovery():
+    # Beta field on the observed-parallax range (the simulated field is EDSD, so the
+    # Beta is only an approximation to it); cluster parameters within 4 sd of truth.
+    from tests._cluster_fits import parallax_fit
+
+    fit, t, member = parallax_fit(3, "beta")
+    post = fit.posterior
+    d = post["cluster_parallax"].values.ravel()
+    assert abs(d.mean() - 2.5) < 4 * d.std()
+    s = post["cluster_parallax_dispersion"].values.ravel()
+    assert abs(s.mean() - 0.05) < 4 * s.std()
+    w = post["weights"].sel(component="cluster").values.ravel()
+    assert abs(w.mean() - member.mean()) < 4 * w.std()
+
+
+@pytest.mark.slow
+def test_ngc6819_joint_astrometric_model():
+    # (parallax, pmra, pmdec) with the full 3x3 DR3 covariance.  The parallax is the
+    # cluster's true parallax for a fixed zero point of -0.03 mas (Lindegren et al.
+    # 2021, typical for these bright stars); CG20 (DR2, its own zero point) give 0.356.
+    from bayesmix.datasets import load_ngc6819
+    from bayesmix.inference import sample
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticsWarning)
+        mm = cluster_field(
+            load_ngc6819(), features=("parallax", "pmra", "pmdec"), zero_point=-0.03, rng=1
+        )
+        fit = sample(mm, draws=300, tune=300, chains=2, rng=1, progressbar=False)
+    s = cluster_summary(fit)
+    assert 0.36 < s["cluster_parallax"]["mean"] < 0.44
+    assert abs(s["cluster_pmra"]["mean"] + 2.916) < 0.1
+    assert abs(s["cluster_pmdec"]["mean"] + 3.856) < 0.1
+    assert 100 < s["n_members"]["mean"] < 150
+    assert s["cluster_distance_pc"]["mean"] == pytest.approx(
+        1000 / s["cluster_parallax"]["mean"], rel=0.01
+    )
+
+
+@pytest.mark.slow
+def test_single_gaussian_parallax_field_biases_members_edsd_field_does_not():
+    # EDSD field with L = 0.5 kpc (a peak near 0.5 mas and a long tail of nearby stars),
+    # 10 % members at 2.5 mas, the same prior on the cluster parallax for both fits.
+    # Measured (seed 11): one free field Gaussian gives a member fraction 0.049 +- 0.009,
+    # the EDSD field 0.101 +- 0.009; truth 0.103.  (A Beta field gives 0.065 +- 0.009:
+    # better than one Gaussian, still biased; see docs/cluster_field.md.)
+    from bayesmix.inference import sample
+    from tests._cluster_fits import simulate_parallax
+
+    t, member = simulate_parallax(11, n=1500, member_fraction=0.1, L=0.5)
+    pri = {"cluster_parallax": {"dist": "Normal", "mu": 2.5, "sigma": 0.3}}
+    w = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticsWarning)
+        for name, kw in (
+            ("gauss", {"field": "gmm", "field_components": 1, "field_fit": "free"}),
+            ("edsd", {"field": "edsd"}),
+        ):
+            mm = cluster_field(t, features=("parallax",), center=[2.5], priors=pri, rng=1, **kw)
+            fit = sample(mm, draws=300, tune=500, chains=2, rng=1, progressbar=False)
+            assert fit.diagnostics["max_rhat"] < 1.05, name
+            w[name] = fit.posterior["weights"].sel(component="cluster").values.ravel()
+    truth = member.mean()
+    assert truth - w["gauss"].mean() > 4 * w["gauss"].std()
+    assert abs(w["edsd"].mean() - truth) < 3 * w["edsd"].std()
