@@ -114,4 +114,3 @@ __all__ = [
     "score_samples",
     "select_n_components",
 ]
-

@@ -55,4 +55,3 @@ def test_membership_from_posterior_draws_record(line_fit):
         scale.membership(record, lazy, broadcast="scatter")
     with pytest.raises(DataError, match="data"):
         scale.membership(record, {})
-
