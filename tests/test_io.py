@@ -18,7 +18,7 @@ from bayesmix.io import (
     write_text,
 )
 
-FORMATS = ["t.csv", "t.csv.gz", "t.ecsv", "t.fits", "t.vot", "t.parquet"]
+FORMATS = ["t.csv", "t.csv.gz", "t.ecsv", "t.ecsv.gz", "t.fits", "t.fits.gz", "t.vot", "t.parquet"]
 
 
 @pytest.fixture
@@ -61,8 +61,11 @@ def test_read_columns_subset_and_order(tmp_path, table):
 
 def test_unknown_column_lists_available(tmp_path, table):
     write_table(table, tmp_path / "t.csv")
-    with pytest.raises(DataError, match=r"unknown column 'Mgfe'.*source_id, FeH, MgFe, name.*"
-                       r"Did you mean 'MgFe'") as exc:
+    with pytest.raises(
+        DataError,
+        match=r"unknown column 'Mgfe'.*source_id, FeH, MgFe, name.*"
+        r"Did you mean 'MgFe'",
+    ) as exc:
         read_table(tmp_path / "t.csv", columns=["FeH", "Mgfe"])
     assert exc.value.argument == "columns"
 
@@ -187,3 +190,199 @@ def test_pandas_written_parquet_reads_without_warnings(tmp_path):
     assert t.colnames == ["x", "name"] and len(t) == 3
     assert list(t["name"]) == ["a", "bbb", "cc"]
     assert np.isnan(t["x"][2])
+
+
+# --------------------------------------------------------------------------------------------
+# damaged and ambiguous input files (issue 13, items 3 and 7): one DataError naming the path
+# --------------------------------------------------------------------------------------------
+
+
+def _fits_with_names(path, names):
+    """A FITS binary table whose TTYPE keywords are ``names`` (astropy refuses to write dups)."""
+    Table({f"c{i}": [1.0, 2.0] for i in range(len(names))}).write(path)
+    data = path.read_bytes()
+    for i, name in enumerate(names):
+        key = f"TTYPE{i + 1}"
+        old, new = f"{key:<8}= 'c{i:<7}'", f"{key:<8}= '{name:<8}'"
+        assert old.encode() in data and len(new) == len(old), "test helper: short names only"
+        data = data.replace(old.encode(), new.encode())
+    path.write_bytes(data)
+
+
+def _vot(names):
+    fields = "".join(f'<FIELD name="{n}" datatype="double"/>' for n in names)
+    cells = "".join(f"<TD>{i}</TD>" for i in range(len(names)))
+    return (
+        '<?xml version="1.0"?><VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3">'
+        f"<RESOURCE><TABLE>{fields}<DATA><TABLEDATA><TR>{cells}</TR></TABLEDATA></DATA>"
+        "</TABLE></RESOURCE></VOTABLE>"
+    )
+
+
+def _duplicate_files(tmp_path):
+    """The same two-column table whose columns are both named 'a', in every format."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    (tmp_path / "t.csv").write_text("a,a\n1,2\n")
+    (tmp_path / "q.csv").write_text('"a", "a"\n1,2\n')  # quoted, spaced: the same name
+    (tmp_path / "t.csv.gz").write_bytes(gzip.compress(b"a,b,a\n1,2,3\n"))
+    (tmp_path / "t.ecsv").write_text(
+        "# %ECSV 1.0\n# ---\n# datatype:\n# - {name: a, datatype: float64}\n"
+        "# - {name: a, datatype: float64}\na a\n1 2\n"
+    )
+    _fits_with_names(tmp_path / "t.fits", ["a", "a"])
+    (tmp_path / "t.vot").write_text(_vot(["a", "a"]))
+    pq.write_table(
+        pa.table([pa.array([1.0]), pa.array([2.0])], names=["a", "a"]), tmp_path / "t.parquet"
+    )
+    return ["t.csv", "q.csv", "t.csv.gz", "t.ecsv", "t.fits", "t.vot", "t.parquet"]
+
+
+def test_duplicate_column_names_are_an_error_in_every_format(tmp_path):
+    # astropy would rename the second 'a' (a_1, a_2) and a fit could use either
+    for name in _duplicate_files(tmp_path):
+        with pytest.raises(DataError) as info:
+            read_table(tmp_path / name)
+        msg = str(info.value)
+        assert "\n" not in msg and f"'{tmp_path / name}'" in msg, name
+        assert "column name 'a' appears twice" in msg, (name, msg)
+        assert info.value.argument == "path"
+
+
+def test_a_column_named_like_a_renamed_duplicate_is_kept(tmp_path):
+    # 'a_1' written by the user is a name like any other: read as written, not refused
+    (tmp_path / "t.csv").write_text("a,a_1\n1,2\n")
+    assert read_table(tmp_path / "t.csv").colnames == ["a", "a_1"]
+
+
+def test_unnamed_columns_are_an_error_not_col1(tmp_path):
+    (tmp_path / "t.csv").write_text("a,,b\n1,2,3\n")
+    with pytest.raises(DataError, match=r"t.csv': column 2 has no name"):
+        read_table(tmp_path / "t.csv")
+    _fits_with_names(tmp_path / "t.fits", ["a", " "])
+    with pytest.raises(DataError, match=r"t.fits': column 2 has no name"):
+        read_table(tmp_path / "t.fits")
+
+
+def test_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
+    (tmp_path / "t.csv").write_bytes("\ufeffa,b\n1,2\n".encode())
+    assert read_table(tmp_path / "t.csv").colnames == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("t.csv", b"", r"the file is empty \(0 bytes\)"),
+        ("t.fits", b"", r"the file is empty \(0 bytes\)"),
+        ("t.parquet", b"", r"the file is empty \(0 bytes\)"),
+        ("t.csv", b"\n \n\n", "the file holds only blank lines"),
+        ("t.csv", b"a,b\n", r"it has columns \(a, b\) but no rows"),
+        ("t.csv", b"a,b", r"it has columns \(a, b\) but no rows"),  # no line break
+        ("t.csv.gz", gzip.compress(b""), "the gzip file holds no data"),
+        ("t.csv.gz", b"a,b\n1,2\n", "its name ends in .gz but it is not gzip-compressed"),
+        (
+            "t.csv.gz",
+            gzip.compress(np.random.default_rng(1).bytes(3000))[:1000],
+            "corrupt or truncated gzip file",
+        ),
+        ("t.csv.gz", b"\x1f\x8b" + bytes(range(200)), "corrupt or truncated gzip file"),
+        ("t.csv", b"a,b\n1,2\n\xe9,3\n", r"not UTF-8 text \(byte 0xe9 on line 3\)"),
+        ("t.csv", bytes(range(256)) * 4, r"not UTF-8 text \(byte 0x80 on line 2\)"),
+        ("t.csv", b"a,b\n1,2\x00\n", "it holds a NUL byte on line 2"),
+        ("t.csv", b"a,b\n1,2\n3\n4,5\n", "line 3 has 1 value, the header 2"),
+        ("t.csv", b"a,b\n1,2\n\n3,4,5\n", "line 4 has 3 values, the header 2"),
+        ("t.csv", b"# note\na,b\n1,2\n", r"line 2 has 2 values, the header 1 \(line 1, '# note'"),
+        ("t.ecsv", b"a b\n1 2\n", r"ECSV header line"),
+        ("t.vot", b"<VOTABLE><RESOURCE>", "as votable"),
+        (
+            "t.vot",
+            _vot([]).encode().replace(b"<TABLE>", b"").replace(b"</TABLE>", b""),
+            "holds no table",
+        ),
+        ("t.fits", b"SIMPLE  =                    T" + b" " * 100, "as fits"),
+    ],
+)
+def test_damaged_files_give_one_line_naming_the_path(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=message) as info:
+        read_table(path)
+    msg = str(info.value)
+    assert "\n" not in msg and f"'{path}'" in msg
+    assert "chr()" not in msg and "available columns: ." not in msg
+    assert path.read_bytes() == content  # never touched
+
+
+def test_header_only_table_allowed_when_asked(tmp_path):
+    (tmp_path / "t.csv").write_text("a,b\n")
+    t = read_table(tmp_path / "t.csv", allow_empty=True)
+    assert t.colnames == ["a", "b"] and len(t) == 0
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "fits", "fits.gz"])
+def test_truncated_binary_tables_are_refused(tmp_path, table, fmt):
+    pytest.importorskip("pyarrow")
+    big = Table({"x": np.arange(5000.0), "y": np.arange(5000.0)})
+    write_table(big, tmp_path / f"full.{fmt}")
+    data = (tmp_path / f"full.{fmt}").read_bytes()
+    for cut in (len(data) - 7, len(data) // 2, 2885, 100):
+        path = tmp_path / f"t{cut}.{fmt}"
+        path.write_bytes(data[:cut])
+        with pytest.raises(DataError) as info:
+            read_table(path)
+        assert f"'{path}'" in str(info.value) and "\n" not in str(info.value), cut
+
+
+def test_short_and_long_rows_name_their_line_with_quotes(tmp_path):
+    # quoted fields with commas and line breaks are one value each
+    (tmp_path / "t.csv").write_text('a,b\n1,"x,\ny"\n2\n')
+    with pytest.raises(DataError, match=r"line 4 has 1 value, the header 2"):
+        read_table(tmp_path / "t.csv")
+    (tmp_path / "t.csv").write_text('a,b\n1,"x,y"\n2,\n')  # an empty field is a missing value
+    t = read_table(tmp_path / "t.csv")
+    assert list(t["b"].mask) == [False, True]
+
+
+def test_first_non_numeric_value_is_named(tmp_path):
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n3,nan\n4,\n5,x\n6,7\n")
+    t = read_table(tmp_path / "t.csv")
+    with pytest.raises(
+        DataError, match=r"column 'b' in t.csv is not numeric: row 3 holds 'x'"
+    ) as e:
+        table_to_array(t, ["a", "b"], source="t.csv")
+    assert e.value.rows == [3]
+
+
+def test_columns_named_twice_are_refused(tmp_path, table):
+    write_table(table, tmp_path / "t.csv")
+    with pytest.raises(DataError, match=r"column 'FeH' of '.*t.csv' is named twice") as e:
+        read_table(tmp_path / "t.csv", columns=["FeH", "MgFe", "FeH"])
+    assert e.value.argument == "columns"
+    with pytest.raises(DataError, match=r"column 'FeH' of the table is named twice"):
+        table_to_array(table, ["FeH", "FeH"])
+
+
+def test_parquet_folder_with_an_empty_part(tmp_path):
+    from bayesmix.spec.model import TableSource
+
+    pytest.importorskip("pyarrow")
+    (tmp_path / "parts").mkdir()
+    write_table(Table({"a": [1.0, 2.0]}), tmp_path / "parts" / "p0.parquet")
+    write_table(Table({"a": np.array([], dtype=float)}), tmp_path / "parts" / "p1.parquet")
+    assert list(TableSource(path=tmp_path / "parts", format="parquet").read()["a"]) == [1, 2]
+    (tmp_path / "parts" / "p0.parquet").unlink()
+    with pytest.raises(DataError, match=r"the 1 Parquet files of '.*parts' hold no rows"):
+        TableSource(path=tmp_path / "parts", format="parquet").read()
+
+
+def test_other_reader_warnings_pass_through(tmp_path):
+    from astropy.io import fits
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    hdus = [fits.PrimaryHDU()] + [
+        fits.BinTableHDU(Table({"a": [float(i)]}), name=f"T{i}") for i in range(2)
+    ]
+    fits.HDUList(hdus).writeto(tmp_path / "t.fits")
+    with pytest.warns(AstropyUserWarning, match="multiple"):
+        t = read_table(tmp_path / "t.fits")
+    assert list(t["a"]) == [0.0]

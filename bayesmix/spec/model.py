@@ -160,14 +160,20 @@ class TableSource:
         files = self.files
         if not files:
             raise FileNotFoundError(f"'{self.path}' matches no Parquet file")
-        tables = [read_table(f, format=self.format) for f in files]
+        # one part may be empty (a filtered partition); the whole table may not
+        tables = [read_table(f, format=self.format, allow_empty=True) for f in files]
         try:
-            return vstack(tables, join_type="exact", metadata_conflicts="silent")
+            table = vstack(tables, join_type="exact", metadata_conflicts="silent")
         except TableMergeError as exc:
             raise DataError(
                 f"the Parquet files of '{self.path}' do not share their columns: {exc}",
-                argument="[data].path",
+                argument="path",
             ) from None
+        if len(table) == 0:
+            raise DataError(
+                f"the {len(files)} Parquet files of '{self.path}' hold no rows", argument="path"
+            )
+        return table
 
     def mask(self, table, *, where: str) -> np.ndarray:
         """Rows passing every ``select`` condition (all True without conditions)."""
