@@ -371,9 +371,18 @@ def check_choice(value, *, choices, name=None, key=None):
 
 
 def check_str_list(
-    value, *, name=None, key=None, min_len: int = 1, length: int | None = None
+    value,
+    *,
+    name=None,
+    key=None,
+    min_len: int = 1,
+    length: int | None = None,
+    unique: bool = False,
 ) -> tuple[str, ...]:
-    """Return strings (one string counts as a list of one) as a tuple of non-empty strings."""
+    """Return strings (one string counts as a list of one) as a tuple of non-empty strings.
+
+    With ``unique``, an entry given twice is an error naming its position.
+    """
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, (list, tuple)) or not all(
@@ -387,6 +396,14 @@ def check_str_list(
         raise option_error(
             f"must have at least {min_len} {entries}", str(len(value)), name=name, key=key
         )
+    if unique:
+        for i, v in enumerate(value):
+            if v in value[:i]:
+                first = list(value).index(v)
+                raise option_error(
+                    f"repeats {v!r} (also entry [{first}]); name each entry once",
+                    **_item(name, key, f"[{i}]"),
+                )
     return tuple(value)
 
 

@@ -244,7 +244,7 @@ def _parse_columns(value: Any, info: Builder) -> dict[str, Any]:
 
 def _parse_features(value: Any, info: Builder, options: Mapping[str, Any]) -> tuple[str, ...]:
     """``[data].features`` of EM and GPz: columns (GPz: also expressions such as ``a-b``)."""
-    features = check_str_list(value, key="[data].features")
+    features = check_str_list(value, key="[data].features", unique=True)
     if info.kind in ("gpz_weights", "gpz_divide"):
         from bayesmix.gpz import parse_feature
 

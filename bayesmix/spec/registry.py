@@ -400,6 +400,8 @@ def _columns(name: str, fn: Callable, entry: _Entry, docs: Mapping[str, str]) ->
                     "strings" if many else "string",
                     f"{what} {p.name!r}: {docs.get(p.name, '')}".strip(),
                     required=p.default is inspect.Parameter.empty,
+                    # one error column may serve several features; a feature column may not
+                    unique=not p.name.endswith("_err"),
                 )
             )
     return Section("[data.columns]", f"Builder argument = column, for {name!r}.", tuple(keys))

@@ -81,6 +81,9 @@ class Key:
         Exact number of entries of ``"strings"`` or ``"numbers"``.
     min_length : int
         Least number of entries of ``"strings"``.
+    unique : bool
+        The entries of ``"strings"`` must differ (a column named twice would
+        make a singular model or two output columns of one name).
     parse : callable, optional
         ``parse(value, key) -> value`` of a ``"custom"`` key.
     json : mapping, optional
@@ -99,6 +102,7 @@ class Key:
     choices: tuple = ()
     length: int | None = None
     min_length: int = 1
+    unique: bool = True
     parse: Callable[[Any, str], Any] | None = None
     json: Mapping[str, Any] | None = None
 
@@ -121,7 +125,9 @@ class Key:
         if t == "string":
             return check_str(value, key=key)
         if t == "strings":
-            return check_str_list(value, key=key, min_len=self.min_length, length=self.length)
+            return check_str_list(
+                value, key=key, min_len=self.min_length, length=self.length, unique=self.unique
+            )
         if t == "numbers":
             return check_float_list(value, key=key, length=self.length)
         if t == "range":
@@ -158,6 +164,8 @@ class Key:
             schema = dict(text)
         elif t == "strings":
             strings = {**strings, "minItems": max(self.min_length, 0), **sized}
+            if self.unique:
+                strings["uniqueItems"] = True
             schema = strings if self.length else {"anyOf": [text, strings]}
         elif t == "numbers":
             schema = {"type": "array", "items": {"type": "number"}, **sized}
@@ -198,7 +206,8 @@ class Key:
             "number": f"number{bounds}",
             "boolean": "true or false",
             "string": "string",
-            "strings": f"array of {n}strings" + ("" if self.length else " (or one string)"),
+            "strings": f"array of {n}{'distinct ' if self.unique else ''}strings"
+            + ("" if self.length else " (or one string)"),
             "numbers": f"array of {n}numbers",
             "range": "[lower, upper] (numbers, upper > lower)",
             "choice": "one of "

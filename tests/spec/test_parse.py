@@ -528,3 +528,22 @@ def test_checking_priors_compiles_nothing(monkeypatch):
     spec = parse_spec(_doc(text))
     assert spec.priors["slope"] == {"dist": "StudentT", "nu": 3, "mu": 0, "sigma": 2}
     assert spec.priors["weights"]["a"] == [2, 1]
+
+
+def test_a_column_named_twice_is_an_error_naming_the_entry():
+    # issue 13.3: ["a", "a"] would fit a singular model (or write two p_a columns)
+    with pytest.raises(SpecError) as info:
+        parse_spec(_doc(EM.replace('["FeH", "MgFe"]', '["FeH", "MgFe", "FeH"]')))
+    assert (
+        str(info.value) == "[data].features[2] repeats 'FeH' (also entry [0]); name each entry once"
+    )
+    assert info.value.key == "[data].features[2]"
+    with pytest.raises(SpecError, match=r"^\[data.columns\]\.X\[1\] repeats 'MgFe'"):
+        parse_spec(_doc(GM.replace('["MgFe", "FeH"]', '["MgFe", "MgFe"]')))
+    with pytest.raises(SpecError, match=r"^\[builder\]\.labels\[1\] repeats 'thin'"):
+        parse_spec(_doc(GM + 'labels = ["thin", "thin"]\n'))
+    with pytest.raises(SpecError, match=r"^\[output\]\.scatter\[1\] repeats 'x'"):
+        parse_spec(_doc(HOGG + '[output]\nscatter = ["x", "x"]\n'))
+    # one error column may serve two features
+    spec = parse_spec(_doc(GM.replace("[builder]", 'X_err = ["e", "e"]\n[builder]')))
+    assert spec.data.columns["X_err"] == ("e", "e")
