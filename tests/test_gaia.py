@@ -82,6 +82,12 @@ def test_missing_values_excluded_with_reason_and_kept_in_output():
     assert np.isnan(out["p_cluster"][1]) and np.isnan(out["p_cluster"][4])
     np.testing.assert_allclose(out["p_cluster"][[0, 2, 3, 5]], p)
     assert out["excluded_reason"][4] == "missing pmdec_error"
+    with pytest.warns(FutureWarning, match="renamed GaiaData.reasons"):
+        assert g.reason is g.reasons
+    # keep_columns=False: the ids of every row instead of the input columns
+    ids_only = merge_membership(g, ds, keep_columns=False)
+    assert ids_only.colnames[0] == "object" and "pmra" not in ids_only.colnames
+    np.testing.assert_array_equal(ids_only["object"], t["source_id"])
 
 
 def test_column_mapping_and_pandas_input():

@@ -12,7 +12,7 @@ from bayesmix._validate import check_covariances, check_errors, check_int, check
 from bayesmix.builders._coords import make_coords, object_ids
 from bayesmix.builders._likelihood import add_mixture_likelihood
 from bayesmix.builders._model import ComponentSpec, MixtureModel, RowRecord
-from bayesmix.builders._priors import check_priors, prior_rv
+from bayesmix.builders._priors import check_priors, prior_dist, prior_rv
 from bayesmix.components._backend import get_backend
 from bayesmix.components.gaussian import MultivariateGaussian
 from bayesmix.exceptions import DataError, SpecError
@@ -218,39 +218,7 @@ def gaussian_mixture(
             )
         else:
             means = pm.Deterministic("means", first[:, None], dims=("component", "feature"))
-        sd_spec = user.get("sigma")
-        if d == 1:
-            sig = (
-                prior_rv("sigma", sd_spec, dims="component")
-                if sd_spec is not None
-                else pm.HalfNormal(
-                    "sigma", sigma=s[0], dims="component", initval=np.sqrt(em_cov[:, 0, 0])
-                )
-            )
-            chol = sig[:, None, None]
-        else:
-            r, c = np.tril_indices(d)
-            chols = []
-            for k in range(K):
-                sd_dist = (
-                    pm.HalfNormal.dist(sigma=s, shape=d)
-                    if sd_spec is None
-                    else getattr(pm, sd_spec["dist"]).dist(
-                        **{a: v for a, v in sd_spec.items() if a != "dist"}, shape=d
-                    )
-                )
-                packed = pm.LKJCholeskyCov(
-                    f"cov_packed_{labels[k]}",
-                    n=d,
-                    eta=2.0,
-                    sd_dist=sd_dist,
-                    compute_corr=False,
-                    dims="cov_packed",
-                    initval=np.linalg.cholesky(em_cov[k])[r, c],
-                )
-                chols.append(pt.zeros((d, d))[r, c].set(packed))
-            chol = pt.stack(chols, axis=0)
-        chol = pm.Deterministic("cov_chol", chol, dims=("component", "feature", "feature_"))
+        chol = _cov_chol(labels, d, user.get("sigma"), s, em_cov)
         # one observation per object with core dim ``feature``; the error
         # covariances are per object (batch over ``object``)
         add_mixture_likelihood(
@@ -307,6 +275,48 @@ def gaussian_mixture(
         prepare_rows=prepare_rows,
         rows=RowRecord.from_ids(ids),
     )
+
+
+def _cov_chol(labels, d: int, sd_spec, s: np.ndarray, em_cov: np.ndarray):
+    """Add each component's covariance Cholesky factor ``cov_chol`` to the current model.
+
+    One feature: a HalfNormal (or ``sd_spec``) standard deviation; more: an LKJ
+    Cholesky prior (eta 2) whose standard deviations follow ``sd_spec`` (default
+    HalfNormal with the data's scale ``s``), started at the EM covariances.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    if d == 1:
+        sig = (
+            prior_rv("sigma", sd_spec, dims="component")
+            if sd_spec is not None
+            else pm.HalfNormal(
+                "sigma", sigma=s[0], dims="component", initval=np.sqrt(em_cov[:, 0, 0])
+            )
+        )
+        chol = sig[:, None, None]
+    else:
+        r, c = np.tril_indices(d)
+        chols = []
+        for k, label in enumerate(labels):
+            sd_dist = (
+                pm.HalfNormal.dist(sigma=s, shape=d)
+                if sd_spec is None
+                else prior_dist("sigma", sd_spec, shape=d)
+            )
+            packed = pm.LKJCholeskyCov(
+                f"cov_packed_{label}",
+                n=d,
+                eta=2.0,
+                sd_dist=sd_dist,
+                compute_corr=False,
+                dims="cov_packed",
+                initval=np.linalg.cholesky(em_cov[k])[r, c],
+            )
+            chols.append(pt.zeros((d, d))[r, c].set(packed))
+        chol = pt.stack(chols, axis=0)
+    return pm.Deterministic("cov_chol", chol, dims=("component", "feature", "feature_"))
 
 
 def _em_start(X, K):
