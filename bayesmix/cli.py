@@ -219,15 +219,13 @@ def _add_gmm(sub) -> None:
     )
     fit.add_argument(
         "--covariance-type",
-        choices=("full", "diag", "spherical", "tied"),
         default="full",
-        help="covariance structure (default: full)",
+        help="covariance structure: full, diag, spherical or tied (default: full)",
     )
     fit.add_argument(
         "--criterion",
-        choices=("bic", "aic"),
         default="bic",
-        help="model-selection criterion, lower is better (default: bic)",
+        help="model-selection criterion, bic or aic, lower is better (default: bic)",
     )
     fit.add_argument(
         "--n-init",
@@ -357,9 +355,9 @@ def _add_gpz(sub) -> None:
             )
             p.add_argument(
                 "--assign",
-                choices=("threshold", "best"),
                 default="threshold",
-                help="'best' puts every object in at least its best component",
+                help="threshold (gpz_pype's rule) or best: every object also joins its best "
+                "component (default: threshold)",
             )
             p.add_argument(
                 "--return-density",
@@ -436,24 +434,41 @@ def _dask(args) -> tuple[bool, str]:
     return use, ("--dask" if args.dask else "--scheduler")
 
 
-def _run(args, spec, out, *, paths=None) -> int:
-    """Run ``spec`` into ``out`` with the command's options; print; return the exit code."""
+def _option_names(exc: Exception, keys: dict[str, str] | None) -> Exception:
+    """Return ``exc`` naming the command-line option instead of the spec key it set."""
+    key = getattr(exc, "key", None) or getattr(exc, "argument", None)
+    for spec_key, option in (keys or {}).items():
+        if key is not None and str(key).startswith(spec_key):
+            return _UsageError(str(exc).replace(spec_key, option, 1))
+    return exc
+
+
+def _run(args, spec, out, *, paths=None, keys: dict[str, str] | None = None) -> int:
+    """Run ``spec`` into ``out`` with the command's options; print; return the exit code.
+
+    ``keys`` maps the spec keys of a spec built from options to those options,
+    for the error messages.
+    """
+    from bayesmix.exceptions import DataError, SpecError
     from bayesmix.workflows.run import run_spec
 
     use_dask, option = _dask(args)
-    result = run_spec(
-        spec,
-        out,
-        overwrite=args.overwrite,
-        progress=_progress(args),
-        progressbar=not args.quiet and sys.stderr.isatty(),
-        verbose=not args.quiet,
-        dask=use_dask,
-        scheduler=args.scheduler,
-        fit_rows=args.fit_rows,
-        option=option,
-        paths=paths,
-    )
+    try:
+        result = run_spec(
+            spec,
+            out,
+            overwrite=args.overwrite,
+            progress=_progress(args),
+            progressbar=not args.quiet and sys.stderr.isatty(),
+            verbose=not args.quiet,
+            dask=use_dask,
+            scheduler=args.scheduler,
+            fit_rows=args.fit_rows,
+            option=option,
+            paths=paths,
+        )
+    except (DataError, SpecError) as exc:
+        raise _option_names(exc, keys) from exc
     _print_result(args, result, out)
     return EXIT_OK
 
@@ -532,7 +547,7 @@ def _split(text: str, option: str) -> list[str]:
     return items
 
 
-def _command_spec(doc: dict, option_keys: dict[str, str]):
+def _command_spec(doc: dict, keys: dict[str, str]):
     """Parse a spec made from command-line options, naming the option in errors."""
     from bayesmix.exceptions import SpecError
     from bayesmix.spec import parse_spec
@@ -540,12 +555,7 @@ def _command_spec(doc: dict, option_keys: dict[str, str]):
     try:
         return parse_spec(doc)
     except SpecError as exc:
-        msg = str(exc)
-        for key, option in option_keys.items():
-            if exc.key is not None and exc.key.startswith(key):
-                msg = msg.replace(key, option, 1)
-                raise _UsageError(msg) from None
-        raise
+        raise _option_names(exc, keys) from exc
 
 
 def _run_gmm_fit(args) -> int:
@@ -569,16 +579,18 @@ def _run_gmm_fit(args) -> int:
         },
         "output": {"table": "membership.parquet" if use_dask else "membership.csv"},
     }
-    spec = _command_spec(
-        doc,
-        {
-            "[data].path": "TABLE",
-            "[data].features": "--columns",
-            "[builder].n_components": "--n-components",
-            "[builder].tol": "--tol",
-        },
-    )
-    return _run(args, spec, args.out)
+    keys = {
+        "[data].path": "TABLE",
+        "[data].features": "--columns",
+        "[data]": "TABLE",
+        "[builder].n_components": "--n-components",
+        "[builder].covariance_type": "--covariance-type",
+        "[builder].criterion": "--criterion",
+        "[builder].n_init": "--n-init",
+        "[builder].max_iter": "--max-iter",
+        "[builder].tol": "--tol",
+    }
+    return _run(args, _command_spec(doc, keys), args.out, keys=keys)
 
 
 def _run_gpz(args) -> int:
@@ -609,19 +621,17 @@ def _run_gpz(args) -> int:
             data["training"] = {"path": os.path.abspath(args.train)}
         builder["return_density"] = bool(args.return_density)
     doc = {"name": "gpz", "seed": args.seed, "data": data, "builder": builder}
-    spec = _command_spec(
-        doc,
-        {
-            "[data].path": args.table,
-            "[data.population]": "--pop",
-            "[data.training]": "--train",
-            "[data].features": "--features",
-            "[builder].max_weight": "--max-weight",
-            "[builder].eta": "--eta",
-            "[builder].threshold": "--threshold",
-            "[builder].error_prefix": "--errors",
-        },
-    )
+    keys = {
+        "[data].path": args.table,
+        "[data.population]": "--pop",
+        "[data.training]": "--train",
+        "[data].features": "--features",
+        "[builder].max_weight": "--max-weight",
+        "[builder].eta": "--eta",
+        "[builder].threshold": "--threshold",
+        "[builder].error_prefix": "--errors",
+    }
+    spec = _command_spec(doc, keys)
     suffix = ".parquet" if use_dask else ".csv"
     out = (
         Path(args.out)
@@ -630,7 +640,7 @@ def _run_gpz(args) -> int:
     )
     # the command writes one file: the weighted table, or gpz_pype's divide layout
     kind = "divide" if args.gpz_action == "divide" and not use_dask else "table"
-    return _run(args, spec, str(out.parent), paths={kind: out})
+    return _run(args, spec, str(out.parent), paths={kind: out}, keys=keys)
 
 
 # --------------------------------------------------------------------------------------------
@@ -666,8 +676,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bayesmix: interrupted", file=sys.stderr)
         return 130
     except usage_errors as exc:
+        error: BaseException = exc
         code, text = EXIT_USAGE, f"bayesmix: error: {_one_line(exc)}"
     except Exception as exc:  # noqa: BLE001 - top level: any other failure is a runtime error
+        error = exc
         code = EXIT_FAILURE
         text = f"bayesmix: failed: {type(exc).__name__}: {_one_line(exc)}"
         if not debug:
@@ -675,7 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if debug:
         import traceback
 
-        traceback.print_exc(file=sys.stderr)
+        traceback.print_exception(error, file=sys.stderr)
     print(text, file=sys.stderr)
     return code
 

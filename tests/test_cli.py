@@ -208,7 +208,8 @@ def test_gmm_fit(small_table):
     [
         (["gmm", "fit", "missing.csv", "--columns", "x,y"], "missing.csv' does not exist"),
         (["gmm", "fit", "stars.ecsv", "--columns", "x,z"],
-         "unknown column 'z'.*available columns: source_id, x, y, flag"),
+         "--columns names column 'z'.*available: source_id, x, y, flag"),
+        (["gmm", "fit", "stars.ecsv", "--columns", "x,x"], "--columns names 'x' twice"),
         (["gmm", "fit", "stars.ecsv", "--columns", "x,flag"], "'flag'.*not numeric"),
         (["gmm", "fit", "stars.ecsv", "--columns", "x", "--n-components", "0-2"],
          "n-components"),
@@ -246,10 +247,22 @@ def test_runtime_failure_exit_1_and_debug(monkeypatch, capsys, tmp_path):
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and "RuntimeError: linear algebra exploded" in err
-    with pytest.raises(RuntimeError, match="exploded"):
-        cli.main(["--debug", "demo", "--out", str(tmp_path / "o")])
-    with pytest.raises(RuntimeError, match="exploded"):
-        cli.main(["demo", "--debug", "--out", str(tmp_path / "o")])
+    # --debug (before or after the subcommand) adds the traceback, not another exit code
+    for argv in (["--debug", "demo"], ["demo", "--debug"]):
+        assert cli.main([*argv, "--out", str(tmp_path / "o")]) == 1
+        err = capsys.readouterr().err
+        assert "Traceback" in err and err.rstrip().endswith("RuntimeError: linear algebra exploded")
+
+
+def test_debug_is_in_every_subcommands_help():
+    parser = cli.build_parser()
+    for argv in (["run"], ["demo"], ["gmm", "fit"], ["gpz", "weights"], ["gpz", "divide"]):
+        sub = parser
+        for word in argv:
+            sub = next(
+                a for a in sub._actions if isinstance(a, type(parser._subparsers._actions[-1]))
+            ).choices[word]
+        assert "--debug" in sub.format_help(), argv
 
 
 def test_help_does_not_import_pymc(tmp_path):

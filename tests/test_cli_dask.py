@@ -1,4 +1,4 @@
-"""`bayesmix gmm fit --dask` on Parquet: same selection as in memory, every row kept."""
+"""`bayesmix gmm fit|gpz --dask` on Parquet: same numbers as in memory, every row kept."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def test_gmm_fit_dask_matches_in_memory(tmp_path):
     assert m.returncode == 0, m.stderr
     sd = json.loads((tmp_path / "d" / "summary.json").read_text())
     sm = json.loads((tmp_path / "m" / "summary.json").read_text())
-    assert sd["selected_n_components"] == 2
+    assert sd["selected"]["n_components"] == sm["selected"]["n_components"] == 2
     # same seeds, same initialisations (all rows fit in the init sample): same EM, same BIC
     bic_mem = [row["bic"] for row in sm["selection"]]
     np.testing.assert_allclose([row["bic"] for row in sd["selection"]], bic_mem, rtol=1e-8)
@@ -42,6 +42,11 @@ def test_gmm_fit_dask_matches_in_memory(tmp_path):
     np.testing.assert_array_equal(out["a"].to_numpy(), frame["a"].to_numpy())
     assert out["unscored_reason"].iloc[7] != ""
     assert (out["unscored_reason"] == "").sum() == len(frame) - 1
+    mem = pd.read_csv(tmp_path / "m" / "membership.csv")
+    np.testing.assert_allclose(out["p_c0"], mem["p_c0"], rtol=1e-8)
+    assert {p.name for p in (tmp_path / "d").iterdir()} == {
+        "membership.parquet", "summary.json", "summary.txt", "bic_aic.png", "em_history.png"
+    }
     again = bayesmix("gmm", "fit", "cat.parquet", "--dask", "--out", "d", *common, cwd=tmp_path)
     assert again.returncode == 2 and "exists" in again.stderr
 
@@ -76,8 +81,19 @@ def test_gpz_weights_and_divide_dask_match_in_memory(tmp_path):
     dv = bayesmix("gpz", "divide", "pop.parquet", "--dask", *feats, cwd=tmp_path)
     assert dv.returncode == 0, dv.stderr
     div = pd.read_parquet(tmp_path / "pop_divide.parquet")
-    assert len(div) == len(t)
-    np.testing.assert_array_equal(div["index"].to_numpy(), np.arange(len(t)))
-    bad = bayesmix("gpz", "weights", "train.parquet", "--pop", "pop.parquet", "--dask",
-                   "--features", "lupt_F606W-lupt_F814W", "--out", "x.parquet", cwd=tmp_path)
-    assert bad.returncode == 2 and "plain column names" in bad.stderr
+    assert len(div) == len(t)  # every input row and column, in order, divide columns added
+    assert list(div.columns)[: len(t.colnames)] == t.colnames
+    dm = bayesmix("gpz", "divide", "pop.csv", *feats, cwd=tmp_path)
+    assert dm.returncode == 0, dm.stderr
+    mem = pd.read_csv(tmp_path / "pop_divide.csv")
+    np.testing.assert_array_equal(mem["index"].to_numpy(), np.arange(len(t)))
+    for k in range(4):
+        np.testing.assert_array_equal(div[f"m{k}"].to_numpy(), mem[f"m{k}"].to_numpy())
+    np.testing.assert_array_equal(div["best"].to_numpy(), mem["best"].to_numpy())
+    # colour expressions work over Dask too (each partition evaluates them)
+    expr = ["--features", "lupt_F606W-lupt_F814W,lupt_F814W-lupt_F125W,lupt_F160W"]
+    e = bayesmix("gpz", "weights", "train.parquet", "--pop", "pop.parquet", "--dask", *expr,
+                 "--n-components", "4", "--quiet", "--out", "x.parquet", cwd=tmp_path)
+    assert e.returncode == 0, e.stderr
+    we = pd.read_parquet(tmp_path / "x.parquet")["weights"].to_numpy()
+    np.testing.assert_allclose(we, wm, rtol=1e-9)

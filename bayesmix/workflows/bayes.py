@@ -416,7 +416,16 @@ def run_bayes(spec, rows, paths, *, overwrite: bool, progress=None, progressbar:
         for m in caught_messages(caught)
         if m.startswith(("DiagnosticsWarning", "ConvergenceWarning"))
     ]
-    summary = _summary(spec, rows, fit, mm, scored, params, labels, messages, paths, n_from)
+    summary = _summary(spec, rows, fit, mm, scored, params, labels, messages, paths)
+    if rows.dask:
+        summary["fit_sample"] = {
+            "n_rows": len(table),
+            "of_rows": int(n_from),
+            "seed": spec.seed,
+            "max_rows": rows.fit_rows,
+            "how": "uniform without replacement over the rows passing [data].select, kept "
+            "in input order (all of them when there are at most max_rows)",
+        }
     if cluster is not None:
         summary["cluster"] = cluster
     result = RunResult(paths=paths, summary=summary, report="", notes=notes)
@@ -429,7 +438,7 @@ def run_bayes(spec, rows, paths, *, overwrite: bool, progress=None, progressbar:
     return finish(result, files=files, figures=figures, report=bayes_report, overwrite=overwrite)
 
 
-def _summary(spec, rows, fit, mm, scored, params, labels, messages, paths, n_from):
+def _summary(spec, rows, fit, mm, scored, params, labels, messages, paths):
     s = spec.sampler
     summary = summary_head(spec, n_rows=scored.n_rows, reasons=scored.reasons)
     summary.update(
@@ -462,15 +471,7 @@ def _summary(spec, rows, fit, mm, scored, params, labels, messages, paths, n_fro
         }
     )
     if rows.dask:
-        summary["fit_sample"] = {
-            "n_rows": int(mm.n_objects),
-            "of_rows": int(n_from),
-            "seed": spec.seed,
-            "max_rows": rows.fit_rows,
-            "how": "uniform without replacement over the rows passing [data].select, kept "
-            "in input order (all of them when there are at most max_rows)",
-        }
-        summary["dask"] = {"input": rows.path, "n_partitions": rows.n_partitions}
+        summary["dask"] = rows.info
     return summary
 
 

@@ -270,7 +270,7 @@ def run_em(spec, rows, paths, *, overwrite: bool, progress=None, verbose: bool =
         }
     )
     if rows.dask:
-        summary["dask"] = {"input": rows.path, "n_partitions": rows.n_partitions}
+        summary["dask"] = rows.info
     result = RunResult(paths=paths, summary=summary, report="")
     return finish(
         result,

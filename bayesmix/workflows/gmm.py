@@ -20,7 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bayesmix._random import as_generator, derive_seed
-from bayesmix._validate import check_choice, check_int
+from bayesmix._validate import check_candidates, check_choice, check_int
+from bayesmix.em import CRITERIA
 from bayesmix.exceptions import DataError, SpecError
 from bayesmix.io import table_to_array
 
@@ -36,8 +37,6 @@ __all__ = [
     "relabel",
 ]
 
-CRITERIA = ("aic", "bic")
-
 
 def parse_candidates(text: str | int | Iterable[int], *, name: str = "n_components") -> list[int]:
     """Parse candidate component counts: ``"1-6"``, ``"2"``, ``"1,2,4"`` or integers.
@@ -52,29 +51,7 @@ def parse_candidates(text: str | int | Iterable[int], *, name: str = "n_componen
     SpecError
         On anything else, naming ``name``.
     """
-    if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
-        values = [int(text)]
-    elif isinstance(text, str):
-        values = []
-        try:
-            for part in text.replace(" ", "").split(","):
-                if "-" in part:
-                    lo, hi = part.split("-")
-                    lo_i, hi_i = int(lo), int(hi)
-                    if hi_i < lo_i:
-                        raise ValueError
-                    values.extend(range(lo_i, hi_i + 1))
-                else:
-                    values.append(int(part))
-        except ValueError:
-            raise SpecError(
-                f"'{name}' must look like '3', '1-6' or '1,2,4'; got {text!r}", key=name
-            ) from None
-    else:
-        values = [check_int(v, name=name) for v in text]
-    if not values or min(values) < 1:
-        raise SpecError(f"'{name}' must list component counts >= 1; got {text!r}", key=name)
-    return sorted(set(values))
+    return list(check_candidates(text, name=name))
 
 
 @dataclass(frozen=True)

@@ -316,11 +316,7 @@ def run_gpz(spec, rows, paths, *, overwrite: bool, progress=None):
     summary["warnings"] = caught_messages(caught)
     summary["files"] = sorted(p.name for p in paths.values())
     if rows.dask:
-        summary["dask"] = {
-            "input": rows.path,
-            "n_partitions": rows.n_partitions,
-            "fit_rows": rows.fit_rows,
-        }
+        summary["dask"] = rows.info
     result = RunResult(paths=paths, summary=summary, report="")
     files = {}
     if "model" in paths:

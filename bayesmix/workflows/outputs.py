@@ -25,6 +25,7 @@ import numpy as np
 
 from bayesmix._files import check_outputs
 from bayesmix.exceptions import DataError
+from bayesmix.spec.model import PARQUET_SUFFIXES
 
 __all__ = [
     "FIGURE_FILES",
@@ -57,7 +58,6 @@ FIGURE_FILES = {
 _FIT_FIGURES = ("pgm", "pair", "bic_aic", "em_history")
 #: the column naming why a row was not scored (empty for scored rows)
 REASON_COLUMN = "unscored_reason"
-_PARQUET = (".parquet", ".pq")
 _TINY = np.finfo(np.float64).tiny
 
 
@@ -100,7 +100,7 @@ def fit_figures(figures: Iterable[str]) -> list[str]:
 
 def _table_name(spec, *, dask: bool) -> str:
     name = spec.output.table
-    if not dask or name.lower().endswith(_PARQUET):
+    if not dask or name.lower().endswith(PARQUET_SUFFIXES):
         return name
     return name.split(".")[0] + ".parquet"
 

@@ -21,7 +21,6 @@ input row in input order.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from bayesmix.exceptions import DataError, SpecError
+from bayesmix.spec import parquet_files
 from bayesmix.workflows.outputs import REASON_COLUMN, count_reasons, new_columns
 
 __all__ = [
@@ -38,12 +38,10 @@ __all__ = [
     "MemoryRows",
     "Scored",
     "open_rows",
-    "parquet_files",
 ]
 
 #: rows sampled for in-memory fits over Dask (Bayesian builders, GPz mixtures) unless told
 DEFAULT_FIT_ROWS = 20_000
-_PARQUET = (".parquet", ".pq")
 
 Score = Callable[[Any, np.ndarray], dict[str, np.ndarray]]
 
@@ -71,18 +69,6 @@ class Scored:
     sums: dict[str, float] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     table: Any = None
-
-
-def parquet_files(path: str | os.PathLike) -> list[Path]:
-    """Parquet files of a file, folder or glob (empty when ``path`` is none of them)."""
-    p = Path(path)
-    if p.is_file():
-        return [p] if p.name.lower().endswith(_PARQUET) else []
-    if p.is_dir():
-        return sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in _PARQUET)
-    if any(ch in p.name for ch in "*?["):
-        return sorted(q for q in p.parent.glob(p.name) if q.is_file())
-    return []
 
 
 def _stats(values: Mapping[str, np.ndarray], sums: Sequence[str], counts: Sequence[str]):
@@ -260,10 +246,17 @@ class DaskRows:
 
     dask = True
 
-    def __init__(self, spec, *, fit_rows: int = DEFAULT_FIT_ROWS, option: str = "--dask"):
+    def __init__(
+        self,
+        spec,
+        *,
+        fit_rows: int = DEFAULT_FIT_ROWS,
+        option: str = "--dask",
+        scheduler: str | None = None,
+    ):
         import dask.dataframe as dd
 
-        from bayesmix.spec import check_columns
+        from bayesmix.spec import check_spec_columns
 
         if isinstance(fit_rows, bool) or not isinstance(fit_rows, int) or fit_rows < 1:
             raise SpecError(
@@ -274,9 +267,24 @@ class DaskRows:
         self.path = self._parquet_path(spec.data.source, option, "[data].path")
         self.ddf = dd.read_parquet(self.path)
         names = tuple(str(c) for c in self.ddf.columns)
-        check_columns(spec, names)
+        check_spec_columns(spec, names, figures=False)
         self.part = _Partition(spec.data.source, names)
         self.n_partitions = int(self.ddf.npartitions)
+        self.scheduler = scheduler
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """JSON-able record of the Dask run for ``summary.json`` (key ``dask``)."""
+        from bayesmix.workflows.outputs import fit_figures
+
+        figures = list(self.spec.output.figures)
+        return {
+            "scheduler": self.scheduler or "threads (default)",
+            "input": self.path,
+            "n_partitions": self.n_partitions,
+            "fit_rows": self.fit_rows,
+            "figures_skipped": [f for f in figures if f not in fit_figures(figures)],
+        }
 
     @staticmethod
     def _parquet_path(source, option: str, key: str) -> str:
@@ -418,10 +426,19 @@ class DaskRows:
         )
 
 
-def open_rows(spec, *, dask: bool = False, fit_rows: int | None = None, option: str = "--dask"):
+def open_rows(
+    spec,
+    *,
+    dask: bool = False,
+    fit_rows: int | None = None,
+    option: str = "--dask",
+    scheduler: str | None = None,
+):
     """Return :class:`DaskRows` (``dask``) or :class:`MemoryRows` for ``spec``."""
     if dask:
-        return DaskRows(spec, fit_rows=fit_rows or DEFAULT_FIT_ROWS, option=option)
+        return DaskRows(
+            spec, fit_rows=fit_rows or DEFAULT_FIT_ROWS, option=option, scheduler=scheduler
+        )
     if fit_rows is not None:
         raise SpecError("'fit_rows' applies to runs over Dask only", key="fit_rows")
     return MemoryRows(spec)

@@ -1,4 +1,4 @@
-"""The GMM workflow behind `bayesmix gmm fit`: membership table, labels, summary, outputs."""
+"""The in-memory GMM analysis (fit_gmm_selection): membership table, labels, summary, report."""
 
 import json
 
@@ -7,15 +7,13 @@ import pytest
 from astropy.table import MaskedColumn, Table
 
 from bayesmix.exceptions import DataError, SpecError
-from bayesmix.io import read_table
 from bayesmix.workflows.gmm import (
+    analysis_summary,
     fit_gmm_selection,
     format_report,
     membership_table,
-    output_paths,
     parse_candidates,
     relabel,
-    write_outputs,
 )
 
 
@@ -115,29 +113,28 @@ def test_errors_name_the_problem():
         fit_gmm_selection(t, ["a", "b"], candidates=[1], criterion="dic")
 
 
-def test_report_and_outputs(analysis, tmp_path):
+def test_report_and_summary(analysis):
     report = format_report(analysis)
     assert "<- selected" in report and "selected by BIC: K = 2" in report
     assert "2 not scored" in report
-    paths = write_outputs(analysis, tmp_path / "out")
-    assert set(paths) == set(output_paths(tmp_path / "out", 2))
-    for p in paths.values():
-        assert p.exists() and p.stat().st_size > 0
-    back = read_table(paths["membership"])
-    assert len(back) == 200
-    summary = json.loads(paths["summary_json"].read_text())
+    summary = analysis_summary(analysis)
+    json.dumps(summary)  # JSON-able
     assert summary["selected"]["n_components"] == 2
     assert summary["n_unscored"] == 2 and summary["seed"] == 4
+    assert summary["data"]["unscored_reasons"] == {"missing or non-finite value in a, b": 2}
     assert [r["n_components"] for r in summary["selection"]] == [1, 2, 3]
-    with pytest.raises(FileExistsError, match="--overwrite"):
-        write_outputs(analysis, tmp_path / "out")
-    write_outputs(analysis, tmp_path / "out", overwrite=True)
+    # the selected model's statistics are those of the selection table
+    i = [r["n_components"] for r in summary["selection"]].index(2)
+    assert summary["selected"]["bic"] == summary["selection"][i]["bic"]
+    X = analysis.X[analysis.usable]
+    np.testing.assert_allclose(
+        summary["selected"]["mean_log_likelihood"], analysis.selected.model.score(X), rtol=1e-12
+    )
 
 
-def test_one_column_writes_no_scatter(tmp_path):
+def test_one_column(tmp_path):
     t = make_table()
     a = fit_gmm_selection(t, ["a"], candidates=[1, 2], n_init=1, rng=2)
-    paths = write_outputs(a, tmp_path)
-    assert "membership_figure" not in paths
-    assert not (tmp_path / "membership.png").exists()
-    assert len(read_table(paths["membership"])) == 200
+    out = membership_table(a.table, a.selected, a.X, a.usable)
+    assert len(out) == 200
+    assert "corr" not in format_report(a)
