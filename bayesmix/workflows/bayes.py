@@ -37,7 +37,14 @@ from bayesmix.workflows.outputs import (
     summary_head,
 )
 
-__all__ = ["bayes_report", "build_model", "check_pair_vars", "run_bayes", "sample_spec"]
+__all__ = [
+    "bayes_report",
+    "build_model",
+    "check_pair_vars",
+    "pair_variables",
+    "run_bayes",
+    "sample_spec",
+]
 
 _PROB_VARS = (
     ("probability", ""),
@@ -490,15 +497,9 @@ def _figures(spec, rows, paths, fit, mm, scored, labels, notes):
         def pair():
             from bayesmix.plot import plot_pair
 
-            if spec.output.pair_vars:
-                names = list(spec.output.pair_vars)
-            else:  # the model's parameters, without any with constant elements (cov_chol)
-                post = fit.posterior
-                names = [
-                    v for v in mm.var_names if bool((post[v].std(("chain", "draw")) > 0).all())
-                ]
-            f = plot_pair(fit, names, detach=True)
-            notes.append(f"pair plot drawn with {f.get_label()}")
+            names = list(spec.output.pair_vars or pair_variables(fit, mm))
+            f = plot_pair(fit, names, detach=True, drop_redundant=True)
+            notes.append(f"pair plot of {', '.join(names)} drawn with {f.get_label()}")
             return f
 
         figs["figure_pair"] = pair
@@ -575,6 +576,31 @@ def _figures(spec, rows, paths, fit, mm, scored, labels, notes):
         if "figure_cmd" in paths:
             figs["figure_cmd"] = cmd
     return figs
+
+
+def pair_variables(fit, mm, *, max_panels: int = 8) -> list[str]:
+    """Return the model variables a default pair plot shows: at most ``max_panels`` rows.
+
+    The model's parameters in their order (the mixing weights last), without
+    variables constant over the draws (e.g. a Cholesky factor's zero upper
+    triangle) and counting a weight vector of K components as K - 1 rows (its
+    last element is one minus the others and is not drawn).
+    """
+    post = fit.posterior
+    names = [v for v in mm.var_names if v != "weights"] + (
+        ["weights"] if "weights" in mm.var_names else []
+    )
+    out, used = [], 0
+    for v in names:
+        da = post[v]
+        if not bool((da.std(("chain", "draw")) > 0).all()):
+            continue
+        n = int(np.prod([da.sizes[d] for d in da.dims if d not in ("chain", "draw")]))
+        n -= 1 if v == "weights" else 0
+        if n >= 1 and used + n <= max_panels:
+            out.append(v)
+            used += n
+    return out
 
 
 def _robust_limits(ax, x: np.ndarray, y: np.ndarray) -> None:
