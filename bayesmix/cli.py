@@ -9,7 +9,8 @@ checks and the same outputs.
 
 Exit codes (:data:`EXIT_CODES`): 0 success; 1 runtime failure; 2 usage,
 specification or data errors (including missing input files and refusing to
-overwrite outputs).  Errors are one line on stderr; ``--debug`` (accepted by
+overwrite outputs); 3 a cluster model found no cluster (its outputs are
+written, and the report says so first).  Errors are one line on stderr; ``--debug`` (accepted by
 every subcommand) prints the traceback too, with the same exit code.
 
 Building the parser imports neither numpy, matplotlib, astropy nor PyMC; each
@@ -25,12 +26,13 @@ from collections.abc import Sequence
 
 __all__ = ["EXIT_CODES", "build_parser", "main"]
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_NO_CLUSTER = 0, 1, 2, 3
 #: exit codes of the ``bayesmix`` command
 EXIT_CODES = {
     EXIT_OK: "success",
     EXIT_FAILURE: "runtime failure (a bug, a numerical failure, an interrupted write)",
     EXIT_USAGE: "usage, spec or data error (bad option, key, column, file; an output exists)",
+    EXIT_NO_CLUSTER: "a cluster model found no cluster (every output is still written)",
 }
 
 
@@ -470,7 +472,7 @@ def _run(args, spec, out, *, paths=None, keys: dict[str, str] | None = None) -> 
     except (DataError, SpecError) as exc:
         raise _option_names(exc, keys) from exc
     _print_result(args, result, out)
-    return EXIT_OK
+    return EXIT_NO_CLUSTER if result.status == "no cluster" else EXIT_OK
 
 
 def _run_demo(args) -> int:
@@ -514,6 +516,8 @@ def _run_demo(args) -> int:
             verbose=not args.quiet,
         )
         _print_result(args, result, out)
+        if result.status == "no cluster":
+            return EXIT_NO_CLUSTER
     return EXIT_OK
 
 

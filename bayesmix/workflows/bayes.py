@@ -41,6 +41,7 @@ __all__ = [
     "bayes_report",
     "build_model",
     "check_pair_vars",
+    "no_cluster_hint",
     "pair_variables",
     "run_bayes",
     "sample_spec",
@@ -287,7 +288,15 @@ def bayes_report(summary: dict[str, Any]) -> str:
     s = summary["sampler"]
     diag = summary["diagnostics"]
     chains = f"{s['chains']} chain{'s' if s['chains'] != 1 else ''}"
-    lines = [
+    lines = []
+    if summary.get("status") == "no cluster":
+        lines += [
+            "NO CLUSTER FOUND: the data do not need a cluster besides the field (see 'is there "
+            "a cluster?' below); the membership probabilities are not those of a cluster.",
+            f"  {summary['no_cluster_hint']}",
+            "",
+        ]
+    lines += [
         summary["title"],
         f"builder: {summary['builder']}; data: {d['source']}: {d['n_rows']} rows, "
         f"{d['n_used']} used" + (f", {d['n_unscored']} not scored" if d["n_unscored"] else ""),
@@ -433,9 +442,15 @@ def run_bayes(spec, rows, paths, *, overwrite: bool, progress=None, progressbar:
             "how": "uniform without replacement over the rows passing [data].select, kept "
             "in input order (all of them when there are at most max_rows)",
         }
+    status = "ok"
     if cluster is not None:
         summary["cluster"] = cluster
-    result = RunResult(paths=paths, summary=summary, report="", notes=notes)
+        cmp = cluster.get("compare_to_field")
+        if cmp is not None and not cmp.get("cluster", True):
+            status = "no cluster"
+            summary["no_cluster_hint"] = no_cluster_hint(spec)
+    summary["status"] = status
+    result = RunResult(paths=paths, summary=summary, report="", notes=notes, status=status)
     files = {}
     if "posterior" in paths:
         from bayesmix.io import write_datatree
@@ -576,6 +591,19 @@ def _figures(spec, rows, paths, fit, mm, scored, labels, notes):
         if "figure_cmd" in paths:
             figs["figure_cmd"] = cmd
     return figs
+
+
+def no_cluster_hint(spec) -> str:
+    """Return what to give when a cluster model finds no cluster (the spec keys to set)."""
+    feats = list(spec.options.get("features", ("pmra", "pmdec")))
+    known = [f for f in feats if f not in ("ra", "dec")]
+    hint = (
+        "If the cluster is in these data, give its first-pass centre: [builder].center = "
+        f"[{', '.join(known)}] (the cluster's values, in the features' units)"
+    )
+    if "sky_center" not in spec.options:
+        hint += " and/or [builder].sky_center = [ra, dec] (deg)"
+    return hint + "; or check [data].select and the field model."
 
 
 def pair_variables(fit, mm, *, max_panels: int = 8) -> list[str]:
