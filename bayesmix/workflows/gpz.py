@@ -62,7 +62,7 @@ def _fit(spec, rows, progress):
     Xt = Et = None
     n_train = None
     if weight:
-        train, sel, n_train = rows.fit_table()
+        train, sel, n_train = rows.training_table()
         X, E, ok, _ = _features(train, spec)
         Xt = X[sel & ok]
         Et = None if E is None else E[sel & ok]

@@ -104,6 +104,7 @@ class MemoryRows:
         self.table = data.table
         self.selected = np.asarray(data.selected, dtype=bool)
         self.population = data.population
+        self.training = data.training
         self.n_rows = len(self.table)
 
     @property
@@ -118,6 +119,16 @@ class MemoryRows:
     def population_table(self, fit_rows: int | None = None):
         """Return the GPz population a fit sees: (table, number of rows it was drawn from)."""
         return self.population, len(self.population)
+
+    def training_table(self, fit_rows: int | None = None):
+        """Return the GPz training sample a fit sees: (table, selected mask, rows drawn from).
+
+        ``[data.training]`` when the spec has one, else the rows of ``[data]``.
+        """
+        if self.training is None:
+            return self.fit_table(fit_rows)
+        t = self.training
+        return t, np.ones(len(t), dtype=bool), len(t)
 
     def score(
         self,
@@ -339,23 +350,38 @@ class DaskRows:
         t, total = self._sample(self.ddf, self.part, fit_rows or self.fit_rows, self.spec.seed)
         return t, np.ones(len(t), dtype=bool), total
 
-    def population_table(self, fit_rows: int | None = None):
-        """Return the GPz population (Parquet: a seeded sample, seed + 1; else read in memory)."""
-        pop = self.spec.data.population
-        n_max = fit_rows or self.fit_rows
-        if pop.path is not None and parquet_files(pop.path):
+    def _side_table(self, source, key: str, n_max: int, seed: int):
+        """Return a GPz side table (population, training): Parquet sampled, else read."""
+        if source.path is not None and parquet_files(source.path):
             import dask.dataframe as dd
 
-            pddf = dd.read_parquet(str(pop.path))
-            part = _Partition(pop, tuple(str(c) for c in pddf.columns))
-            return self._sample(pddf, part, n_max, self.spec.seed + 1)
-        t = pop.read()
-        t = t[pop.mask(t, where="[data.population]")]
+            pddf = dd.read_parquet(str(source.path))
+            part = _Partition(source, tuple(str(c) for c in pddf.columns))
+            return self._sample(pddf, part, n_max, seed)
+        t = source.read()
+        t = t[source.mask(t, where=key)]
         n = len(t)
         if n > n_max:
-            keep = np.sort(np.random.default_rng(self.spec.seed + 1).choice(n, n_max, False))
+            keep = np.sort(np.random.default_rng(seed).choice(n, n_max, replace=False))
             t = t[keep]
         return t, n
+
+    def population_table(self, fit_rows: int | None = None):
+        """Return the GPz population: a seeded sample (seed + 1) of at most ``fit_rows`` rows."""
+        pop = self.spec.data.population
+        return self._side_table(
+            pop, "[data.population]", fit_rows or self.fit_rows, self.spec.seed + 1
+        )
+
+    def training_table(self, fit_rows: int | None = None):
+        """Return the GPz training sample: ``[data.training]`` (seed + 2), else the rows."""
+        tr = self.spec.data.training
+        if tr is None:
+            return self.fit_table(fit_rows)
+        t, n = self._side_table(
+            tr, "[data.training]", fit_rows or self.fit_rows, self.spec.seed + 2
+        )
+        return t, np.ones(len(t), dtype=bool), n
 
     def matrix(self, features: Callable[[Any], tuple[np.ndarray, np.ndarray]], n_features: int):
         """Return the usable rows' feature matrix as a Dask dataframe of columns ``f0..``.

@@ -135,9 +135,7 @@ def run_spec(
 
         ctx = scheduler_context(scheduler)
     with ctx:
-        rows = open_rows(
-            spec, dask=use_dask, fit_rows=fit_rows, option=option, scheduler=scheduler
-        )
+        rows = open_rows(spec, dask=use_dask, fit_rows=fit_rows, option=option, scheduler=scheduler)
         if spec.kind == "bayes":
             from bayesmix.workflows.bayes import run_bayes
 
