@@ -403,21 +403,37 @@ def mixture_loglik_grad(
             for n in range(nb):
                 mx[n] = max(mx[n], lp[j, n])
         # logsumexp and responsibilities (all -inf: the sum is -inf)
-        for n in range(nb):
-            ssum[n] = 0.0
-        for j in range(J):
+        if J == 2:
+            # one exp: the larger term contributes exp(0) = 1
             for n in range(nb):
-                d = lp[j, n] - mx[n] if mx[n] > -math.inf else -math.inf
+                a = lp[0, n]
+                b = lp[1, n]
+                d = -abs(a - b) if mx[n] > -math.inf else -math.inf
                 e = vexp(d)
-                lp[j, n] = e
-                ssum[n] += e
-        for n in range(nb):
-            aL[n] += mx[n] + vlog(ssum[n])
-            ssum[n] = 1.0 / ssum[n]
-        for j in range(J):
+                inv = 1.0 / (1.0 + e)
+                aL[n] += mx[n] + vlog(1.0 + e)
+                ra = inv if a >= b else e * inv
+                rb = e * inv if a >= b else inv
+                lp[0, n] = ra
+                lp[1, n] = rb
+                alw[0, n] += ra
+                alw[1, n] += rb
+        else:
             for n in range(nb):
-                lp[j, n] *= ssum[n]
-                alw[j, n] += lp[j, n]
+                ssum[n] = 0.0
+            for j in range(J):
+                for n in range(nb):
+                    d = lp[j, n] - mx[n] if mx[n] > -math.inf else -math.inf
+                    e = vexp(d)
+                    lp[j, n] = e
+                    ssum[n] += e
+            for n in range(nb):
+                aL[n] += mx[n] + vlog(ssum[n])
+                ssum[n] = 1.0 / ssum[n]
+            for j in range(J):
+                for n in range(nb):
+                    lp[j, n] *= ssum[n]
+                    alw[j, n] += lp[j, n]
         # gradient pieces, weighted by the responsibilities
         for j in range(J):
             g = gidx[j]

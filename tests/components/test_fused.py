@@ -85,6 +85,7 @@ LAYOUTS = {
         (("gaussian",), ("gaussian",)), n_features=1, error_cov=True, slope=True, slope_error=True
     ),
     "gmm3_no_errors": FusedLayout((("gaussian",),) * 3, n_features=2),
+    "gmm2_3d_slope": FusedLayout((("gaussian",),) * 2, n_features=3, error_cov=True, slope=True),
     "free_field": FusedLayout(
         (("gaussian", "extra"), ("extra",), ("fixed",)), n_features=4, error_cov=True
     ),
