@@ -22,14 +22,15 @@ from bayesmix.analysis.figures_data import (
     reliability_curve,
 )
 from bayesmix.analysis.profiles import fitted_radial_profile
-from bayesmix.builders import cluster_field
-from bayesmix.datasets import load_blanco1
+from bayesmix.builders import cluster_field, line_outlier
+from bayesmix.datasets import load_blanco1, load_hogg2010
 from bayesmix.inference import sample
 from bayesmix.membership import membership
 from bayesmix.plot import (
     plot_astrometry,
     plot_pair,
     plot_parallax_distance,
+    plot_pgm,
     plot_probability_histogram,
     plot_radial_profile,
     plot_reliability,
@@ -48,12 +49,21 @@ def _fit(table, features):
 
 
 def _save(fig: Figure, name: str) -> None:
-    fig.savefig(HERE / name, dpi=72)
+    fig.savefig(HERE / name, dpi=90 if name.startswith("pgm") else 72)
 
 
 def main() -> None:
     """Fit, draw and write every example figure."""
+    # PGMs (no sampling): the Hogg et al. line with outliers and the full cluster model
+    h = load_hogg2010()
+    _save(plot_pgm(line_outlier(h["x"], h["y"], h["sigma_y"])), "pgm_line_outlier.png")
     t = load_blanco1()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = cluster_field(
+            t, features=("ra", "dec", "parallax", "pmra", "pmdec"), correlations=False, rng=1
+        )
+    _save(plot_pgm(full), "pgm_cluster_field_full.png")
     # 2-D proper motions: the planes zoomed on the cluster, probabilities, pair plot
     mm, fit, p = _fit(t, ("pmra", "pmdec"))
     ca = cluster_astrometry(fit, p)
