@@ -137,12 +137,6 @@ class BaseMixture:
                         f"'frozen' {key} index {i} is outside 0..{K - 1}", key=f"frozen.{key}"
                     )
                 masks[key][i] = True
-        if any(m.any() for m in masks.values()) and not isinstance(self.init, dict):
-            raise SpecError(
-                "'frozen' components need their values: pass init=dict(weights=..., means=..., "
-                "covariances=...) giving the parameters to hold fixed",
-                key="frozen",
-            )
         if (
             masks["covariances"].any()
             and self.covariance_type == "tied"
@@ -319,6 +313,12 @@ class BaseMixture:
         """Fit by EM: check hyperparameters, set the background, run restarts, store the best."""
         self._check_hyper(n_objects, n_features)
         frozen = self._frozen_sets(self.n_components)
+        if any(m.any() for m in frozen.values()) and not isinstance(self.init, dict):
+            raise SpecError(
+                "'frozen' components need their values: pass init=dict(weights=..., means=..., "
+                "covariances=...) giving the parameters to hold fixed",
+                key="frozen",
+            )
         if self.background:
             if bounding_box is None:
                 raise SpecError(
@@ -604,26 +604,25 @@ class BaseMixture:
         atomic_write(path, write, overwrite=overwrite)
 
     @classmethod
-    def _from_saved(cls, meta: dict, arrays) -> BaseMixture:
-        params = dict(meta["params"])
-        if params["init"] == "array":
-            params["init"] = "kmeans++"
-        frozen = params.pop("frozen")
+    def _from_saved(cls, params: dict, fitted: dict, arrays: dict) -> BaseMixture:
+        """Rebuild a fitted model from checked saved values (see ``bayesmix.em.from_arrays``).
+
+        ``params``: constructor arguments; ``fitted``: the fitted scalars of
+        ``_meta()["fitted"]``; ``arrays``: ``weights``, ``means``,
+        ``full_covariances`` and ``bounding_box`` (None without background).
+        """
         obj = cls(**params)
-        if frozen is not None:
-            obj.frozen = frozen
-        fitted = meta["fitted"]
-        obj.weights_ = np.array(arrays["weights"], dtype=float)
-        obj.means_ = np.array(arrays["means"], dtype=float)
-        obj._full = np.array(arrays["full_covariances"], dtype=float)
+        obj.weights_ = arrays["weights"]
+        obj.means_ = arrays["means"]
+        obj._full = arrays["full_covariances"]
         obj.covariances_ = from_full(obj._full, obj.covariance_type, obj.weights_)
+        obj.bounding_box_ = arrays["bounding_box"]
         obj.background_weight_ = float(fitted["background_weight"])
         obj.background_log_density_ = fitted["background_log_density"]
-        obj.bounding_box_ = np.array(arrays["bounding_box"]) if "bounding_box" in arrays else None
         obj.converged_ = bool(fitted["converged"])
         obj.n_iter_ = int(fitted["n_iter"])
         obj.lower_bound_ = float(fitted["lower_bound"])
-        obj.log_likelihood_history_ = list(fitted["log_likelihood_history"])
+        obj.log_likelihood_history_ = [float(v) for v in fitted["log_likelihood_history"]]
         obj.n_features_in_ = int(fitted["n_features_in"])
         obj._set_precisions()
         return obj

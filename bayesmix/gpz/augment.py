@@ -27,7 +27,8 @@ from bayesmix.em import (
     from_arrays,
     to_arrays,
 )
-from bayesmix.exceptions import DataError, FormatError, NotFittedError, SpecError
+from bayesmix.em.saved import SavedArrays, check_version, read_npz
+from bayesmix.exceptions import DataError, NotFittedError, SpecError
 from bayesmix.gpz.divide import (
     ASSIGN_RULES,
     check_threshold,
@@ -596,42 +597,63 @@ class GPzAugment:
     def load(cls, path: str | os.PathLike) -> GPzAugment:
         """Load a model written by :meth:`save` (``allow_pickle=False``; no code runs).
 
+        Every field is checked before use: the metadata (types, ranges,
+        choices, format version), the scaling (finite; IQRs > 0), both mixtures
+        (as :func:`bayesmix.em.from_arrays` checks them, and consistent with
+        this model's ``n_components``, ``covariance_type``, number of features
+        and extreme-deconvolution setting) and ``Y_train``.
+
         Raises
         ------
         FormatError
-            Not a GPzAugment file, or an unsupported ``format_version``.
+            Not a GPzAugment file (truncated, corrupt, another class), a newer
+            ``format_version``, or any field that fails its check; the message
+            names the file and the field.
+        FileNotFoundError, IsADirectoryError, PermissionError
+            ``path`` cannot be opened.
         """
-        try:
-            with np.load(os.fspath(path), allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError) as exc:
-            raise FormatError(f"{path} is not a bayesmix GPzAugment file: {exc}") from None
-        if "meta" not in arrays:
-            raise FormatError(f"{path} has no bayesmix metadata; it was not written by save()")
-        meta = json.loads(str(arrays["meta"]))
-        if meta.get("class") != "GPzAugment":
-            raise FormatError(f"{path} holds class {meta.get('class')!r}; expected 'GPzAugment'")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise FormatError(
-                f"{path} has format_version {meta.get('format_version')} (written by bayesmix "
-                f"{meta.get('bayesmix_version')}); this bayesmix reads format_version "
-                f"{FORMAT_VERSION}"
+        saved = SavedArrays(read_npz(path, what="bayesmix GPzAugment"), os.fspath(path))
+        meta = saved.meta()
+        meta.check_keys(("bayesmix_version", "class", "fitted", "format_version", "params"))
+        name = meta.text("class")
+        if name != "GPzAugment":
+            raise meta.fail(
+                "class",
+                f"is {name!r}; expected 'GPzAugment' (EM models load with bayesmix.em.load)",
             )
-        obj = cls(**meta["params"])
-        fitted = meta["fitted"]
-        obj.seed_ = int(fitted["seed"])
-        obj.uses_errors_ = bool(fitted["uses_errors"])
-        obj.n_features_in_ = fitted["n_features_in"]
-        if "center" in arrays:
-            obj.center_ = np.array(arrays["center"], dtype=float)
-            obj.scale_ = np.array(arrays["scale"], dtype=float)
-        for name in ("pop", "train"):
-            if fitted[f"has_{name}"]:
-                prefix = f"{name}__"
-                sub = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-                setattr(obj, f"gmm_{name}", from_arrays(sub, source=f"{path} ({name} mixture)"))
+        check_version(meta, FORMAT_VERSION)
+        meta.text("bayesmix_version")
+        params, fitted = _saved_state(meta)
+        obj = cls(**params)
+        obj.seed_ = fitted["seed"]
+        obj.uses_errors_ = fitted["uses_errors"]
+        obj.n_features_in_ = D = fitted["n_features_in"]
+        extra = {"Y_train"} if fitted["has_Y_train"] else set()
+        if D is not None:
+            extra |= {"center", "scale"}
+        parts = [name for name in ("pop", "train") if fitted[f"has_{name}"]]
+        for key in sorted(saved.arrays):
+            head = key.split("__", 1)[0] if "__" in key else None
+            if key != "meta" and key not in extra and head not in parts:
+                raise saved.fail(key, "is not part of this file format (unexpected array)")
+        for key in sorted(extra):
+            saved.raw(key)  # present
+        if D is not None:
+            obj.center_ = saved.array("center", shape=(D,), context=f"n_features_in = {D}")
+            obj.scale_ = saved.array("scale", shape=(D,), positive=True)
+            if not params["scale"] and (np.any(obj.center_ != 0) or np.any(obj.scale_ != 1)):
+                raise saved.fail("center", "must be zeros (and 'scale' ones) with scale = false")
+        for part in parts:
+            gm = from_arrays(saved.arrays, source=saved.source, prefix=f"{part}__")
+            _check_mixture(saved.part(f"{part}__"), gm, obj)
+            setattr(obj, f"gmm_{part}", gm)
         if fitted["has_Y_train"]:
-            obj.Y_train = arrays["Y_train"]
+            Y = saved.raw("Y_train")
+            if Y.dtype.kind not in "biufUS" or Y.ndim < 1:
+                raise saved.fail(
+                    "Y_train", f"must be an array of numbers or strings; got {Y.dtype}, {Y.shape}"
+                )
+            obj.Y_train = Y
         return obj
 
     def __repr__(self) -> str:
@@ -641,3 +663,50 @@ class GPzAugment:
             f"GPzAugment(n_components={self.n_components}, threshold={self.threshold}, "
             f"{kind}, {state})"
         )
+
+
+def _saved_state(meta) -> tuple[dict, dict]:
+    """Return the checked constructor arguments and fitted values of a saved GPzAugment."""
+    p = meta.section("params")
+    p.check_keys(("covariance_type", "n_components", "n_init", "rng", "scale", "threshold", "tol"))
+    params = {
+        "n_components": p.integer("n_components", minimum=1),
+        "threshold": p.number("threshold", above=0.0, below=1.0),
+        "n_init": p.integer("n_init", minimum=1),
+        "tol": p.number("tol", minimum=0.0),
+        "rng": p.integer("rng", minimum=0, optional=True),
+        "scale": p.flag("scale"),
+        "covariance_type": p.choice("covariance_type", COVARIANCE_TYPES),
+    }
+    f = meta.section("fitted")
+    f.check_keys(("has_Y_train", "has_pop", "has_train", "n_features_in", "seed", "uses_errors"))
+    fitted = {
+        "seed": f.integer("seed", minimum=0, maximum=2**31 - 1),
+        "uses_errors": f.flag("uses_errors"),
+        "n_features_in": f.integer("n_features_in", minimum=1, optional=True),
+        "has_pop": f.flag("has_pop"),
+        "has_train": f.flag("has_train"),
+        "has_Y_train": f.flag("has_Y_train"),
+    }
+    if fitted["has_pop"] != (fitted["n_features_in"] is not None):
+        raise f.fail("n_features_in", "must be given exactly when has_pop is true")
+    if fitted["has_train"] and not fitted["has_pop"]:
+        raise f.fail("has_train", "cannot be true without the population mixture (has_pop)")
+    return params, fitted
+
+
+def _check_mixture(saved, gm, aug: GPzAugment) -> None:
+    """Raise FormatError if a loaded mixture does not belong to the GPzAugment ``aug``."""
+    want = XDGaussianMixture if aug.uses_errors_ else GaussianMixture
+    checks = [
+        ("class", type(gm).__name__, want.__name__),
+        ("n_components", gm.n_components, aug.n_components),
+        ("covariance_type", gm.covariance_type, aug.covariance_type),
+        ("n_features_in", gm.n_features_in_, aug.n_features_in_),
+        ("rng", gm.rng, aug.seed_),
+    ]
+    for name, got, expect in checks:
+        if got != expect:
+            raise saved.fail(
+                "meta", f"holds {name} {got!r}; this GPzAugment needs {expect!r} (from its meta)"
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import warnings
@@ -301,3 +302,112 @@ def test_same_seed_same_numbers():
     b = GPzAugment(X, Xt, n_components=3, rng=11, n_init=2)
     np.testing.assert_array_equal(a.calc_weights(Xt), b.calc_weights(Xt))
     assert isinstance(a.gmm_pop, GaussianMixture) and a.gmm_pop.n_init == 2
+
+
+# ------------------------------------------------ saved models checked on load (13.2)
+def _gpz_arrays(tmp_path, aug):
+    path = tmp_path / "orig.npz"
+    aug.save(path, overwrite=True)
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def _gpz_refused(tmp_path, arrays, field, match=""):
+    path = tmp_path / "gpz.npz"
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    with pytest.raises(FormatError) as info:
+        GPzAugment.load(path)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"{path}: field '{field}'"), msg
+    assert match in msg, msg
+
+
+def _gpz_meta(arrays, edit):
+    meta = json.loads(str(arrays["meta"]))
+    edit(meta)
+    return dict(arrays, meta=np.array(json.dumps(meta)))
+
+
+@pytest.fixture(scope="module")
+def small_aug():
+    X, Xt = simulated(3, seed=21, n_pop=600)
+    aug = GPzAugment(X, Xt, np.arange(len(Xt), dtype=float), n_components=2, rng=3)
+    return aug
+
+
+def test_load_refuses_tampered_mixtures(small_aug, tmp_path):
+    a = _gpz_arrays(tmp_path, small_aug)
+    w = a["pop__weights"] * 3.5
+    _gpz_refused(tmp_path, dict(a, pop__weights=w), "pop__weights", "must sum to 1")
+    full = a["train__full_covariances"].copy()
+    full[0] = -full[0]
+    _gpz_refused(tmp_path, dict(a, train__full_covariances=full), "train__full_covariances")
+    means = a["pop__means"].copy()
+    means[1, 0] = np.nan
+    _gpz_refused(tmp_path, dict(a, pop__means=means), "pop__means", "must be finite")
+    b = {k: v for k, v in a.items() if k != "train__means"}
+    _gpz_refused(tmp_path, b, "train__means", "is missing")
+    _gpz_refused(tmp_path, dict(a, pop__evil=np.ones(2)), "pop__evil", "unexpected array")
+    _gpz_refused(tmp_path, dict(a, evil=np.ones(2)), "evil", "unexpected array")
+
+
+def test_load_refuses_a_mixture_of_another_model(small_aug, tmp_path):
+    a = _gpz_arrays(tmp_path, small_aug)
+    other = GPzAugment(*simulated(3, seed=22, n_pop=600), n_components=3, rng=3)
+    b = _gpz_arrays(tmp_path, other)
+    swapped = dict(a, **{k: v for k, v in b.items() if k.startswith("train__")})
+    _gpz_refused(tmp_path, swapped, "train__meta", "n_components 3")
+    c = _gpz_meta(a, lambda m: m["params"].update(covariance_type="diag"))
+    _gpz_refused(tmp_path, c, "pop__meta", "covariance_type 'full'")
+    c = _gpz_meta(a, lambda m: m["fitted"].update(uses_errors=True))
+    _gpz_refused(tmp_path, c, "pop__meta", "class 'GaussianMixture'")
+
+
+def test_load_refuses_bad_scaling_and_metadata(small_aug, tmp_path):
+    a = _gpz_arrays(tmp_path, small_aug)
+    scale = a["scale"].copy()
+    scale[1] = 0.0
+    _gpz_refused(tmp_path, dict(a, scale=scale), "scale", "must be > 0")
+    _gpz_refused(tmp_path, dict(a, center=a["center"][:2]), "center", "must have shape (3,)")
+    _gpz_refused(tmp_path, dict(a, center=a["center"].astype(np.float32)), "center", "float64")
+    cases = [
+        ("params", "threshold", 1.5, "must be < 1.0"),
+        ("params", "n_components", -1, "must be >= 1"),
+        ("params", "covariance_type", "bogus", "must be one of"),
+        ("params", "scale", "yes", "must be true or false"),
+        ("fitted", "seed", 2**40, "must be <="),
+        ("fitted", "has_pop", False, "n_features_in"),
+    ]
+    for section, key, value, match in cases:
+        b = _gpz_meta(a, lambda m, s=section, k=key, v=value: m[s].update({k: v}))
+        field = "meta.fitted.n_features_in" if key == "has_pop" else f"meta.{section}.{key}"
+        _gpz_refused(tmp_path, b, field, match)
+    b = _gpz_meta(a, lambda m: m.update(format_version=99))
+    _gpz_refused(tmp_path, b, "meta.format_version", "newer bayesmix")
+    b = _gpz_meta(a, lambda m: m["params"].update(scale=False))
+    _gpz_refused(tmp_path, b, "center", "scale = false")
+    _gpz_refused(tmp_path, dict(a, meta=np.array("{")), "meta", "not valid JSON")
+    b = {k: v for k, v in a.items() if k != "Y_train"}
+    _gpz_refused(tmp_path, b, "Y_train", "is missing")
+    Y = np.empty(2, dtype=object)
+    _gpz_refused(tmp_path, dict(a, Y_train=Y), "Y_train", "cannot be read")
+    path = tmp_path / "cut.npz"
+    small_aug.save(path)
+    path.write_bytes(path.read_bytes()[:-50])
+    with pytest.raises(FormatError, match=rf"^{path}: not a bayesmix GPzAugment file"):
+        GPzAugment.load(path)
+
+
+def test_unfitted_and_partial_models_round_trip(tmp_path):
+    X, Xt = simulated(2, seed=23, n_pop=500)
+    empty = GPzAugment(n_components=2, rng=4)
+    empty.save(tmp_path / "empty.npz")
+    back = GPzAugment.load(tmp_path / "empty.npz")
+    assert back.gmm_pop is None and back.n_features_in_ is None and back.seed_ == empty.seed_
+    pop_only = GPzAugment(X, n_components=2, rng=4)
+    pop_only.save(tmp_path / "pop.npz")
+    back = GPzAugment.load(tmp_path / "pop.npz")
+    assert back.gmm_train is None
+    np.testing.assert_array_equal(back.log_membership(X), pop_only.log_membership(X))
