@@ -277,8 +277,14 @@ def toml_key(name: Any) -> str:
 
 
 def suggest(word: Any, options: Iterable[Any]) -> str:
-    """Return ``"; did you mean 'x'?"`` for the option closest to ``word`` (or ``""``)."""
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1)
+    """Return ``"; did you mean 'x'?"`` for the option closest to ``word`` (or ``""``).
+
+    An option differing only in case comes first (``b`` -> ``B``, which a
+    similarity ratio misses for short names).
+    """
+    names = [str(o) for o in options]
+    same = [n for n in names if n.casefold() == str(word).casefold()]
+    close = same or difflib.get_close_matches(str(word), names, n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
