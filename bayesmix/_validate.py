@@ -446,8 +446,8 @@ def check_candidates(value, *, name=None, key=None) -> tuple[int, ...]:
     elif isinstance(value, str):
         try:
             for part in value.replace(" ", "").split(","):
-                lo, _, hi = part.partition("-")
-                first, last = int(lo), int(hi or lo)
+                lo, dash, hi = part.partition("-")
+                first, last = int(lo), int(hi if dash else lo)  # "1-" is not a range
                 if last < first:
                     raise ValueError
                 vals.extend(range(first, last + 1))

@@ -15,7 +15,7 @@ pytest.importorskip("pyarrow")
 from bayesmix.cli import main  # noqa: E402
 from bayesmix.io import read_table  # noqa: E402
 
-MODELS = Path(__file__).resolve().parents[1] / "models"
+MODELS = Path(__file__).resolve().parents[2] / "models"
 # the in-memory run reads pandas-written Parquet with astropy, which notes missing string widths
 pytestmark = pytest.mark.filterwarnings(
     "ignore::astropy.utils.exceptions.AstropyUserWarning:astropy.io.misc.parquet"

@@ -16,7 +16,7 @@ from bayesmix.io import read_table
 from bayesmix.spec import load_spec, read_data
 from bayesmix.workflows.run import output_paths
 
-MODELS = Path(__file__).resolve().parents[1] / "models"
+MODELS = Path(__file__).resolve().parents[2] / "models"
 REDUCED = ["--draws", "100", "--tune", "100", "--chains", "2"]
 
 
