@@ -171,7 +171,7 @@ def write_pages(outdir: Path, modules: list[str], exports, homes) -> list[str]:
         for name, kind in own:
             lines += [f".. {_DIRECTIVE[kind]}:: {modname}.{name}"]
             if kind in ("class", "exception"):
-                lines += ["   :members:", "   :show-inheritance:"]
+                lines += ["   :members:", "   :undoc-members:", "   :show-inheritance:"]
             elif kind == "data":
                 lines += ["   :no-value:"]
             lines += [""]
