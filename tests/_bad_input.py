@@ -11,11 +11,13 @@ before (no input changed, no output, partial file or temporary left behind).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import re
 import warnings
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -25,8 +27,10 @@ from bayesmix.cli import main
 
 __all__ = [
     "SEED",
+    "FittingStarted",
     "assert_refused",
     "known_failure",
+    "no_fitting",
     "run_cli",
     "snapshot",
     "two_blobs",
@@ -63,14 +67,49 @@ def run_cli(argv: list[str], cwd: Path) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def assert_refused(cwd: Path, argv: list[str], code: int, pattern: str) -> str:
+class FittingStarted(AssertionError):
+    """Raised by :func:`no_fitting` when a command starts a fit it should have refused."""
+
+
+@contextlib.contextmanager
+def no_fitting():
+    """Make any EM fit or NUTS sampling raise :class:`FittingStarted` (refusals come first).
+
+    The runners look ``bayesmix.inference.sample`` up at call time, and every EM
+    fit (GMM, XD, GPz mixtures, BIC/AIC selection) goes through the two
+    estimators' ``fit``.
+    """
+    import bayesmix.inference
+    from bayesmix.em import GaussianMixture, XDGaussianMixture
+
+    def refusing(fn):
+        @functools.wraps(fn)  # the signature stays (runners read sample's defaults)
+        def refuse(*args, **kwargs):
+            raise FittingStarted("fitting started before the input was refused")
+
+        return refuse
+
+    with contextlib.ExitStack() as stack:
+        sample = refusing(bayesmix.inference.sample)
+        stack.enter_context(mock.patch.object(bayesmix.inference, "sample", sample))
+        for cls in (GaussianMixture, XDGaussianMixture):
+            stack.enter_context(mock.patch.object(cls, "fit", refusing(cls.fit)))
+        yield
+
+
+def assert_refused(
+    cwd: Path, argv: list[str], code: int, pattern: str, *, before_fit: bool = True
+) -> str:
     """Run the command; check the exit code, the one error line and that nothing changed.
 
     Returns the error line.  ``pattern`` is a regular expression searched in it
-    (the argument, key, path or row it must name).
+    (the argument, key, path or row it must name).  With ``before_fit`` (the
+    default for exit code 2) no fit or sampling may start (:func:`no_fitting`).
     """
     before = snapshot(cwd)
-    got, _, err = run_cli(argv, cwd)
+    with no_fitting() if before_fit and code == 2 else contextlib.nullcontext():
+        got, _, err = run_cli(argv, cwd)
+    assert "fitting started before" not in err, f"refused only after fitting: {err}"
     assert "Traceback" not in err, err
     lines = [
         ln for ln in err.splitlines() if ln.startswith(("bayesmix: error", "bayesmix: failed"))
