@@ -8,9 +8,10 @@ brute-force loops) without a plotting backend.
 
 * :func:`robust_limits`, :func:`zoom_window`: axis limits of the whole field
   and of the region where the cluster is (for :func:`bayesmix.plot.plot_zoomed_membership`).
-* :func:`reliability_curve`: predicted membership probability against the
-  observed member fraction, with binomial (Wilson) intervals, from simulated
-  or injected data whose truth is known.
+* :func:`reliability_curve`, :func:`reliability_from_bins`: predicted
+  membership probability against the observed member fraction, with binomial
+  (Wilson) intervals, from simulated or injected data whose truth is known
+  (per object, or binned sums pooled over runs).
 * :func:`probability_histogram`: the distribution of membership probabilities.
 * :func:`parallax_distance`: summary and histogram of a cluster's parallax
   posterior and the matching distance.
@@ -44,6 +45,7 @@ __all__ = [
     "parallax_distance",
     "probability_histogram",
     "reliability_curve",
+    "reliability_from_bins",
     "robust_limits",
     "zoom_window",
 ]
@@ -333,34 +335,98 @@ def reliability_curve(
                 rows=[i],
             )
         t = tv.astype(bool)
-    if not 0 < interval < 1:
-        raise DataError(f"'interval' must lie in (0, 1); got {interval!r}", argument="interval")
     edges = _edges(bins)
     ok = np.isfinite(p)
     ps, ts = p[ok], t[ok]
     idx = np.clip(np.searchsorted(edges, ps, side="right") - 1, 0, edges.size - 2)
     nb = edges.size - 1
-    counts = np.bincount(idx, minlength=nb)
-    k = np.bincount(idx, weights=ts.astype(float), minlength=nb)
-    psum = np.bincount(idx, weights=ps, minlength=nb)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_p = np.where(counts > 0, psum / counts, np.nan)
-        frac = np.where(counts > 0, k / counts, np.nan)
-    lo, hi = _wilson(k, counts.astype(float), interval)
-    n = int(counts.sum())
-    brier = float(np.mean((ps - ts) ** 2)) if n else math.nan
-    ece = float(np.nansum(counts * np.abs(frac - mean_p)) / n) if n else math.nan
-    return ReliabilityCurve(
+    return reliability_from_bins(
+        np.bincount(idx, minlength=nb),
+        np.bincount(idx, weights=ts.astype(float), minlength=nb),
+        np.bincount(idx, weights=ps, minlength=nb),
         edges=edges,
+        interval=interval,
+        squared_error=float(np.sum((ps - ts) ** 2)),
+        n_unscored=int((~ok).sum()),
+    )
+
+
+def reliability_from_bins(
+    counts: ArrayLike,
+    members: ArrayLike,
+    sum_probability: ArrayLike,
+    *,
+    edges: ArrayLike | None = None,
+    interval: float = 0.68,
+    squared_error: float | None = None,
+    n_unscored: int = 0,
+) -> ReliabilityCurve:
+    """Reliability curve from binned sums, e.g. pooled over many injection-recovery runs.
+
+    Runs that keep only per-bin sums (objects, true members, sum of predicted
+    probabilities) can add them up over runs and pass the totals here;
+    :func:`reliability_curve` does the same from per-object arrays.
+
+    Parameters
+    ----------
+    counts : array-like of shape (n_bins,)
+        Objects per probability bin.
+    members : array-like of shape (n_bins,)
+        True members among them.
+    sum_probability : array-like of shape (n_bins,)
+        Sum of their predicted probabilities.
+    edges : array-like of shape (n_bins + 1,), optional
+        Bin edges on [0, 1] (default: equal-width bins).
+    interval : float, default 0.68
+        Probability content of the Wilson interval of each bin's fraction.
+    squared_error : float, optional
+        Sum over objects of (p - truth)^2; gives the Brier score (NaN without it).
+    n_unscored : int, default 0
+        Objects without a probability, reported as they are.
+
+    Returns
+    -------
+    ReliabilityCurve
+    """
+    n_b = np.asarray(counts, dtype=np.float64).reshape(-1)
+    k = np.asarray(members, dtype=np.float64).reshape(-1)
+    psum = np.asarray(sum_probability, dtype=np.float64).reshape(-1)
+    if not (n_b.shape == k.shape == psum.shape):
+        raise DataError(
+            f"'counts', 'members' and 'sum_probability' must have the same length; got "
+            f"{n_b.size}, {k.size} and {psum.size}",
+            argument="members",
+        )
+    if (n_b < 0).any() or (k < 0).any() or (k > n_b).any() or (psum > n_b + 1e-9).any():
+        b = int(np.flatnonzero((n_b < 0) | (k < 0) | (k > n_b) | (psum > n_b + 1e-9))[0])
+        raise DataError(
+            f"bin {b}: need 0 <= members <= counts and sum_probability <= counts; got "
+            f"counts {n_b[b]:g}, members {k[b]:g}, sum_probability {psum[b]:g}",
+            argument="members",
+        )
+    if not 0 < interval < 1:
+        raise DataError(f"'interval' must lie in (0, 1); got {interval!r}", argument="interval")
+    e = _edges(n_b.size) if edges is None else _edges(edges)
+    if e.size != n_b.size + 1:
+        raise DataError(f"'edges' must have {n_b.size + 1} values; got {e.size}", argument="edges")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p = np.where(n_b > 0, psum / n_b, np.nan)
+        frac = np.where(n_b > 0, k / n_b, np.nan)
+    lo, hi = _wilson(k, n_b, interval)
+    n = float(n_b.sum())
+    ece = float(np.nansum(n_b * np.abs(frac - mean_p)) / n) if n else math.nan
+    brier = squared_error / n if (squared_error is not None and n) else math.nan
+    return ReliabilityCurve(
+        edges=e,
         mean_probability=mean_p,
         observed_fraction=frac,
         lower=lo,
         upper=hi,
-        counts=counts.astype(np.int64),
+        counts=np.rint(n_b).astype(np.int64),
         interval=float(interval),
-        brier_score=brier,
+        brier_score=float(brier),
         calibration_error=ece,
-        n_unscored=int((~ok).sum()),
+        n_unscored=int(n_unscored),
     )
 
 

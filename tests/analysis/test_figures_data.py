@@ -139,3 +139,30 @@ def test_cluster_astrometry_from_a_fit():
     np.testing.assert_allclose(ca.error_cov, np.median(X_cov[p > 0.5], axis=0), rtol=1e-12)
     np.testing.assert_allclose(ca.cov, ca.intrinsic_cov + ca.error_cov)
     assert np.sqrt(sigma2) == pytest.approx(TRUTH["cluster_pm_dispersion"], abs=0.1)
+
+
+def test_reliability_from_pooled_bins_equals_the_whole(rng):
+    from bayesmix.analysis.figures_data import reliability_from_bins
+
+    p = rng.uniform(size=4000)
+    truth = rng.uniform(size=4000) < p**1.2
+    whole = reliability_curve(p, truth, bins=20)
+    sums = np.zeros((3, 20))
+    for part in np.array_split(np.arange(4000), 7):  # runs pooled by their bin sums
+        c = reliability_curve(p[part], truth[part], bins=20)
+        ok = c.counts > 0
+        sums[0] += c.counts
+        sums[1][ok] += (c.observed_fraction * c.counts)[ok]
+        sums[2][ok] += (c.mean_probability * c.counts)[ok]
+    pooled = reliability_from_bins(*sums, squared_error=float(np.sum((p - truth) ** 2)))
+    np.testing.assert_array_equal(pooled.counts, whole.counts)
+    np.testing.assert_allclose(pooled.observed_fraction, whole.observed_fraction, rtol=1e-12)
+    np.testing.assert_allclose(pooled.mean_probability, whole.mean_probability, rtol=1e-12)
+    np.testing.assert_allclose(pooled.lower, whole.lower, rtol=1e-12)
+    assert pooled.calibration_error == pytest.approx(whole.calibration_error, rel=1e-12)
+    assert pooled.brier_score == pytest.approx(whole.brier_score, rel=1e-12)
+    assert np.isnan(reliability_from_bins(*sums).brier_score)
+    with pytest.raises(DataError, match="bin 1: need 0 <= members <= counts"):
+        reliability_from_bins([5, 2], [1, 3], [1.0, 1.0])
+    with pytest.raises(DataError, match="'edges' must have 3 values"):
+        reliability_from_bins([5, 2], [1, 1], [1.0, 1.0], edges=[0, 0.3, 0.6, 1])
