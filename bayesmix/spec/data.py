@@ -159,7 +159,7 @@ def read_data(spec: Spec) -> SpecData:
         selections that keep no row.
     """
     d = spec.data
-    table = d.source.read()
+    table = _read(d.source, "[data]")
     source = d.source.name
     selected = d.source.mask(table, where="[data]")
     if not selected.any():
@@ -181,7 +181,7 @@ def read_data(spec: Spec) -> SpecData:
 
 def _read_selected(src: TableSource, where: str) -> Any:
     """Read a GPz table source and apply its ``select`` (which must keep a row)."""
-    t = src.read()
+    t = _read(src, where)
     keep = src.mask(t, where=where)
     if not keep.any():
         raise DataError(
@@ -189,3 +189,13 @@ def _read_selected(src: TableSource, where: str) -> Any:
             argument=f"{where}.select",
         )
     return t[keep]
+
+
+def _read(src: TableSource, where: str) -> Any:
+    """Read a table source; a file's DataError names the spec key (``[data].path``)."""
+    try:
+        return src.read()
+    except DataError as exc:
+        if exc.argument in (None, "path"):
+            exc.argument = f"{where}.path" if src.path is not None else f"{where}.dataset"
+        raise

@@ -202,3 +202,18 @@ def test_gpz_training_table_is_read_selected_and_checked(tmp_path):
         r"is not in train.csv",
     ):
         read_data(load_spec(tmp_path / "s.toml"))
+
+
+def test_unreadable_tables_name_their_spec_key(tmp_path):
+    (tmp_path / "t.csv").write_text("a,a\n1,2\n")
+    (tmp_path / "s.toml").write_text(EM_SPEC.format(path="t.csv"))
+    with pytest.raises(DataError, match=r"t.csv': column name 'a' appears twice") as info:
+        read_data(load_spec(tmp_path / "s.toml"))
+    assert info.value.argument == "[data].path"
+    for name in ("divide.csv", "pop.csv"):
+        Table({"a": [1.0, 2.0], "b": [3.0, 4.0]}).write(tmp_path / name)
+    (tmp_path / "train.csv").write_bytes(b"")
+    (tmp_path / "s.toml").write_text(GPZ_SPEC)
+    with pytest.raises(DataError, match=r"train.csv': the file is empty") as info:
+        read_data(load_spec(tmp_path / "s.toml"))
+    assert info.value.argument == "[data.training].path"
