@@ -34,10 +34,12 @@ from bayesmix.em._covariance import (
     from_full,
     n_covariance_parameters,
     regularise,
+    to_full,
 )
 from bayesmix.em._generic import generic_score, generic_stats, group_patterns
 from bayesmix.em._kernels import gmm_score, gmm_stats, xd_score, xd_stats
 from bayesmix.em._start import EPS10, initial_parameters
+from bayesmix.em.scaling import FeatureScaling, choose_scaling, extent
 from bayesmix.em.statistics import (
     AssignmentStatistics,
     EStepStatistics,
@@ -277,13 +279,23 @@ class BaseMixture:
         self._check_hyper(*X.shape)
         return self._fit_statistics(**self._in_memory(X, S, sample_weight, observed))
 
+    def _scaling(self, sample, lo, hi) -> FeatureScaling:
+        """Return the internal feature scaling of a fit (see :mod:`bayesmix.em.scaling`)."""
+        return choose_scaling(sample, lo, hi, spherical=self.covariance_type == "spherical")
+
     def _in_memory(self, X, S, sample_weight, observed) -> dict[str, Any]:
-        """Return the arguments of ``_fit_statistics`` for validated rows held in memory."""
+        """Return the arguments of ``_fit_statistics`` for validated rows held in memory.
+
+        The rows are converted once to the fit's internal units (a no-op for
+        ordinary data); ``bounding_box`` stays in data units.
+        """
         n, D = X.shape
         sw = check_sample_weight(sample_weight, n=n)
         sw = np.ones(n) if sw is None else sw
+        lo, hi = extent(X)
+        scaling = self._scaling(X, lo, hi)
+        X, S = scaling.data(X), scaling.covariances(S)
         fill = None if observed is None else np.nanmean(X, axis=0)
-        box = (np.nanmin(X, axis=0), np.nanmax(X, axis=0)) if self.background else None
         return {
             "statistics": lambda params: self._stats(X, S, sw, observed, params),
             "n_objects": n,
@@ -294,7 +306,8 @@ class BaseMixture:
             "assignment": lambda centers: assignment_statistics(
                 X, centers, sample_weight=sw, fill=fill
             ),
-            "bounding_box": box,
+            "bounding_box": (lo, hi) if self.background else None,
+            "scaling": scaling,
         }
 
     def _fit_statistics(
@@ -308,9 +321,14 @@ class BaseMixture:
         sample_weight: NDArray[np.float64],
         assignment: Callable[[NDArray[np.float64]], AssignmentStatistics],
         bounding_box: tuple[ArrayLike, ArrayLike] | None,
+        scaling: FeatureScaling,
         label: str = "",
     ):
-        """Fit by EM: check hyperparameters, set the background, run restarts, store the best."""
+        """Fit by EM: check hyperparameters, set the background, run restarts, store the best.
+
+        ``statistics``, ``assignment`` and ``sample`` are in the internal units
+        of ``scaling`` (parameters too); ``bounding_box`` is in data units.
+        """
         self._check_hyper(n_objects, n_features)
         frozen = self._frozen_sets(self.n_components)
         if any(m.any() for m in frozen.values()) and not isinstance(self.init, dict):
@@ -319,23 +337,31 @@ class BaseMixture:
                 "covariances=...) giving the parameters to hold fixed",
                 key="frozen",
             )
+        if self.background and bounding_box is None:
+            raise SpecError(
+                "background=True needs the bounding box of the data", key="bounding_box"
+            )
+        box = None
         if self.background:
-            if bounding_box is None:
-                raise SpecError(
-                    "background=True needs the bounding box of the data", key="bounding_box"
-                )
-            self._set_background(*bounding_box)
+            box = tuple(np.asarray(b, dtype=np.float64) for b in bounding_box)
+            self._set_background(*(scaling.point(b) for b in box))  # internal units in the loop
         else:
             self._set_background(None, None)
+        self._fit_scaling = scaling  # read by em.blocks.block_statistics on every block
         gen = as_generator(self.rng)
-        best = self._em_restarts(
-            lambda: initial_parameters(self, sample, sample_weight, gen, assignment),
-            statistics,
-            total_weight,
-            frozen,
-            label=label,
-        )
-        self._set_fitted(best, n_features)
+        try:
+            best = self._em_restarts(
+                lambda: initial_parameters(self, sample, sample_weight, gen, assignment, scaling),
+                statistics,
+                total_weight,
+                frozen,
+                label=label,
+            )
+        finally:
+            del self._fit_scaling  # only meaningful during the fit
+        if box is not None:
+            self._set_background(*box)
+        self._set_fitted(best, n_features, scaling)
         return self
 
     def _set_background(self, lo, hi) -> None:
@@ -383,7 +409,8 @@ class BaseMixture:
                 print(
                     f"[bayesmix] {type(self).__name__}(n_components={K}) restart "
                     f"{restart + 1}/{self.n_init}: {it} iterations, "
-                    f"log-likelihood {lower:.6g}{'' if converged else ' (not converged)'}{label}",
+                    f"log-likelihood {lower - self._fit_scaling.log_jacobian:.6g}"
+                    f"{'' if converged else ' (not converged)'}{label}",
                     file=sys.stderr,
                 )
             if best is None or lower > best[0]:
@@ -392,9 +419,37 @@ class BaseMixture:
             raise RuntimeError("no EM restart ran")
         return best
 
-    def _set_fitted(self, best: _Restart, n_features: int) -> None:
-        """Store the best restart as the fitted attributes; warn if it did not converge."""
+    def _set_fitted(self, best: _Restart, n_features: int, scaling: FeatureScaling) -> None:
+        """Store the best restart (in data units) as the fitted attributes; warn if unconverged.
+
+        Raises
+        ------
+        DataError
+            The fit produced non-finite parameters (never returned).
+        """
         lower, params, history, converged, it = best
+        if not scaling.is_identity:
+            params = scaling.data_parameters(params)
+            params = self._restore_frozen(params)
+            lower -= scaling.log_jacobian
+            history = [v - scaling.log_jacobian for v in history]
+        bad = [
+            name
+            for name, v in (
+                ("weights", params.weights),
+                ("means", params.means),
+                ("covariances", params.covariances),
+                ("log-likelihood", lower),
+            )
+            if not np.all(np.isfinite(v))
+        ]
+        if bad:
+            raise DataError(
+                f"EM produced non-finite {', '.join(bad)} (float64 overflow or underflow); "
+                "rescale the features to a moderate range, remove far outliers or raise "
+                "reg_covar. No parameters were stored.",
+                argument="X",
+            )
         self.weights_ = params.weights
         self.means_ = params.means
         self._full = params.covariances
@@ -415,6 +470,21 @@ class BaseMixture:
                 ConvergenceWarning,
                 stacklevel=5,  # the user's fit (GaussianMixture.fit or bayesmix.scale.fit)
             )
+
+    def _restore_frozen(self, params: Parameters) -> Parameters:
+        """Put frozen means/covariances back at their given values (exact in data units)."""
+        if self.frozen is None or not isinstance(self.init, dict):
+            return params
+        masks = self._frozen_sets(self.n_components)
+        K, D = params.means.shape
+        means, full = params.means.copy(), params.covariances.copy()
+        fm, fc = masks["means"], masks["covariances"]
+        if fm.any():
+            means[fm] = np.asarray(self.init["means"], dtype=np.float64)[fm]
+        if fc.any() and "covariances" in self.init:
+            given = to_full(self.init["covariances"], self.covariance_type, K, D)
+            full[fc] = given[fc]
+        return Parameters(params.weights, means, full, params.background_weight)
 
     def _log_bg(self, bg):
         if not self.background or bg <= 0:

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from bayesmix._validate import check_matrix
 from bayesmix.em._covariance import regularise, to_full
 from bayesmix.em.init import kmeans, kmeans_plusplus
+from bayesmix.em.scaling import FeatureScaling
 from bayesmix.em.statistics import AssignmentStatistics, Parameters, assignment_statistics
 from bayesmix.exceptions import DataError, SpecError
 
@@ -98,24 +99,27 @@ def _given_means(model, value, name: str, D: int) -> NDArray[np.float64]:
     return means
 
 
-def _from_dict(model, init: dict, D: int, bg: float, assignment) -> Parameters:
-    """Start from ``init=dict(means=..., [weights=...], [covariances=...], ...)``."""
+def _from_dict(model, init: dict, D: int, bg: float, assignment, scaling) -> Parameters:
+    """Start from ``init=dict(means=..., [weights=...], [covariances=...], ...)``.
+
+    The given values are in data units; the start is in ``scaling``'s internal units.
+    """
     K = model.n_components
     unknown = set(init) - _INIT_KEYS
     if unknown:
         raise SpecError(f"'init' has unknown key(s) {sorted(unknown)}", key="init")
     if "means" not in init:
         raise SpecError("'init' as a dict needs at least 'means'", key="init.means")
-    means = _given_means(model, init["means"], "init['means']", D)
+    means = scaling.point(_given_means(model, init["means"], "init['means']", D))
     cov_type = model.covariance_type
     if "weights" in init and "covariances" in init:
         weights = np.asarray(init["weights"], dtype=float)
-        full = to_full(init["covariances"], cov_type, K, D)
+        full = scaling.covariances(to_full(init["covariances"], cov_type, K, D))
     else:
         w0, _, full0 = parameters_from_assignment(assignment(means), means)
         weights = np.asarray(init.get("weights", w0), dtype=float)
         if "covariances" in init:
-            full = to_full(init["covariances"], cov_type, K, D)
+            full = scaling.covariances(to_full(init["covariances"], cov_type, K, D))
         else:
             full = regularise(full0, w0, cov_type, model.reg_covar)
     if weights.shape != (K,) or np.any(weights < 0) or not np.isfinite(weights).all():
@@ -131,13 +135,17 @@ def initial_parameters(
     sw: NDArray[np.float64],
     gen: np.random.Generator,
     assignment: Callable[[NDArray[np.float64]], AssignmentStatistics],
+    scaling: FeatureScaling | None = None,
 ) -> Parameters:
     """Return the starting parameters of one restart of ``model`` (a BaseMixture).
 
     ``X``, ``sw``: the initialisation sample (validated; NaN where missing) and
     its weights; ``assignment(centers)``: the assignment statistics of the whole
-    data set for given means.
+    data set for given means.  ``X``, ``assignment`` and the result are in the
+    internal units of ``scaling`` (default: none); given means and covariances
+    (``init``) are in data units and converted.
     """
+    scaling = FeatureScaling.identity(X.shape[1]) if scaling is None else scaling
     K = model.n_components
     n, D = X.shape
     missing = np.isnan(X)
@@ -145,9 +153,9 @@ def initial_parameters(
     init = model.init
     bg = 0.05 if model.background else 0.0
     if isinstance(init, dict):
-        return _from_dict(model, init, D, bg, assignment)
+        return _from_dict(model, init, D, bg, assignment, scaling)
     if not isinstance(init, str):
-        means = _given_means(model, init, "init", D)
+        means = scaling.point(_given_means(model, init, "init", D))
         weights, _, full = parameters_from_assignment(assignment(means), means)
         return _start(model, weights, means.copy(), full, bg)
     if model.background:

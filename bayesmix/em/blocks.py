@@ -32,6 +32,8 @@ from numpy.typing import ArrayLike, NDArray
 from bayesmix._validate import check_matrix, check_sample_weight
 from bayesmix.em._base import BaseMixture
 from bayesmix.em._kernels import CHUNK, PARALLEL_MIN_CHUNKS
+from bayesmix.em.scaling import FeatureScaling
+from bayesmix.em.scaling import extent as scaling_extent
 from bayesmix.em.statistics import (
     AssignmentStatistics,
     EStepStatistics,
@@ -41,10 +43,12 @@ from bayesmix.em.statistics import (
 from bayesmix.exceptions import DataError, SpecError
 
 __all__ = [
+    "block_assignment",
     "block_scores",
     "block_statistics",
     "check_model",
     "error_covariances",
+    "fit_scaling",
     "fit_statistics",
     "serial_rows",
 ]
@@ -161,6 +165,12 @@ def block_statistics(
     -------
     EStepStatistics
         The sums over the block's rows, about ``parameters.means``.
+
+    Notes
+    -----
+    Inside :func:`fit_statistics` the rows (given in data units) are converted
+    to the fit's internal units (:mod:`bayesmix.em.scaling`, a no-op for
+    ordinary data), in which ``parameters`` and the statistics are expressed.
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
     n = X.shape[0]
@@ -168,6 +178,8 @@ def block_statistics(
     sw = sw.reshape(-1)
     observed = _observed(model, X)
     S = error_covariances(model, X, X_err, X_cov)
+    scaling = fit_scaling(model, X.shape[1])
+    X, S = scaling.data(X), scaling.covariances(S)
     K, D = parameters.means.shape
     total = EStepStatistics.zeros(K, D)
     for sl in _slices(n, serial):
@@ -180,6 +192,37 @@ def block_statistics(
         )
         total = part if sl.start == 0 else total + part
     return total
+
+
+def fit_scaling(model: BaseMixture, n_features: int) -> FeatureScaling:
+    """Return the internal feature scaling of the fit in progress (identity outside a fit)."""
+    scaling = getattr(model, "_fit_scaling", None)
+    return FeatureScaling.identity(n_features) if scaling is None else scaling
+
+
+def block_assignment(
+    model: BaseMixture,
+    X: ArrayLike,
+    centers: ArrayLike,
+    *,
+    sample_weight: ArrayLike | None = None,
+    fill: ArrayLike | None = None,
+) -> AssignmentStatistics:
+    """Return the assignment statistics of one block of validated rows for given centres.
+
+    :func:`~bayesmix.em.statistics.assignment_statistics` of the rows
+    converted to the internal units of the fit in progress (as
+    :func:`block_statistics`); ``centers`` are in those units, ``fill`` (the
+    column means of all objects) in data units.
+    """
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    scaling = fit_scaling(model, X.shape[1])
+    return assignment_statistics(
+        scaling.data(X),
+        centers,
+        sample_weight=sample_weight,
+        fill=None if fill is None else scaling.point(fill),
+    )
 
 
 def block_scores(
@@ -245,6 +288,7 @@ def fit_statistics(
     init_sample_weight: ArrayLike | None = None,
     assignment: Callable[[NDArray[np.float64]], AssignmentStatistics] | None = None,
     bounding_box: tuple[ArrayLike, ArrayLike] | None = None,
+    extent: tuple[ArrayLike, ArrayLike] | None = None,
     label: str = "",
 ) -> BaseMixture:
     """Fit ``estimator`` by EM from summed block statistics (its own loop, as ``fit``).
@@ -273,6 +317,10 @@ def fit_statistics(
         those of ``init_sample``.
     bounding_box : (array-like, array-like), optional
         Per-feature minimum and maximum of all objects; needed with a background.
+    extent : (array-like, array-like), optional
+        Per-feature minimum and maximum of all objects, for the checks of
+        :func:`bayesmix.em.scaling.choose_scaling` (data float64 cannot fit are
+        refused).  Default: ``bounding_box``, else those of ``init_sample``.
     label : str
         Appended to the ``verbose`` lines (e.g. " (Dask)").
 
@@ -298,11 +346,17 @@ def fit_statistics(
             f"'total_weight' must be a finite number > 0; got {total_weight!r}",
             argument="total_weight",
         )
+    if extent is None:
+        extent = bounding_box if bounding_box is not None else scaling_extent(sample)
+    lo, hi = (np.asarray(e, dtype=np.float64) for e in extent)
+    scaling = estimator._scaling(sample, lo, hi)  # block_* convert rows with it during the fit
+    raw_sample = sample
+    sample = scaling.data(sample)
     if assignment is None:
-        fill = np.nanmean(sample, axis=0) if np.isnan(sample).any() else None
+        fill = np.nanmean(raw_sample, axis=0) if np.isnan(raw_sample).any() else None
 
         def assignment(centers):
-            return assignment_statistics(sample, centers, sample_weight=sw, fill=fill)
+            return block_assignment(estimator, raw_sample, centers, sample_weight=sw, fill=fill)
 
     return estimator._fit_statistics(
         statistics,
@@ -313,5 +367,6 @@ def fit_statistics(
         sample_weight=sw,
         assignment=assignment,
         bounding_box=bounding_box,
+        scaling=scaling,
         label=label,
     )

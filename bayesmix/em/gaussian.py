@@ -23,7 +23,10 @@ class GaussianMixture(BaseMixture):
     tol : float, default 1e-3
         Convergence threshold on the change of the mean log-likelihood per object.
     reg_covar : float, default 1e-6
-        Non-negative value added to the diagonal of every covariance.
+        Non-negative value added to the diagonal of every covariance, in the
+        fit's internal units: the data's own units for features whose robust
+        spread lies in ``[2**-4, 2**20]`` (scikit-learn's convention), units of
+        a power of two near the spread for the others (see Notes).
     max_iter : int, default 100
         EM iterations per restart.
     n_init : int, default 1
@@ -81,6 +84,15 @@ class GaussianMixture(BaseMixture):
     (numba) computes the E-step and the sufficient statistics without storing
     the (n_objects, K) responsibility matrix.
 
+    Features far from unit scale (around 1e100 or 1e-100, or 1e10 next to
+    1e-10) are fitted in internal units ``(x - c_j) / s_j`` with ``s_j`` a
+    power of two near the feature's spread, and the parameters are
+    transformed back exactly (:mod:`bayesmix.em.scaling`); ordinary features
+    are not transformed at all.  Data whose covariances float64 cannot hold
+    (spreads beyond ~3e144 or below ~3e-145, a value ~1e145 spreads from the
+    rest) raise :class:`~bayesmix.exceptions.DataError` naming the feature; a
+    fit never returns NaN parameters.
+
     References
     ----------
     Dempster, Laird & Rubin 1977, JRSS B 39, 1.  Ghahramani & Jordan 1994,
@@ -111,6 +123,13 @@ class GaussianMixture(BaseMixture):
         Returns
         -------
         self
+
+        Raises
+        ------
+        DataError
+            Non-finite values (unless ``nan_policy="marginalize"``), more
+            components than objects, a feature float64 cannot fit (see Notes),
+            a singular covariance.
         """
         X, observed = self._validate_X(X, fitting=True)
         return self._fit(X, None, sample_weight, observed)

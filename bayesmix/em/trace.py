@@ -149,7 +149,9 @@ def em_trace(
         source["sample_weight"],
         as_generator(params["rng"]),
         source["assignment"],
+        source["scaling"],
     )
+    start = source["scaling"].data_parameters(start)  # the states are in data units
     w, mu, full = start.weights, start.means, start.covariances
     bg = start.background_weight
 

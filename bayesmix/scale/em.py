@@ -4,7 +4,7 @@
 blocks in one pass, then hands the estimator's own loop
 (:func:`~bayesmix.em.blocks.fit_statistics`) two callables that sum per-block
 statistics -- :func:`~bayesmix.em.blocks.block_statistics` for every EM
-iteration and :func:`~bayesmix.em.statistics.assignment_statistics` for a start
+iteration and :func:`~bayesmix.em.blocks.block_assignment` for a start
 from given means.  The fit is therefore the in-memory algorithm iteration by
 iteration, whatever the chunking (sums differ in order only).
 """
@@ -27,8 +27,14 @@ from bayesmix.em import (
     XDGaussianMixture,
     compare_candidates,
 )
-from bayesmix.em.blocks import block_scores, block_statistics, check_model, fit_statistics
-from bayesmix.em.statistics import assignment_statistics, sum_statistics
+from bayesmix.em.blocks import (
+    block_assignment,
+    block_scores,
+    block_statistics,
+    check_model,
+    fit_statistics,
+)
+from bayesmix.em.statistics import sum_statistics
 from bayesmix.exceptions import DataError, SpecError
 from bayesmix.scale._dask import (
     REASONS,
@@ -201,7 +207,7 @@ def _fit_blocks(estimator, blocks: _Blocks, init_sample_size: int, rng):
         blocks.delayed(a) for a in (blocks.X, blocks.X_err, blocks.X_cov, blocks.weight)
     )
     stats_fn = dask.delayed(block_statistics, pure=True)
-    assign_fn = dask.delayed(assignment_statistics, pure=True)
+    assign_fn = dask.delayed(block_assignment, pure=True)
     fill = blocks.fill
 
     def statistics(params):
@@ -214,8 +220,10 @@ def _fit_blocks(estimator, blocks: _Blocks, init_sample_size: int, rng):
         )
 
     def assignment(centers):
+        est = dask.delayed(estimator, pure=False)  # carries the fit's internal scaling
         parts = [
-            assign_fn(x, centers, sample_weight=w, fill=fill) for x, w in zip(xb, wb, strict=True)
+            assign_fn(est, x, centers, sample_weight=w, fill=fill)
+            for x, w in zip(xb, wb, strict=True)
         ]
         return sum_statistics(compute(*parts))
 
@@ -229,6 +237,7 @@ def _fit_blocks(estimator, blocks: _Blocks, init_sample_size: int, rng):
         init_sample_weight=ws,
         assignment=assignment,
         bounding_box=blocks.bounding_box if estimator.background else None,
+        extent=blocks.bounding_box,
         label=" (Dask)",
     )
     estimator.persisted_ = bool(blocks.persisted)

@@ -301,3 +301,39 @@ def test_scheduler_context_names_and_errors(fitted, blobs):
     with pytest.raises(SpecError, match="scheduler.*string"):
         with scale.scheduler_context(4):
             pass
+
+
+# ----------------------------------------------------------------------------- issue 13.6
+@pytest.mark.parametrize("xd", [False, True])
+def test_dask_em_on_extreme_scales_is_in_memory_em(big, xd):
+    """Features of order 1e10 and 1e-10 (fitted in internal power-of-two units) and a 1e12
+    offset: the Dask fit converts each block as the in-memory fit converts the array."""
+    X0, w, err0 = big
+    f = np.array([1e10, 1e-10])
+    X, err = X0 * f, err0 * f
+    r = np.random.default_rng(3)
+    X = np.column_stack([X, 1e12 + r.normal(0, 1, len(X))])
+    err = np.column_stack([err, err0[:, 0]])
+    init = X[[5, 4_000, 9_000]]
+    cls = XDGaussianMixture if xd else GaussianMixture
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for max_iter in (1, 5, 20):
+            ref = cls(3, max_iter=max_iter, init=init, tol=0.0)
+            ref.fit(X, X_err=err, sample_weight=w) if xd else ref.fit(X, sample_weight=w)
+            got = scale.fit(
+                cls(3, max_iter=max_iter, init=init, tol=0.0),
+                da.from_array(X, chunks=(1_024, 3)),
+                X_err=da.from_array(err, chunks=(1_024, 3)) if xd else None,
+                sample_weight=da.from_array(w, chunks=1_024),
+            )
+            _same_at(got, ref)
+            assert np.all(np.isfinite(got.means_)) and np.all(np.isfinite(got.covariances_))
+    # the features are resolved: the 1e-10 feature's variance is not reg_covar's 1e-6
+    assert np.all(np.diagonal(ref.full_covariances(), axis1=1, axis2=2)[:, 1] < 1e-18)
+
+
+def test_dask_em_refuses_unrepresentable_data(big):
+    X = big[0] * np.array([1.0, 1e300])
+    with pytest.raises(DataError, match="feature 1 of 'X' spreads over .*cannot be held"):
+        scale.fit(GaussianMixture(3, rng=0), da.from_array(X, chunks=(4_000, 2)))
