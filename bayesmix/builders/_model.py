@@ -130,8 +130,9 @@ class MixtureModel:
     prepare_rows : callable
         ``prepare_rows(table) -> (data, rows)``: validates new objects' data
         (a table or mapping of columns, as the builder takes) the way the
-        builder validated its own; ``data`` holds the used rows, ``rows`` is
-        their :class:`RowRecord`.
+        builder validated its own; ``data`` holds the usable rows' arrays and
+        ``rows`` is the :class:`RowRecord` of every row of ``table`` (which
+        were used, their ids, why the others were not).
     rows : RowRecord
         The builder's own input rows: which were used, their ids, why the
         others were not, and named subsets (``rows.masks``).
