@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bayesmix._files import atomic_write
+from bayesmix._validate import suggest
 from bayesmix.exceptions import DataError, FormatError
 
 if TYPE_CHECKING:  # astropy is imported only when a table is read or written
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # astropy is imported only when a table is read or written
 __all__ = [
     "TABLE_FORMATS",
     "read_table",
+    "readable_formats",
     "table_to_array",
     "write_datatree",
     "write_figure",
@@ -61,6 +63,19 @@ TABLE_FORMATS: dict[str, str] = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
+
+
+def readable_formats() -> list[str]:
+    """Return the astropy format names :func:`read_table` accepts as ``format=``, sorted."""
+    from astropy.io import registry
+    from astropy.table import Table
+
+    formats = registry.get_formats(Table, "Read")
+    return sorted(
+        str(f)
+        for f, dep in zip(formats["Format"], formats["Deprecated"], strict=True)
+        if str(dep) != "Yes"
+    )
 
 
 def _table_format(path: Path, format: str | None) -> tuple[str, str]:
@@ -163,6 +178,11 @@ def read_table(
             f"table file '{p}' does not exist" if not p.exists() else f"'{p}' is not a file"
         )
     fmt, suffix = _table_format(p, format)
+    if format is not None and format not in (known := readable_formats()):
+        raise FormatError(
+            f"cannot read '{p}': unknown table format {format!r}{suggest(format, known)} "
+            f"(astropy reads {', '.join(known)})"
+        )
     _needs_pyarrow(fmt)
     if p.stat().st_size == 0:
         raise DataError(f"cannot read '{p}': the file is empty (0 bytes)", argument="path")

@@ -11,6 +11,7 @@ from astropy.table import MaskedColumn, Table
 from bayesmix.exceptions import DataError, FormatError
 from bayesmix.io import (
     read_table,
+    readable_formats,
     table_to_array,
     write_figure,
     write_json,
@@ -386,3 +387,13 @@ def test_other_reader_warnings_pass_through(tmp_path):
     with pytest.warns(AstropyUserWarning, match="multiple"):
         t = read_table(tmp_path / "t.fits")
     assert list(t["a"]) == [0.0]
+
+
+def test_unknown_format_name_is_a_format_error(tmp_path, table):
+    write_table(table, tmp_path / "t.csv")
+    with pytest.raises(FormatError, match=r"unknown table format 'excel'.*astropy reads ascii"):
+        read_table(tmp_path / "t.csv", format="excel")
+    with pytest.raises(FormatError, match=r"unknown table format 'ascii.cvs'; did you mean"):
+        read_table(tmp_path / "t.csv", format="ascii.cvs")
+    assert "ascii.csv" in readable_formats() and "parquet" in readable_formats()
+    assert len(read_table(tmp_path / "t.csv", format="ascii.csv")) == 3

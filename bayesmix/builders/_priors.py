@@ -286,13 +286,39 @@ def _kwargs(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in spec.items() if k != "dist"}
 
 
+def _check_scalar(name: str, spec: Mapping[str, Any], kwargs: Mapping[str, Any]) -> None:
+    """Without ``shape``/``dims`` the variable is one number: so must every parameter be.
+
+    An array parameter would silently turn the variable into a vector (a
+    ``slope`` of shape (2,)), a different model from the one asked for.
+    """
+    if "shape" in kwargs or "dims" in kwargs or "size" in kwargs:
+        return
+    for param, value in _kwargs(spec).items():
+        if np.ndim(value) > 0:
+            raise option_error(
+                f"must be a number: {name!r} is a single number in this model",
+                repr(value),
+                name=f"priors.{toml_key(name)}.{toml_key(param)}",
+            )
+
+
 def prior_rv(name: str, spec: Mapping[str, Any], **kwargs):
-    """Register the prior ``spec`` as variable ``name`` in the current model."""
+    """Register the prior ``spec`` as variable ``name`` in the current model.
+
+    Without ``shape``/``dims`` in ``kwargs`` the variable is a scalar and an
+    array-valued parameter is a SpecError naming ``priors.<name>.<param>``.
+    """
     cls = _dist_class(spec["dist"], name=f"priors.{name}.dist")
+    _check_scalar(name, spec, kwargs)
     return cls(name, **_kwargs(spec), **kwargs)
 
 
 def prior_dist(name: str, spec: Mapping[str, Any], **kwargs):
-    """Return the unregistered distribution of ``spec`` (for a prior on a derived quantity)."""
+    """Return the unregistered distribution of ``spec`` (for a prior on a derived quantity).
+
+    Scalar unless ``kwargs`` gives a ``shape`` (see :func:`prior_rv`).
+    """
     cls = _dist_class(spec["dist"], name=f"priors.{name}.dist")
+    _check_scalar(name, spec, kwargs)
     return cls.dist(**_kwargs(spec), **kwargs)

@@ -211,7 +211,17 @@ def _parse_source(tab: Mapping[str, Any], where: str, base: Path | None) -> Tabl
             key=f"{where}.path",
         )
     select = _parse_select(tab["select"], f"{where}.select") if "select" in tab else ()
-    fmt = check_str(tab["format"], key=f"{where}.format") if "format" in tab else None
+    fmt = None
+    if "format" in tab:
+        from bayesmix.io import readable_formats
+
+        fmt, known = check_str(tab["format"], key=f"{where}.format"), readable_formats()
+        if fmt not in known:
+            raise option_error(
+                "must be an astropy table format (e.g. 'ascii.csv', 'fits', 'votable', 'parquet')",
+                repr(fmt) + suggest(fmt, known),
+                key=f"{where}.format",
+            )
     if "dataset" in tab:
         name = check_str(tab["dataset"], key=f"{where}.dataset")
         names = available_datasets()

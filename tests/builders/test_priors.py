@@ -133,3 +133,19 @@ def test_builders_check_priors_before_building():
         line_outlier(
             x, 2 * x, np.ones(10), priors={"outlier_sigma": {"dist": "HalfNormal", "sigma": -1}}
         )
+
+
+def test_array_parameter_of_a_scalar_variable_is_refused():
+    # a vector mu would silently make 'slope' a vector (shape (2,)): a different model
+    import pymc as pm
+
+    from bayesmix.builders._priors import prior_dist, prior_rv
+
+    spec = {"dist": "Normal", "mu": [0.0, 1.0], "sigma": 1.0}
+    with pm.Model():
+        with pytest.raises(SpecError, match=r"^'priors.slope.mu' must be a number: 'slope' is"):
+            prior_rv("slope", spec)
+        with pytest.raises(SpecError, match=r"^'priors.b.mu' must be a number"):
+            prior_dist("b", spec)
+        assert prior_rv("means", spec, dims=None, shape=2).type.shape == (2,)
+        assert prior_rv("x", {"dist": "Normal", "mu": 0.0, "sigma": 1.0}).type.shape == ()

@@ -547,3 +547,13 @@ def test_a_column_named_twice_is_an_error_naming_the_entry():
     # one error column may serve two features
     spec = parse_spec(_doc(GM.replace("[builder]", 'X_err = ["e", "e"]\n[builder]')))
     assert spec.data.columns["X_err"] == ("e", "e")
+
+
+def test_unknown_table_format_is_named():
+    with pytest.raises(
+        SpecError, match=r"^\[data\]\.format must be an astropy table format.*got 'excel'"
+    ):
+        parse_spec(_doc(EM.replace("[builder]", 'format = "excel"\n[builder]')))
+    # GPZ: the table before [builder] is [data.population]
+    with pytest.raises(SpecError, match=r"^\[data.population\]\.format .* did you mean 'fits'"):
+        parse_spec(_doc(GPZ.replace("[builder]", 'format = "fitz"\n[builder]')))
