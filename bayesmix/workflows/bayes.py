@@ -456,7 +456,12 @@ def run_bayes(spec, rows, paths, *, overwrite: bool, progress=None, progressbar:
         from bayesmix.io import write_datatree
 
         files["posterior"] = lambda p: write_datatree(fit.idata, p, overwrite=overwrite)
-    figures = _figures(spec, rows, paths, fit, mm, scored, labels, notes)
+    p_objects = (
+        None
+        if fit_cols is None or "p_cluster" not in fit_cols
+        else (fit_cols["p_cluster"][fitted_rows])
+    )
+    figures = _figures(spec, rows, paths, fit, mm, scored, labels, notes, p_objects)
     return finish(result, files=files, figures=figures, report=bayes_report, overwrite=overwrite)
 
 
@@ -497,7 +502,7 @@ def _summary(spec, rows, fit, mm, scored, params, labels, messages, paths):
     return summary
 
 
-def _figures(spec, rows, paths, fit, mm, scored, labels, notes):
+def _figures(spec, rows, paths, fit, mm, scored, labels, notes, p_objects=None):
     figs: dict[str, Callable[[], Any]] = {}
     if "figure_pgm" in paths:
 
@@ -521,7 +526,11 @@ def _figures(spec, rows, paths, fit, mm, scored, labels, notes):
     t = scored.table
     if t is None:
         return figs
-    if "figure_membership" in paths:
+    if "figure_membership" in paths and spec.builder == "cluster_field":
+        zoomed = _cluster_astrometry_figure(spec, fit, t, p_objects)
+        if zoomed is not None:
+            figs["figure_membership"] = zoomed
+    if "figure_membership" in paths and "figure_membership" not in figs:
         cols = scatter_columns(spec)
 
         def membership_fig():
@@ -591,6 +600,36 @@ def _figures(spec, rows, paths, fit, mm, scored, labels, notes):
         if "figure_cmd" in paths:
             figs["figure_cmd"] = cmd
     return figs
+
+
+def _cluster_astrometry_figure(spec, fit, t, p_objects):
+    """Return a drawer of the cluster's pm (and parallax) planes zoomed on it, or None."""
+    from bayesmix.analysis.figures_data import cluster_astrometry
+    from bayesmix.spec import figure_column
+
+    pm = (figure_column(spec, "pmra"), figure_column(spec, "pmdec"))
+    if spec.output.scatter is not None and tuple(spec.output.scatter) != pm:
+        return None  # the user asked for another plane
+    astro = cluster_astrometry(fit, p_objects)
+    if astro is None:
+        return None
+
+    def draw():
+        from bayesmix.plot import plot_astrometry
+
+        cols = [figure_column(spec, n) for n in ("pmra", "pmdec", "parallax")]
+        have_plx = cols[2] in t.colnames and len(astro.mean) == 3
+        xy, _ = table_to_array(t, cols[: 3 if have_plx else 2], source="the table")
+        return plot_astrometry(
+            xy[:, 0],
+            xy[:, 1],
+            np.asarray(t["p_cluster"], dtype=float),
+            parallax=xy[:, 2] if have_plx else None,
+            cluster_mean=astro.mean,
+            cluster_cov=astro.cov,
+        )
+
+    return draw
 
 
 def no_cluster_hint(spec) -> str:
