@@ -365,9 +365,9 @@ def membership_table(
     usable : ndarray of bool, shape (n_rows,)
         Rows to score; the others get NaN probabilities, an empty label and
         an ``unscored_reason`` column (added only when some row is unscored).
-    prefix : str, default "p_"
+    prefix : str, default ``"p_"``
         Probability columns are ``<prefix><label>``.
-    label_column : str, default "component"
+    label_column : str, default ``"component"``
         Column holding the most probable component's label.
     unscored_reason : str, optional
         Text for unscored rows (default: says which columns were missing).
