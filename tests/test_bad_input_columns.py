@@ -435,3 +435,28 @@ def test_constant_feature_is_fitted_or_refused_never_nan(tmp_path):
         p, _ = table_to_array(read_table(tmp_path / "o" / "membership.csv"), ["p_c0", "p_c1"])
         assert np.isfinite(p).all()
         np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# [data.training] / --train: the training sample that gives the weights of a divide
+# --------------------------------------------------------------------------------------------
+
+
+def test_divide_weights_come_from_the_training_table(tmp_path):
+    from bayesmix.gpz import gpz_divide_table
+
+    table, pop = two_blobs(seed=1), two_blobs(200, seed=2)
+    train = two_blobs(seed=3)[:40]  # a different sample: weights differ from table's own
+    for name, t in (("t.csv", table), ("p.csv", pop), ("train.csv", train)):
+        write(tmp_path / name, t)
+    base = ["gpz", "divide", "t.csv", "--pop", "p.csv", "--features", "a,b", "--weight", *FIT]
+    for out, extra in (("own.csv", []), ("train.csv.out.csv", ["--train", "train.csv"])):
+        code, _, err = run_cli([*base, *extra, "--out", out], tmp_path)
+        assert code == 0, err
+    own = read_table(tmp_path / "own.csv")
+    got = read_table(tmp_path / "train.csv.out.csv")
+    want, _ = gpz_divide_table(
+        pop, table, ["a", "b"], train_table=train, weight=True, n_components=2, rng=7
+    )
+    np.testing.assert_allclose(got["weights"], want["weights"], rtol=1e-9)
+    assert not np.allclose(got["weights"], own["weights"])  # the training table mattered

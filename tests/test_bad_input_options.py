@@ -46,6 +46,11 @@ OPTIONS = [
         ["gmm", "fit", "membership.csv", "--columns", "a,b", "--out", ".", "--overwrite"],
         r"membership.csv.*input",
     ),
+    (
+        "run-table-is-input",
+        ["run", "s_out.toml", "--out", ".", "--overwrite"],
+        r"t.csv.*input",
+    ),
     ("seed-negative", [*G, "--seed", "-1", "--out", "o"], r"--seed"),
     ("seed-text", [*G, "--seed", "x", "--out", "o"], r"--seed"),
     ("n-components-zero", [*G, "--n-components", "0", "--out", "o"], r"--n-components must be"),
@@ -151,6 +156,11 @@ KNOWN = {
         "gmm fit membership.csv --out . "
         "--overwrite: the input membership.csv is replaced by the output",
     ),
+    "run-table-is-input": (
+        "lead, workflows.outputs",
+        "bayesmix run s.toml --out . --overwrite with [data].path = 't.csv' and [output].table "
+        "= 't.csv': the input table is replaced by the output table",
+    ),
     "scheduler": (
         "lead, cli",
         "--scheduler nonsense: the line names 'scheduler' (an internal argument), not --scheduler",
@@ -181,6 +191,11 @@ def test_bad_option_is_one_error_naming_it(request, tmp_path, case, argv, messag
     write(tmp_path / "p.csv", two_blobs(seed=3))
     write(tmp_path / "membership.csv", two_blobs())
     write(tmp_path / "afile", "not a folder\n")
+    write(
+        tmp_path / "s_out.toml",
+        'seed = 1\n[data]\npath = "t.csv"\nfeatures = ["a", "b"]\n[builder]\nname = "gmm"\n'
+        'n_components = 2\n[output]\ntable = "t.csv"\nfigures = []\n',
+    )
     quiet = ["--quiet"] if len(argv) > 2 else []  # bare commands take no options
     assert_refused(tmp_path, [*argv, *quiet], 2, message)
 

@@ -152,25 +152,24 @@ def test_damaged_table_is_one_error_naming_the_file(tmp_path, role, case, name, 
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("what", ["missing", "folder", "spec-relative"])
+@pytest.mark.parametrize("what", ["missing", "folder"])
 def test_missing_or_folder_table_names_the_path(tmp_path, role, what):
     good = write(tmp_path / "good.csv", two_blobs())
     if what == "folder":
         (tmp_path / "t.csv").mkdir()
-    if what == "spec-relative":  # exists in the working folder, not next to the spec
-        if role != "run-gmm-spec":
-            pytest.skip("spec paths only")
-        (tmp_path / "specs").mkdir()
-        write(tmp_path / "t.csv", two_blobs())
-        _spec(tmp_path, "t.csv").rename(tmp_path / "specs" / "s.toml")
-        argv = ["run", "specs/s.toml", "--out", "out", "--quiet"]
-        assert_refused(tmp_path, argv, 2, r"\[data\]\.path file '.*specs/t.csv' does not exist")
-        return
     if role == "run-gmm-spec":
         _spec(tmp_path, "t.csv")
     argv = [a.format(bad="t.csv", good=good.name) for a in ROLES[role]] + ["--quiet"]
     pattern = "t.csv' (does not exist|is not a file|has no Parquet file)"
     assert_refused(tmp_path, argv, 2, pattern)
+
+
+def test_spec_paths_resolve_from_the_spec_folder_not_the_working_folder(tmp_path):
+    (tmp_path / "specs").mkdir()
+    write(tmp_path / "t.csv", two_blobs())  # in the working folder, not next to the spec
+    _spec(tmp_path, "t.csv").rename(tmp_path / "specs" / "s.toml")
+    argv = ["run", "specs/s.toml", "--out", "out", "--quiet"]
+    assert_refused(tmp_path, argv, 2, r"\[data\]\.path file '.*specs/t.csv' does not exist")
 
 
 # --------------------------------------------------------------------------------------------
