@@ -328,3 +328,89 @@ def test_fuzzed_csv_through_gmm_fit_never_fails_at_run_time(tmp_path_factory, ca
     np.testing.assert_allclose(p[usable, 0], 1.0)  # one component: probability one
     assert np.isnan(p[~usable, 0]).all()
     assert (reason[~usable] != "").all() and (reason[usable] == "").all()
+
+
+# --------------------------------------------------------------------------------------------
+# Parquet folders over Dask (--dask): the same promises as in memory
+# --------------------------------------------------------------------------------------------
+
+DASK = [
+    "--columns",
+    "a,b",
+    "--n-components",
+    "2",
+    "--n-init",
+    "1",
+    "--seed",
+    "2",
+    "--dask",
+    "--scheduler",
+    "synchronous",
+    "--quiet",
+]
+
+
+def _parts(folder, table, n=3, *, rename=None):
+    folder.mkdir()
+    size = -(-len(table) // n)
+    for i in range(n):
+        part = table[i * size : (i + 1) * size].copy()
+        if rename is not None and i == 1:
+            part.rename_column(*rename)
+        part.write(folder / f"part.{i}.parquet")
+    return folder
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+DASK_FAULTS = {
+    "truncated-part": lambda f: _truncate(f / "part.1.parquet"),
+    "empty-part-file": lambda f: (f / "part.1.parquet").write_bytes(b""),
+    "not-parquet-part": lambda f: (f / "part.1.parquet").write_text(GOOD_CSV),
+}
+DASK_KNOWN = (
+    "lead, workflows/rows.py (Dask rows)",
+    "gmm fit FOLDER --dask with a damaged part: exit 1 with pyarrow's message (ArrowInvalid "
+    "'Parquet magic bytes not found' / 'Parquet file size is 0 bytes'); expected exit 2 naming "
+    "the part file (read_table's checks, or pyarrow's errors caught per file)",
+)
+
+
+@pytest.mark.parametrize("fault", DASK_FAULTS)
+def test_damaged_parquet_part_over_dask_names_the_file(request, tmp_path, fault):
+    known_failure(request, *DASK_KNOWN)
+    folder = _parts(tmp_path / "parts", two_blobs(90))
+    DASK_FAULTS[fault](folder)
+    assert_refused(tmp_path, ["gmm", "fit", "parts", *DASK, "--out", "o"], 2, r"part.1.parquet")
+
+
+def test_parquet_parts_with_other_columns_over_dask_are_named(request, tmp_path):
+    known_failure(
+        request,
+        "lead, workflows/rows.py (Dask rows)",
+        "gmm fit FOLDER --dask where part.1 has column 'c' instead of 'b': exit 1 "
+        '"KeyError: \\"[\'b\'] not in index\\""; expected exit 2 naming the part and the '
+        "column (as the in-memory reader: 'do not share their columns')",
+    )
+    _parts(tmp_path / "parts", two_blobs(90), rename=("b", "c"))
+    assert_refused(tmp_path, ["gmm", "fit", "parts", *DASK, "--out", "o"], 2, r"part.1|'b'")
+
+
+def test_missing_values_over_dask_keep_their_row(tmp_path):
+    t = two_blobs(90)
+    t["a"][[4, 50]] = np.nan
+    t["b"][70] = np.inf
+    _parts(tmp_path / "parts", t)
+    code, _, err = run_cli(["gmm", "fit", "parts", *DASK, "--out", "o"], tmp_path)
+    assert code == 0, err
+    out = pq.read_table(tmp_path / "o" / "membership.parquet").to_pandas()  # a folder
+    np.testing.assert_array_equal(out["id"], t["id"])  # every row, in order
+    reason = out["unscored_reason"].fillna("").to_numpy(dtype=str)
+    bad = np.isin(np.arange(90), [4, 50, 70])
+    assert (reason[bad] != "").all() and (reason[~bad] == "").all()
+    p = out[["p_c0", "p_c1"]].to_numpy(dtype=float)
+    assert np.isnan(p[bad]).all()
+    np.testing.assert_allclose(p[~bad].sum(axis=1), 1.0)
