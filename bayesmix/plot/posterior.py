@@ -169,6 +169,97 @@ def _corner(
     return fig
 
 
+def _n_panels(tree: Any) -> int:
+    """Rows of an arviz_plots pair plot of ``tree``: scalar elements over chain and draw."""
+    post = tree["posterior"]
+    return int(
+        sum(
+            np.prod([da.sizes[d] for d in da.dims if d not in ("chain", "draw")], dtype=int)
+            for da in post.to_dataset().data_vars.values()
+        )
+    )
+
+
+def _selected(tree: Any, names: Sequence[str] | None, drop_redundant: bool):
+    """Return a posterior-only DataTree of ``names`` (all variables when None)."""
+    import xarray as xr
+
+    if drop_redundant:
+        tree = _without_last_element(tree, names)
+    post = tree["posterior"].to_dataset()
+    if names is not None:
+        post = post[list(names)]
+    return xr.DataTree.from_dict({"posterior": post})
+
+
+def _arviz_pair(arviz_plots: Any, tree: Any, kwargs: dict) -> Figure:
+    """Draw ``tree`` with :func:`arviz_plots.plot_pair`, every variable, a square figure.
+
+    arviz_plots refuses more than ``rcParams["plot.max_subplots"]`` (40) panels,
+    i.e. more than 6 variables, so the limit is lifted for this call; with
+    fewer than 100 draws per chain its automatic marginal is an ECDF, so the
+    diagonal is a histogram then (a KDE otherwise), as in the corner grid.
+    """
+    import matplotlib.pyplot as plt
+    from arviz_base import rc_context
+
+    n = _n_panels(tree)
+    post = tree["posterior"]
+    n_draws = int(post.sizes.get("draw", 0))
+    kwargs = dict(kwargs)
+    kwargs.setdefault("marginal_kind", "kde" if n_draws >= 100 else "hist")
+    figure_kwargs = dict(kwargs.pop("figure_kwargs", {}))
+    side = min(1.8 * n + 1.5, 18.0)
+    figure_kwargs.setdefault("figsize", (side, side))
+    figure_kwargs.setdefault("figsize_units", "inches")
+    before = set(plt.get_fignums())
+    try:
+        with rc_context(rc={"plot.max_subplots": None}):
+            pc = arviz_plots.plot_pair(
+                tree, backend="matplotlib", figure_kwargs=figure_kwargs, **kwargs
+            )
+    except Exception:
+        for num in set(plt.get_fignums()) - before:  # a half-drawn figure
+            plt.close(num)
+        raise
+    out = pc.viz["figure"].item()
+    _tidy_grid(out, n)
+    return out
+
+
+def _tidy_grid(fig: Figure, n: int) -> None:
+    """Label only the outer panels of an ``n x n`` pair grid so that ticks never collide.
+
+    Rows share their y variable, so only the first column keeps y tick labels;
+    the diagonal's density axis has no ticks; bottom-row tick labels are slanted.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in fig.axes:
+        spec = ax.get_subplotspec()
+        if spec is None or not ax.axison:
+            continue
+        i, j = spec.rowspan.start, spec.colspan.start
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+        if i == j:
+            ax.set_yticks([])
+        else:
+            ax.yaxis.set_major_locator(MaxNLocator(3))
+            if j > 0:
+                ax.tick_params(labelleft=False)
+        if i == n - 1:
+            ax.tick_params(axis="x", labelrotation=45)
+    w, h = fig.get_size_inches()  # margins for the labels: about an inch, whatever the size
+    fig.subplots_adjust(
+        left=min(1.1 / w, 0.3),
+        right=1 - 0.2 / w,
+        bottom=min(1.0 / h, 0.3),
+        top=1 - 0.2 / h,
+        wspace=0.08,
+        hspace=0.08,
+    )
+
+
 def plot_pair(
     fit: Any,
     var_names: Sequence[str] | None = None,
@@ -178,10 +269,12 @@ def plot_pair(
     bins: int = 30,
     max_points: int = 2000,
     detach: bool = False,
-    drop_redundant: bool = False,
+    drop_redundant: bool = True,
     **kwargs: Any,
 ) -> Figure:
     """Pair plot of posterior draws: marginals on the diagonal, pairs below it.
+
+    Every requested variable is drawn (one row and column per scalar element).
 
     Parameters
     ----------
@@ -195,10 +288,14 @@ def plot_pair(
         makes its own figure).
     kind : {"auto", "arviz", "corner"}, default "auto"
         ``"arviz"``: :func:`arviz_plots.plot_pair` with the matplotlib backend
-        (KDE marginals, chains coloured); ``"corner"``: a plain grid drawn
-        here (histograms and scatter; columns constant over draws omitted);
-        ``"auto"``: arviz_plots when installed and ``fig`` is None, else the
-        corner grid.
+        (chains coloured; marginals are KDEs, or histograms with fewer than
+        100 draws per chain; its 40-panel limit is lifted);
+        ``"corner"``: a plain grid drawn here (histograms and scatter; columns
+        constant over draws omitted); ``"auto"``: arviz_plots when installed
+        and ``fig`` is None, and the corner grid otherwise, when an element
+        is constant over the draws (e.g. the zero upper triangle of a
+        Cholesky factor) or when arviz_plots fails on these draws (unless
+        ``**kwargs`` were given for it: then its error is raised).
     bins : int, default 30
         Histogram bins of the corner grid's marginals.
     max_points : int, default 2000
@@ -206,19 +303,21 @@ def plot_pair(
     detach : bool, default False
         Remove the figure from pyplot's figure manager (for batch jobs that
         save and discard many figures); the Figure stays usable.
-    drop_redundant : bool, default False
+    drop_redundant : bool, default True
         Leave out the last element of each mixing-weight vector
         (:func:`simplex_variables`): with two components ``weights[field]``
         is exactly ``1 - weights[cluster]`` and adds a row and a column of
-        nothing.
+        nothing.  ``False`` draws every element.
     **kwargs
-        Passed to :func:`arviz_plots.plot_pair`.
+        Passed to :func:`arviz_plots.plot_pair` (e.g. ``marginal_kind``,
+        ``figure_kwargs``).
 
     Returns
     -------
     matplotlib.figure.Figure
-        ``fig.get_label()`` is ``"arviz_plots.plot_pair"`` or ``"corner"``,
-        saying which was drawn.
+        ``fig.get_label()`` says which was drawn: ``"arviz_plots.plot_pair"``,
+        ``"corner"``, or ``"corner (<reason>)"`` when ``kind="auto"`` fell
+        back to the corner grid.
     """
     if kind not in ("auto", "arviz", "corner"):
         raise DataError(
@@ -232,20 +331,29 @@ def plot_pair(
             if kind == "arviz":
                 raise
             use_arviz = False
-    if not use_arviz:
-        labels, draws = posterior_columns(fit, var_names, drop_redundant=drop_redundant)
-        out = _corner(labels, draws, fig, bins=bins, max_points=max_points)
-        out.set_label("corner")
-        return out
-    tree = _tree(fit)
-    names = None if var_names is None else list(var_names)
-    if drop_redundant:
-        tree = _without_last_element(tree, names)
-    pc = arviz_plots.plot_pair(tree, var_names=names, backend="matplotlib", **kwargs)
-    out = pc.viz["figure"].item()
-    out.set_label("arviz_plots.plot_pair")
-    if detach:
-        import matplotlib.pyplot as plt
+    label = "corner"
+    if use_arviz:
+        # an unknown name is one DataError whichever way the plot is drawn
+        labels, _ = posterior_columns(fit, var_names, drop_redundant=drop_redundant)
+        tree = _selected(_tree(fit), var_names, drop_redundant)
+        if kind == "auto" and len(labels) < _n_panels(tree):
+            label = "corner (columns constant over the draws left out)"
+        else:
+            try:
+                out = _arviz_pair(arviz_plots, tree, kwargs)
+            except Exception as exc:  # arviz_plots cannot draw these draws: the corner grid can
+                if kind == "arviz" or kwargs:  # arviz_plots was asked for by name or options
+                    raise
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                label = f"corner (arviz_plots failed: {reason})"
+            else:
+                out.set_label("arviz_plots.plot_pair")
+                if detach:
+                    import matplotlib.pyplot as plt
 
-        plt.close(out)
+                    plt.close(out)
+                return out
+    labels, draws = posterior_columns(fit, var_names, drop_redundant=drop_redundant)
+    out = _corner(labels, draws, fig, bins=bins, max_points=max_points)
+    out.set_label(label)
     return out
