@@ -34,6 +34,7 @@ extensions = [
     "numpydoc",
     "myst_nb",
     "bayesmix_api",
+    "bayesmix_layers",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}

@@ -79,3 +79,51 @@ def test_a_broken_reference_fails_the_build(tmp_path):
     missing = [line for line in proc.stderr.splitlines() if "target not found" in line]
     assert any("bayesmix.plot.no_such_function" in line for line in missing), proc.stderr[-3000:]
     assert not any("plot_sky" in line or "bayesmix.sample" in line for line in missing)
+
+
+# ------------------------------------------------------------------ the architecture page
+
+
+def _load(path: Path, name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _layers_extension():
+    pytest.importorskip(
+        "sphinx", reason='the docs extra is not installed: pip install -e ".[docs]"'
+    )
+    return _load(ROOT / "docs" / "_ext" / "bayesmix_layers.py", "bayesmix_layers_under_test")
+
+
+def test_package_map_is_the_tested_layer_rule():
+    """The site's package map reads the LAYERS that tests/test_layout.py enforces, in order."""
+    ext = _layers_extension()
+    layout = _load(ROOT / "tests" / "test_layout.py", "test_layout_under_test")
+    layers = ext.read_layers()
+    assert [set(layer) for layer in layers] == layout.LAYERS
+    # every module of the package is on the map, and every entry is a module
+    assert {m for layer in layers for m in layer} == ext.top_level_modules()
+    assert ext.summary("em").startswith("Expectation-maximisation")
+    assert ext.summary("__main__") == "python -m bayesmix: the same as the bayesmix command."
+
+
+def test_architecture_page_describes_every_layer_entry():
+    """docs/architecture.md has one paragraph (a definition-list entry) per module of the map."""
+    ext = _layers_extension()
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    described = []
+    lines = text.splitlines()
+    for line, following in zip(lines, lines[1:], strict=False):
+        if following.startswith(": "):  # a definition-list term: `name` or `a`, `b`
+            described += [n.strip("`") for n in line.split(", ")]
+    layers = ext.read_layers()
+    layer_of = {m: i for i, layer in enumerate(layers) for m in layer}
+    assert sorted(described) == sorted(layer_of)
+    order = [layer_of[m] for m in described]
+    assert order == sorted(order)  # the paragraphs come in layer order, lowest first
+    assert "{bayesmix-layers}" in text

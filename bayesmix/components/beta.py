@@ -18,15 +18,15 @@ __all__ = ["Beta"]
 class Beta:
     r"""Beta density of shape ``(alpha, beta)`` rescaled to ``[lower, upper]``.
 
-    Parameters read from ``params``
-    -------------------------------
+    Notes
+    -----
+    Parameters read from ``params`` (the mapping given to ``logp``):
+
     alpha, beta : array-like, broadcastable to (..., n_objects)
         Shape parameters, > 0.
     lower, upper : array-like, broadcastable to (..., n_objects)
         The interval (units of ``y``, e.g. mas for a parallax), ``upper > lower``.
 
-    Notes
-    -----
     With :math:`z = (y - l)/(u - l)`,
 
     .. math:: \ln p(y) = (\alpha-1)\ln z + (\beta-1)\ln(1-z) - \ln B(\alpha,\beta) - \ln(u-l)

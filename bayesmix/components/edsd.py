@@ -33,13 +33,13 @@ _LOG2 = math.log(2.0)
 class EDSDDistance:
     r"""EDSD density of true distance: Gamma(3, scale ``length_scale``).
 
-    Parameters read from ``params``
-    -------------------------------
+    Notes
+    -----
+    Parameters read from ``params`` (the mapping given to ``logp``):
+
     length_scale : array-like, broadcastable to (..., n_objects)
         ``L`` (kpc), > 0; the mode of the density is at ``2 L``.
 
-    Notes
-    -----
     .. math:: \ln p(r) = 2\ln r - r/L - \ln 2 - 3\ln L \quad (r > 0),
 
     :math:`-\infty` for :math:`r \le 0`.  It integrates to 1 over
@@ -168,8 +168,10 @@ class EDSDParallax:
         The per-star integration window extends until the log integrand is
         ``drop`` nats below its maximum (relative truncation error ~ e^-drop).
 
-    Parameters read from ``params``
-    -------------------------------
+    Notes
+    -----
+    Parameters read from ``params`` (the mapping given to ``logp``):
+
     length_scale : array-like, broadcastable to (..., n_objects)
         EDSD length scale ``L`` (kpc).
     error_var : array-like of shape (n_objects,)
@@ -184,8 +186,6 @@ class EDSDParallax:
         union window over L's plausible range); with numpy, when absent, the
         exact window for the given L and zp is found per evaluation.
 
-    Notes
-    -----
     With :math:`s = \ln(r/\mathrm{kpc})`, true parallax :math:`e^{-s}` (mas),
 
     .. math:: \ln p(\varpi_n) = \ln\int_{-\infty}^{\infty}

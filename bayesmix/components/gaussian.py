@@ -22,8 +22,10 @@ __all__ = ["Gaussian", "MultivariateGaussian"]
 class Gaussian:
     r"""One-dimensional Gaussian with per-object error variance.
 
-    Parameters read from ``params``
-    -------------------------------
+    Notes
+    -----
+    Parameters read from ``params`` (the mapping given to ``logp``):
+
     mean : array-like, broadcastable to (..., n_objects)
         Component mean ``mu`` (units of ``y``).
     sigma : array-like, broadcastable to (..., n_objects)
@@ -32,8 +34,6 @@ class Gaussian:
     error_var : array-like of shape (n_objects,), optional
         Measurement variance of each object (units of ``y`` squared); default 0.
 
-    Notes
-    -----
     .. math:: \ln p(y_n) = -\tfrac12\left[\ln 2\pi + \ln v_n + (y_n-\mu)^2/v_n\right],
               \quad v_n = \sigma^2 + \sigma_{y,n}^2 .
 
@@ -63,8 +63,10 @@ class MultivariateGaussian:
         Dimension D of the data (static, so the PyTensor graph can pick the
         closed form for D <= 2).
 
-    Parameters read from ``params``
-    -------------------------------
+    Notes
+    -----
+    Parameters read from ``params`` (the mapping given to ``logp``):
+
     mean : array-like of shape (..., 1 or n_objects, D)
         Component mean.
     cov : array-like of shape (..., 1 or n_objects, D, D)
@@ -72,8 +74,6 @@ class MultivariateGaussian:
     error_cov : array-like of shape (n_objects, D, D), optional
         Measurement covariance ``C_n`` of each object; default 0.
 
-    Notes
-    -----
     With ``S_n = V + C_n`` and ``r_n = y_n - mu``,
 
     .. math:: \ln p(y_n) = -\tfrac12\left[D\ln 2\pi + \ln\det S_n + r_n^T S_n^{-1} r_n\right].

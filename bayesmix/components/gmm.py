@@ -27,8 +27,10 @@ class GaussianMixtureDensity:
     n_components : int
         Number K of Gaussians in the field mixture.
 
-    Parameters read from ``params``
-    -------------------------------
+    Notes
+    -----
+    Parameters read from ``params`` (the mapping given to ``logp``):
+
     weights : array-like of shape (..., K)
         Weights of the Gaussians, summing to 1.
     means : array-like of shape (..., K, D)
@@ -38,8 +40,6 @@ class GaussianMixtureDensity:
     error_cov : array-like of shape (n_objects, D, D), optional
         Measurement covariance of each object; default 0.
 
-    Notes
-    -----
     .. math:: \ln p(y_n) = \operatorname{logsumexp}_k\left[\ln \omega_k
               + \ln\mathcal N(y_n \mid \mu_k, V_k + C_n)\right]
 

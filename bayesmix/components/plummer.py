@@ -35,16 +35,16 @@ class Plummer:
         normalised over the region, not truncated), so that new objects
         outside the footprint can still be scored.
 
-    Parameters read from ``params``
-    -------------------------------
+    Notes
+    -----
+    Parameters read from ``params`` (the mapping given to ``logp``):
+
     center : array-like of shape (..., 1, 2)
         Cluster centre ``(xi0, eta0)`` on the tangent plane (deg).
     radius : array-like of shape (..., 1)
         Plummer scale radius ``a`` (deg), which is also the projected half-number
         radius of the untruncated profile.
 
-    Notes
-    -----
     Data ``y`` of shape (n_objects, 2) are gnomonic tangent-plane coordinates
     (deg).  With :math:`R^2 = |y - c|^2`,
 

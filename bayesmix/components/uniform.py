@@ -23,13 +23,13 @@ class Uniform:
         None for 1-D data ``y`` of shape (n_objects,); D for data of shape
         (n_objects, D), where the box is the product of D intervals.
 
-    Parameters read from ``params``
-    -------------------------------
+    Notes
+    -----
+    Parameters read from ``params`` (the mapping given to ``logp``):
+
     lower, upper : array-like, broadcastable to (..., 1) or (..., 1, D)
         Bounds in the units of ``y``, ``upper > lower``.
 
-    Notes
-    -----
     :math:`\ln p(y) = -\sum_d \ln(u_d - l_d)` inside the box and
     :math:`-\infty` outside.  Measurement errors are not convolved: the box is
     assumed much wider than the errors (Hogg, Bovy & Lang 2010, sect. 3).

@@ -1,7 +1,9 @@
 """Figures for bayesmix results (the only subpackage that imports matplotlib or daft).
 
-Every function draws precomputed results, takes an optional ``ax``, returns the
-matplotlib Axes it drew on, and never calls ``plt.show()`` or ``savefig``.
+Every function draws precomputed results (computed in :mod:`bayesmix.analysis`,
+:mod:`bayesmix.em` or the fit), takes an optional ``ax`` (or ``fig`` for
+multi-panel figures), returns the Axes or Figure it drew on, and never calls
+``plt.show()`` or ``savefig``.
 """
 
 from __future__ import annotations
