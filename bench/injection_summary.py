@@ -1,0 +1,185 @@
+"""Summaries of the injection-recovery results (tables in Markdown, maps as a figure).
+
+Reads ``detect.jsonl`` and ``fit.jsonl`` written by ``bench/injection_recovery.py`` and
+writes ``summary.md`` (and ``maps.png`` when matplotlib is there) in the same folder.
+
+* detection rate: the new first pass claims a cluster *and* most of the stars it picks
+  are injected members (``recovered``); the old first pass has no claim, so its rate is
+  only "on target" (most picked stars are members);
+* recall and precision of p(cluster) > 0.5 against the injected truth (median and
+  10th percentile over replicates);
+* calibration: probabilities pooled over runs in 20 bins; expected calibration error
+  ECE = sum_b (n_b / N) |mean p_b - member fraction_b|, over the stars the fits scored;
+* false claims: the fraction of empty sub-fields (``null``) on which a cluster is claimed
+  (by the first pass, and by ``compare_to_field`` after a fit).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _load(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _rate(values: list[bool]) -> str:
+    if not values:
+        return "—"
+    k, n = sum(bool(v) for v in values), len(values)
+    return f"{k}/{n}" if n < 10 else f"{k / n:.2f}"
+
+
+def _grid_table(rows: list[dict], key_r: str, key_c: str, cell) -> str:
+    rv = sorted({r[key_r] for r in rows})
+    cv = sorted({r[key_c] for r in rows})
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[(r[key_r], r[key_c])].append(r)
+    out = [f"| {key_r} \\ {key_c} | " + " | ".join(f"{c:g}" for c in cv) + " |",
+           "|---|" + "---|" * len(cv)]
+    for a in rv:
+        out.append(f"| {a:g} | " + " | ".join(cell(groups.get((a, c), [])) for c in cv) + " |")
+    return "\n".join(out)
+
+
+def ece(recs: list[dict]) -> tuple[float, list[tuple[float, float, int]]]:
+    """Expected calibration error and the pooled reliability bins (mean p, fraction, n).
+
+    The per-run bin sums are added up and passed to
+    :func:`bayesmix.analysis.figures_data.reliability_from_bins` (one formula).
+    """
+    from bayesmix.analysis.figures_data import reliability_from_bins
+
+    n = np.zeros(20)
+    m = np.zeros(20)
+    sp = np.zeros(20)
+    sq = 0.0
+    for r in recs:
+        if r.get("calib_n"):
+            n += r["calib_n"]
+            m += r["calib_members"]
+            sp += r["calib_sum_p"]
+            sq += r.get("calib_sq", float("nan"))
+    if n.sum() == 0:
+        return float("nan"), []
+    rc = reliability_from_bins(n, m, sp, squared_error=sq)
+    bins = [(float(p), float(f), int(k)) for p, f, k in
+            zip(rc.mean_probability, rc.observed_fraction, rc.counts, strict=True) if k > 0]
+    return float(rc.calibration_error), bins
+
+
+def summarize(folder: Path) -> Path:
+    det = [r for r in _load(folder / "detect.jsonl") if not r.get("error")]
+    fit = [r for r in _load(folder / "fit.jsonl") if not r.get("error")]
+    errors = [r for r in _load(folder / "detect.jsonl") + _load(folder / "fit.jsonl")
+              if r.get("error")]
+    lines = ["# Injection-recovery results", "",
+             f"{len(det)} detection runs, {len(fit)} pipeline runs, {len(errors)} failed runs.",
+             ""]
+    for design, kr, kc in (("map", "n", "offset"), ("dispersion", "n", "disp"),
+                           ("distance", "n", "dist")):
+        for host in sorted({r["host"] for r in det if r["design"] == design}):
+            rows = [r for r in det if r["design"] == design and r["host"] == host]
+            lines += [f"## Detection, {design}, host {host}", "",
+                      "New first pass, recovered (claimed and on target):", "",
+                      _grid_table(rows, kr, kc, lambda g: _rate([r["recovered"] for r in g])),
+                      "", "Old find_center, on target:", "",
+                      _grid_table(rows, kr, kc, lambda g: _rate([r["old_on_target"] for r in g])),
+                      ""]
+    nulls = [r for r in det if r["design"] == "null"]
+    if nulls:
+        lines += ["## False claims of the first pass on empty fields", "",
+                  "| host | claims / runs | max z |", "|---|---|---|"]
+        for host in sorted({r["host"] for r in nulls}):
+            g = [r for r in nulls if r["host"] == host]
+            zs = [r["z"] for r in g if r["z"] is not None]
+            lines.append(f"| {host} | {sum(r['found'] for r in g)}/{len(g)} | "
+                         f"{max(zs) if zs else float('nan'):.1f} |")
+        lines.append("")
+    for design, kr, kc in (("map", "n", "offset"), ("dispersion", "n", "disp"),
+                           ("distance", "n", "dist")):
+        for host in sorted({r["host"] for r in fit if r["design"] == design}):
+            rows = [r for r in fit if r["design"] == design and r["host"] == host]
+
+            def med(key):
+                def cell(g):
+                    v = [r[key] for r in g if r.get(key) is not None]
+                    return "—" if not v else f"{np.median(v):.2f}"
+                return cell
+
+            e, _ = ece(rows)
+            lines += [f"## Pipeline, {design}, host {host} (ECE {e:.3f})", "",
+                      "Recall of p > 0.5 (median over replicates):", "",
+                      _grid_table(rows, kr, kc, med("recall")), "",
+                      "Precision of p > 0.5:", "", _grid_table(rows, kr, kc, med("precision")),
+                      "", "compare_to_field claims:", "",
+                      _grid_table(rows, kr, kc, lambda g: _rate([r.get("claim") for r in g])),
+                      ""]
+    if fit:
+        e, bins = ece([r for r in fit if r["design"] != "null"])
+        lines += [f"## Calibration, all pipeline runs (ECE {e:.4f})", "",
+                  "| mean p | member fraction | stars |", "|---|---|---|"]
+        lines += [f"| {p:.3f} | {f:.3f} | {n} |" for p, f, n in bins]
+        fn = [r for r in fit if r["design"] == "null"]
+        if fn:
+            lines += ["", f"compare_to_field claims on empty fields: "
+                      f"{sum(bool(r.get('claim')) for r in fn)}/{len(fn)}"]
+    if errors:
+        lines += ["", "## Failed runs", ""] + [f"- {r['id']}: {r['error']}" for r in errors[:50]]
+    out = folder / "summary.md"
+    out.write_text("\n".join(lines) + "\n")
+    _figure(det, fit, folder)
+    return out
+
+
+def _figure(det, fit, folder: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover
+        return
+    hosts = sorted({r["host"] for r in det if r["design"] == "map"})
+    if not hosts:
+        return
+    fig, axes = plt.subplots(2, len(hosts), figsize=(3.2 * len(hosts), 6), squeeze=False)
+    for j, host in enumerate(hosts):
+        for i, (recs, key, title) in enumerate(((det, "recovered", "detected"),
+                                                 (fit, "recall", "recall"))):
+            rows = [r for r in recs if r["design"] == "map" and r["host"] == host
+                    and r.get(key) is not None]
+            ax = axes[i, j]
+            if not rows:
+                ax.set_axis_off()
+                continue
+            ns = sorted({r["n"] for r in rows})
+            offs = sorted({r["offset"] for r in rows})
+            img = np.full((len(ns), len(offs)), np.nan)
+            for a, n in enumerate(ns):
+                for b, o in enumerate(offs):
+                    v = [float(r[key]) for r in rows if r["n"] == n and r["offset"] == o]
+                    img[a, b] = np.mean(v) if v else math.nan
+            im = ax.imshow(img, origin="lower", vmin=0, vmax=1, cmap="viridis", aspect="auto")
+            ax.set_xticks(range(len(offs)), [f"{o:g}" for o in offs])
+            ax.set_yticks(range(len(ns)), [str(n) for n in ns])
+            ax.set_title(f"{host}: {title}", fontsize=9)
+            ax.set_xlabel("pm offset from field bulk (mas/yr)", fontsize=8)
+            ax.set_ylabel("members", fontsize=8)
+    fig.colorbar(im, ax=axes, shrink=0.6)
+    fig.savefig(folder / "maps.png", dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    print(summarize(Path(__file__).resolve().parent / "results" / "injection_recovery"))
