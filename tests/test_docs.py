@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _sphinx(src: Path, out: Path, doctrees: Path) -> subprocess.CompletedProcess:
-    for name in ("sphinx", "numpydoc", "myst_nb", "furo"):
+    for name in ("sphinx", "numpydoc", "myst_nb", "furo", "sphinx-mathjax-offline"):
         pytest.importorskip(
             name, reason='the docs extra is not installed: pip install -e ".[docs]"'
         )
