@@ -30,7 +30,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from bayesmix.exceptions import SpecError
+from bayesmix.exceptions import DataError, SpecError
 
 __all__ = [
     "EXISTS_MESSAGE",
@@ -49,6 +49,10 @@ EXISTS_MESSAGE = (
 _TMP_SUFFIX = ".bayesmix-tmp"
 _TMP_RE = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]+" + re.escape(_TMP_SUFFIX) + r"$")
 _UNSAFE_CHARS = re.compile(r"[\x00-\x1f/\\:*?\"<>|]")
+#: longest file name a command builds from user input (file systems allow 255 bytes; room is
+#: left for suffixes and the temporaries' prefix)
+_MAX_NAME_BYTES = 200
+_MAX_COMPONENT_BYTES = 255
 
 
 def _os_error(cls: type[OSError], message: str, path: Path) -> OSError:
@@ -63,7 +67,7 @@ def _exists_error(path: Path) -> OSError:
 def safe_name(name: str, *, key: str) -> str:
     """Return ``name`` if it is a safe single file or folder name; else raise naming ``key``.
 
-    A safe name is non-empty, at most 200 characters, is not ``.`` or ``..``,
+    A safe name is non-empty, at most 200 bytes (UTF-8), is not ``.`` or ``..``,
     does not start with ``.`` or ``-``, and has no path separator, control
     character or any of ``: * ? " < > |``.
 
@@ -75,17 +79,20 @@ def safe_name(name: str, *, key: str) -> str:
     if not isinstance(name, str) or not name.strip():
         raise SpecError(f"{key} must be a non-empty name, got {name!r}", key=key)
     bad = _UNSAFE_CHARS.search(name)
+    too_long = len(name.encode("utf-8", "surrogateescape")) > _MAX_NAME_BYTES
     if (
         bad is not None
         or name in (".", "..")
         or name.startswith((".", "-"))
         or name != name.strip()
-        or len(name) > 200
+        or too_long
     ):
         why = (
             f"contains {bad.group()!r}"
             if bad is not None
-            else ("is too long" if len(name) > 200 else "is not a plain name")
+            else (
+                f"is too long (over {_MAX_NAME_BYTES} bytes)" if too_long else "is not a plain name"
+            )
         )
         raise SpecError(
             f"{key} must be a plain file name (letters, digits, '_', '-', '.', spaces; no "
@@ -128,6 +135,8 @@ def check_outputs(
 
     Raises
     ------
+    DataError
+        A path is empty, has a control character or a name over 255 bytes.
     FileExistsError
         An output exists and ``overwrite`` is false (:data:`EXISTS_MESSAGE`).
     IsADirectoryError, NotADirectoryError
@@ -137,6 +146,7 @@ def check_outputs(
     """
     dirs = {os.fspath(f) for f in folders}
     for raw in paths:
+        _check_path_text(raw)
         p = Path(raw)
         is_folder = os.fspath(raw) in dirs
         if p.exists():
@@ -151,6 +161,23 @@ def check_outputs(
             if not overwrite:
                 raise _exists_error(p)
         _writable_folder(p.parent if str(p.parent) else Path("."))
+
+
+def _check_path_text(raw: str | os.PathLike) -> None:
+    """Raise (naming the path) on an empty path, control characters, or an over-long name."""
+    text = str(os.fspath(raw))
+    problem = None
+    if not text.strip():
+        problem = "an output path is empty; give a file or folder name"
+    elif any(ch in text for ch in "\x00\n\r"):
+        problem = f"output path {text!r} has a control character"
+    elif any(
+        len(part.encode("utf-8", "surrogateescape")) > _MAX_COMPONENT_BYTES
+        for part in Path(text).parts
+    ):
+        problem = f"output path '{text}' has a name longer than {_MAX_COMPONENT_BYTES} bytes"
+    if problem is not None:
+        raise DataError(problem, argument="output")
 
 
 def _pid_alive(pid: int) -> bool:

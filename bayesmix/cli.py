@@ -64,6 +64,17 @@ _seed = _int_type(0, "a non-negative integer")
 _positive_int = _int_type(1, "a positive integer")
 
 
+def _out_type(text: str) -> str:
+    """Check an output path: not empty, no control characters, no name over 255 bytes."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    if any(ch in text for ch in "\x00\n\r"):
+        raise argparse.ArgumentTypeError(f"has a control character: {text!r}")
+    if any(len(part.encode("utf-8", "surrogateescape")) > 255 for part in text.split(os.sep)):
+        raise argparse.ArgumentTypeError("has a name longer than 255 bytes")
+    return text
+
+
 def _float_type(text: str) -> float:
     try:
         return float(text)
@@ -164,6 +175,7 @@ def _add_demo(sub) -> None:
     )
     demo.add_argument(
         "--out",
+        type=_out_type,
         default="out/demo",
         metavar="DIR",
         help="output folder (default: out/demo); the full model's go to DIR/full",
@@ -189,7 +201,11 @@ def _add_run(sub) -> None:
     )
     run.add_argument("spec", metavar="SPEC", help="the spec file (TOML)")
     run.add_argument(
-        "--out", default=None, metavar="DIR", help="output folder (default: out/<spec name>)"
+        "--out",
+        type=_out_type,
+        default=None,
+        metavar="DIR",
+        help="output folder (default: out/<spec name>)",
     )
     _spec_options(run)
     _dask_options(run, fit_rows_default="20000")
@@ -249,7 +265,9 @@ def _add_gmm(sub) -> None:
         default=1e-5,
         help="EM convergence tolerance on the mean log-likelihood (default: 1e-5)",
     )
-    fit.add_argument("--out", default="out/gmm", metavar="DIR", help="output folder")
+    fit.add_argument(
+        "--out", type=_out_type, default="out/gmm", metavar="DIR", help="output folder"
+    )
     fit.add_argument(
         "--seed",
         type=_seed,
@@ -339,6 +357,7 @@ def _add_gpz(sub) -> None:
         p.add_argument("--seed", type=_seed, default=0, metavar="N", help="random seed (0)")
         p.add_argument(
             "--out",
+            type=_out_type,
             default=None,
             metavar="PATH",
             help=f"output file (default: next to the input, <name>_{action}.csv)",
@@ -405,8 +424,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _missing_action(parser: argparse.ArgumentParser) -> int:
+    actions = next(
+        (sorted(a.choices) for a in parser._actions if isinstance(a, argparse._SubParsersAction)),
+        [],
+    )
     print(
-        f"bayesmix: error: choose an action, e.g. 'fit' (see '{parser.prog} --help')",
+        f"bayesmix: error: choose an action, e.g. '{actions[0]}' ({', '.join(actions)}; see "
+        f"'{parser.prog} --help')",
         file=sys.stderr,
     )
     return EXIT_USAGE
@@ -439,7 +463,7 @@ def _dask(args) -> tuple[bool, str]:
 def _option_names(exc: Exception, keys: dict[str, str] | None) -> Exception:
     """Return ``exc`` naming the command-line option instead of the spec key it set."""
     key = getattr(exc, "key", None) or getattr(exc, "argument", None)
-    for spec_key, option in (keys or {}).items():
+    for spec_key, option in sorted((keys or {}).items(), key=lambda kv: -len(kv[0])):
         if key is not None and str(key).startswith(spec_key):
             return _UsageError(str(exc).replace(spec_key, option, 1))
     return exc
@@ -454,6 +478,7 @@ def _run(args, spec, out, *, paths=None, keys: dict[str, str] | None = None) -> 
     from bayesmix.exceptions import DataError, SpecError
     from bayesmix.workflows.run import run_spec
 
+    keys = {**(keys or {}), "scheduler": "--scheduler", "fit_rows": "--fit-rows"}
     use_dask, option = _dask(args)
     try:
         result = run_spec(
@@ -542,9 +567,11 @@ def _run_spec(args) -> int:
 
 
 def _split(text: str, option: str) -> list[str]:
-    items = [c.strip() for c in text.split(",") if c.strip()]
-    if not items:
+    items = [c.strip() for c in text.split(",")]
+    if not any(items):
         raise _UsageError(f"{option} must name at least one column")
+    if not all(items):
+        raise _UsageError(f"{option} has an empty entry in {text!r} (two commas, or one at an end)")
     dup = next((c for i, c in enumerate(items) if c in items[:i]), None)
     if dup is not None:
         raise _UsageError(f"{option} names {dup!r} twice")
@@ -627,12 +654,17 @@ def _run_gpz(args) -> int:
     doc = {"name": "gpz", "seed": args.seed, "data": data, "builder": builder}
     keys = {
         "[data].path": args.table,
+        "[data.population].path": "--pop",
         "[data.population]": "--pop",
+        "[data.training].path": "--train",
         "[data.training]": "--train",
         "[data].features": "--features",
+        "[builder].n_components": "--n-components",
+        "[builder].n_init": "--n-init",
         "[builder].max_weight": "--max-weight",
         "[builder].eta": "--eta",
         "[builder].threshold": "--threshold",
+        "[builder].assign": "--assign",
         "[builder].error_prefix": "--errors",
     }
     spec = _command_spec(doc, keys)

@@ -203,17 +203,6 @@ SPECS = [
 
 #: failing today: case -> (owner, exact failure)
 KNOWN = {
-    "name-long": (
-        "lead, _files.safe_name",
-        "name = 150 x 'e-acute' (150 characters, 300 UTF-8 bytes): accepted (the limit counts "
-        "characters, 200), then the fit runs and writing out/<name> fails with exit 1 "
-        "'File name too long'; expected exit 2 naming the key, before fitting (limit the "
-        "UTF-8 byte length, leaving room for the temporary-name affixes)",
-    ),
-    "table-long": (
-        "lead, _files.safe_name",
-        "[output].table = 150 x 'e-acute' + '.csv': the same as name-long",
-    ),
 }
 
 

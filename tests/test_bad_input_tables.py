@@ -197,11 +197,6 @@ UNUSABLE_KNOWN = {
         "helper A, gpz.feature_matrix",
         "exit 1 'ValueError: could not convert string to float'; expected exit 2 naming 'b'",
     ),
-    ("gpz-weights-train", "all-missing"): (
-        "lead, workflows/gpz.py",
-        "\"'X_train' must have at least 1 row(s); got 0\" names an internal argument; expected "
-        "the training table and its feature with no usable row",
-    ),
 }
 
 

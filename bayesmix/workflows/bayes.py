@@ -386,6 +386,7 @@ def run_bayes(spec, rows, paths, *, overwrite: bool, progress=None, progressbar:
     mm, fitted_rows, reasons = build_model(spec, table, selected)
     check_pair_vars(spec, mm)
     labels = [str(v) for v in mm.component_labels]
+    rows.check_new_columns(_dtypes(labels))  # before sampling
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

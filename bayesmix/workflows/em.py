@@ -198,6 +198,8 @@ def run_em(spec, rows, paths, *, overwrite: bool, progress=None, verbose: bool =
     feats = [str(f) for f in spec.data.features]
     settings = em_settings(spec.options)
     source = rows.source
+    largest = max(settings["candidates"])
+    rows.check_new_columns([f"p_c{k}" for k in range(largest)] + ["component", REASON_COLUMN])
 
     def features(t):
         return table_to_array(t, feats, source=source)

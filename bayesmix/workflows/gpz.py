@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from bayesmix.exceptions import DataError
 from bayesmix.workflows.outputs import (
     REASON_COLUMN,
     RunResult,
@@ -33,12 +34,34 @@ _FIT_OPTIONS = ("n_components", "n_init", "tol", "scale", "covariance_type")
 _WEIGHT_OPTIONS = ("max_weight", "min_weight", "eta")
 
 
+def _check_error_columns(t, spec, prefix, source: str) -> None:
+    """Refuse (naming ``[builder].error_prefix``) features whose error column is missing."""
+    from bayesmix.gpz import parse_feature
+
+    for expr in spec.data.features:
+        for _, col in parse_feature(expr, t.colnames):
+            err = prefix[1] + col[len(prefix[0]) :] if col.startswith(prefix[0]) else None
+            if err is None or err not in t.colnames:
+                what = (
+                    f"error column {err!r} is not in {source}"
+                    if err is not None
+                    else f"column {col!r} does not start with {prefix[0]!r}"
+                )
+                raise DataError(
+                    f"[builder].error_prefix {':'.join(prefix)!r} gives no error column for "
+                    f"{col!r} (in feature {expr!r}): {what}",
+                    argument="[builder].error_prefix",
+                )
+
+
 def _features(t, spec):
     """Features (and errors) of a table; which rows are usable; why the others are not."""
     from bayesmix.gpz import feature_matrix
 
     o = spec.options
     prefix = tuple(o["error_prefix"]) if "error_prefix" in o else None
+    if prefix is not None:
+        _check_error_columns(t, spec, prefix, spec.data.source.name)
     X, E = feature_matrix(
         t, list(spec.data.features), error_prefix=prefix, name=spec.data.source.name
     )
@@ -66,6 +89,18 @@ def _fit(spec, rows, progress):
         X, E, ok, _ = _features(train, spec)
         Xt = X[sel & ok]
         Et = None if E is None else E[sel & ok]
+    K = int(spec.settings()["n_components"])
+    for what, n_ok, key in (
+        ("population", int(okp.sum()), "[data.population]"),
+        ("training sample", None if Xt is None else len(Xt), "[data]"),
+    ):
+        if n_ok is not None and n_ok < K:
+            raise DataError(
+                f"the {what} ({key}) has {n_ok} row(s) with every feature (and error) usable, "
+                f"fewer than the {K} mixture components; fix the missing values or use fewer "
+                "components",
+                argument=key,
+            )
     if progress:
         progress(
             f"fitting the population mixture ({int(okp.sum())} rows)"
@@ -214,7 +249,13 @@ def gpz_report(summary: dict[str, Any]) -> str:
         ]
     if f["population_rows"] < f["population_of_rows"]:
         lines.append(
-            f"mixtures fitted on seeded samples of at most {summary['dask']['fit_rows']} rows"
+            f"population mixture fitted on {f['population_rows']} of its "
+            f"{f['population_of_rows']} rows"
+            + (
+                f" (a seeded sample of at most {summary['dask']['fit_rows']})"
+                if "dask" in summary
+                else " (the others miss a feature or error)"
+            )
         )
     lines += [f"not scored: {c} row(s): {r}" for r, c in d["unscored_reasons"].items()]
     lines += [f"warning: {m}" for m in summary["warnings"]]
@@ -242,6 +283,14 @@ def run_gpz(spec, rows, paths, *, overwrite: bool, progress=None):
     """
     from bayesmix.gpz import kl_score, weight_diagnostics
 
+    o = spec.settings()
+    K = int(o["n_components"])
+    if spec.kind == "gpz_weights":
+        planned = ["weights"]
+    else:
+        planned = ["best", *[f"m{k}" for k in range(K)], *[f"p{k}" for k in range(K)]]
+        planned += (["weights"] if o.get("weight") else []) + ["unassigned"]
+    rows.check_new_columns([*planned, REASON_COLUMN])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         augment, Xp, Xt, fit = _fit(spec, rows, progress)

@@ -33,6 +33,7 @@ __all__ = [
     "RunResult",
     "caught_messages",
     "check_output_paths",
+    "check_run_outputs",
     "count_reasons",
     "finish",
     "fit_figures",
@@ -160,6 +161,43 @@ def check_output_paths(
     folders = [os.fspath(paths["table"])] if dask else []
     check_outputs(paths.values(), overwrite=overwrite, folders=folders)
     return paths
+
+
+def _input_paths(spec) -> list[Path]:
+    d = spec.data
+    sources = [d.source, d.population, getattr(d, "training", None)]
+    return [Path(s.path).resolve() for s in sources if s is not None and s.path is not None]
+
+
+def check_run_outputs(spec, paths, *, dask: bool) -> None:
+    """Refuse, before any fitting, outputs that are inputs or whose table format is unknown.
+
+    Raises
+    ------
+    DataError
+        An output path is one of the spec's input tables (or inside an input
+        folder), or a table output's name has no known table ending.
+    """
+    from bayesmix.io import TABLE_FORMATS
+
+    inputs = _input_paths(spec)
+    for kind, raw in paths.items():
+        p = Path(raw).resolve()
+        for src in inputs:
+            if p == src or (src.is_dir() and src in p.parents):
+                raise DataError(
+                    f"output '{raw}' ({kind}) would replace the input '{src}'; choose another "
+                    "output path or folder",
+                    argument="output",
+                )
+        if kind in ("table", "divide") and not (dask and kind == "table"):
+            name = p.name.lower()
+            if not any(name.endswith(e) for e in TABLE_FORMATS):
+                raise DataError(
+                    f"output '{raw}' has no table ending; use one of "
+                    f"{', '.join(sorted(TABLE_FORMATS))}",
+                    argument="output",
+                )
 
 
 def new_columns(

@@ -112,6 +112,10 @@ class MemoryRows:
         """Short name of the data source for messages."""
         return self.spec.data.source.name
 
+    def check_new_columns(self, names) -> None:
+        """Refuse (before any fitting) new column names that an input column already has."""
+        new_columns(self.table.colnames, dict.fromkeys(names), source=self.source)
+
     def fit_table(self, fit_rows: int | None = None):
         """Return the rows a fit sees: (table, selected mask, number of rows drawn from)."""
         return self.table, self.selected, int(self.selected.sum())
@@ -344,6 +348,10 @@ class DaskRows:
         sample = pd.concat(frames, axis=0) if frames else ddf._meta
         sample = sample.reset_index(drop=True)
         return _frame_to_table(sample, [str(c) for c in sample.columns]), total
+
+    def check_new_columns(self, names) -> None:
+        """Refuse (before any fitting) new column names that an input column already has."""
+        new_columns(self.part.names, dict.fromkeys(names), source=self.source)
 
     def fit_table(self, fit_rows: int | None = None):
         """Return a seeded sample of the selected rows: (table, all-true mask, rows drawn from)."""

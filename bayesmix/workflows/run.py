@@ -40,6 +40,7 @@ from pathlib import Path
 from bayesmix.workflows.outputs import (
     RunResult,
     check_output_paths,
+    check_run_outputs,
     fit_figures,
     output_paths,
     posterior_filename,
@@ -129,6 +130,7 @@ def run_spec(
         written = {k: Path(v) for k, v in paths.items()}
         folders = [os.fspath(written["table"])] if use_dask and "table" in written else []
         check_outputs(written.values(), overwrite=overwrite, folders=folders)
+    check_run_outputs(spec, written, dask=use_dask)
     ctx: contextlib.AbstractContextManager = contextlib.nullcontext()
     if use_dask:
         from bayesmix.scale import scheduler_context
