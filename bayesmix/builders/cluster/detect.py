@@ -106,6 +106,8 @@ SKY_EXCESS = 0.25
 Z_MIN = 5.0
 _EULER = 0.5772156649015329
 _SKY_CELLS = 64
+#: fewer usable rows than this: no search (find_center falls back to the density peak)
+_MIN_ROWS = 20
 #: the shell around an aperture is counted on at most this many stars of its pool
 _SHELL_STARS = 8000
 
@@ -536,6 +538,12 @@ def detect_cluster(
     if v["pmra"] is None or v["pmdec"] is None:
         raise DataError("detect_cluster needs the 'pmra' and 'pmdec' columns", argument="data")
     n_rows = v["pmra"].size
+    if (
+        v["parallax"] is not None
+        and np.sum(np.isfinite(v["parallax"]) & np.isfinite(v["pmra"]) & np.isfinite(v["pmdec"]))
+        < _MIN_ROWS
+    ):
+        v["parallax"] = v["parallax_error"] = None  # (almost) no parallaxes: proper motions only
     parts = [v["pmra"], v["pmdec"]] + ([v["parallax"]] if v["parallax"] is not None else [])
     A = np.column_stack(parts)
     ok = np.isfinite(A).all(axis=1)
@@ -773,7 +781,12 @@ def find_center(
         if get(f) is None:
             raise DataError(f"'data' has no column {cols.get(f, f)!r}", argument="data")
     det = None
-    if get("pmra") is not None and get("pmdec") is not None:
+    pmra, pmdec = get("pmra"), get("pmdec")
+    if (
+        pmra is not None
+        and pmdec is not None
+        and np.sum(np.isfinite(pmra) & np.isfinite(pmdec)) >= _MIN_ROWS
+    ):
         det = detect_cluster(data, z_min=z_min, columns=columns, rng=rng)
         selected = det.selected
         known = {
@@ -781,7 +794,7 @@ def find_center(
             "pmdec": None if det.pm_center is None else det.pm_center[1],
             "parallax": det.parallax,
         }
-    else:
+    else:  # no proper motions (or too few stars): the density-excess peak, no significance
         F = np.column_stack([get(f) for f in features])
         fin = np.isfinite(F).all(axis=1)
         c = _excess_peak(F[fin], bandwidth)
