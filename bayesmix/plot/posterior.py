@@ -7,10 +7,24 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from bayesmix.exceptions import DataError
 
 __all__ = ["plot_pair", "posterior_columns", "simplex_variables"]
+
+
+class _InnerLocator(MaxNLocator):
+    """MaxNLocator without ticks in the outer 12 % of the axis.
+
+    In a grid of panels the label of a tick at one panel's right edge would run
+    into the label at the next panel's left edge.
+    """
+
+    def __call__(self):
+        lo, hi = sorted(self.axis.get_view_interval())
+        pad = 0.12 * (hi - lo)
+        return [t for t in super().__call__() if lo + pad <= t <= hi - pad]
 
 
 def _tree(fit: Any):
@@ -132,8 +146,6 @@ def _without_last_element(tree: Any, names: Sequence[str] | None):
 def _corner(
     labels: Sequence[str], draws: np.ndarray, fig: Figure | None, *, bins: int, max_points: int
 ) -> Figure:
-    from matplotlib.ticker import MaxNLocator
-
     n = len(labels)
     if fig is None:
         fig = Figure(figsize=(min(2.2 * n, 14), min(2.2 * n, 14)))
@@ -153,9 +165,9 @@ def _corner(
                     draws[::step, j], draws[::step, i], s=2, alpha=0.3, color="k", linewidths=0
                 )
             # few ticks, slanted, so that neighbouring panels' labels do not collide
-            ax.xaxis.set_major_locator(MaxNLocator(3))
+            ax.xaxis.set_major_locator(_InnerLocator(3))
             if i != j:
-                ax.yaxis.set_major_locator(MaxNLocator(3))
+                ax.yaxis.set_major_locator(_InnerLocator(3))
             if i == n - 1:
                 ax.set_xlabel(labels[j])
                 ax.tick_params(axis="x", labelrotation=45)
@@ -233,18 +245,16 @@ def _tidy_grid(fig: Figure, n: int) -> None:
     Rows share their y variable, so only the first column keeps y tick labels;
     the diagonal's density axis has no ticks; bottom-row tick labels are slanted.
     """
-    from matplotlib.ticker import MaxNLocator
-
     for ax in fig.axes:
         spec = ax.get_subplotspec()
         if spec is None or not ax.axison:
             continue
         i, j = spec.rowspan.start, spec.colspan.start
-        ax.xaxis.set_major_locator(MaxNLocator(3))
+        ax.xaxis.set_major_locator(_InnerLocator(3))
         if i == j:
             ax.set_yticks([])
         else:
-            ax.yaxis.set_major_locator(MaxNLocator(3))
+            ax.yaxis.set_major_locator(_InnerLocator(3))
             if j > 0:
                 ax.tick_params(labelleft=False)
         if i == n - 1:

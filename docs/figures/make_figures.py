@@ -35,6 +35,7 @@ from bayesmix.plot import (
     plot_radial_profile,
     plot_reliability,
 )
+from bayesmix.workflows.bayes import pair_variables
 
 HERE = Path(__file__).resolve().parent
 
@@ -64,7 +65,7 @@ def main() -> None:
             t, features=("ra", "dec", "parallax", "pmra", "pmdec"), correlations=False, rng=1
         )
     _save(plot_pgm(full), "pgm_cluster_field_full.png")
-    # 2-D proper motions: the planes zoomed on the cluster, probabilities, pair plot
+    # 2-D proper motions: the planes zoomed on the cluster, probabilities
     mm, fit, p = _fit(t, ("pmra", "pmdec"))
     ca = cluster_astrometry(fit, p)
     fig = plot_astrometry(
@@ -74,16 +75,9 @@ def main() -> None:
     fig = Figure(figsize=(6, 4.5), layout="constrained")
     plot_probability_histogram(probability_histogram(p), ax=fig.add_subplot())
     _save(fig, "probability_histogram.png")
-    fig = plot_pair(
-        fit,
-        ["cluster_pmra", "cluster_pmdec", "cluster_pm_dispersion", "weights"],
-        kind="corner",
-        fig=Figure(figsize=(7, 7), layout="constrained"),
-        drop_redundant=True,
-    )
-    _save(fig, "pair.png")
-    # full model: radial profile and distance
+    # full model: the pair plot a run draws (its default variables), radial profile, distance
     mm, fit, p = _fit(t, ("ra", "dec", "parallax", "pmra", "pmdec"))
+    _save(plot_pair(fit, pair_variables(fit, mm), detach=True), "pair.png")
     profile, model, background = fitted_radial_profile(fit, p)
     fig = Figure(figsize=(6, 4.5), layout="constrained")
     plot_radial_profile(profile, model, background=background, ax=fig.add_subplot())
