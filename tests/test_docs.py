@@ -49,6 +49,7 @@ def test_docs_build_without_warnings(tmp_path):
     for page in (
         "index",
         "getting_started",
+        "architecture",
         "figures",
         "api/index",
         "citation",
@@ -60,6 +61,14 @@ def test_docs_build_without_warnings(tmp_path):
     assert "plot_zoomed_membership" in api
     # the API pages are generated from the package: one per public module
     assert (out / "api" / "generated" / "bayesmix.em.html").is_file()
+    # the package map is generated from tests/test_layout.py's LAYERS
+    arch = (out / "architecture.html").read_text()
+    assert "bayesmix.workflows" in arch and "bayesmix._validate" in arch
+    # math is rendered by the MathJax copied into the site, nothing is loaded from a CDN
+    assert (out / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    page = (out / "notebooks" / "01_line_with_outliers.html").read_text()
+    assert 'src="../_static/mathjax/tex-chtml.js"' in page
+    assert "cdn.jsdelivr" not in page
 
 
 @pytest.mark.slow
