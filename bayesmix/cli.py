@@ -394,6 +394,62 @@ def _add_gpz(sub) -> None:
     gpz.set_defaults(handler=lambda args: _missing_action(gpz))
 
 
+def _add_survey(sub) -> None:
+    p = sub.add_parser(
+        "survey",
+        help="fit many clusters from one catalogue (one Dask task per cluster)",
+        description="Fit a cluster-vs-field model to every cluster of a list (name, ra, dec, "
+        "radius in deg, optional pmra, pmdec, parallax hints) from one catalogue: a Parquet "
+        "file, folder or glob, or a HATS catalogue (read with LSDB). Each cluster is one task: "
+        "cut the cone, fit the template spec (seed from the cluster's name), write "
+        "members/<name>.parquet and results/<name>.json. At the end clusters.parquet and "
+        "clusters.csv (one row per cluster: status ok / no cluster / failed, parameters, "
+        "counts, evidence, diagnostics, wall time) and survey.json. A rerun skips the "
+        "clusters already finished.",
+    )
+    p.add_argument("catalogue", metavar="CATALOGUE", help="Parquet file, folder or glob, or HATS")
+    p.add_argument(
+        "--clusters", required=True, metavar="LIST", help="cluster list (CSV, ECSV, FITS, ...)"
+    )
+    p.add_argument(
+        "--spec",
+        default="pm2d",
+        metavar="TEMPLATE",
+        help="template spec: a TOML file, or pm2d / full (bundled; default pm2d)",
+    )
+    p.add_argument(
+        "--out", type=_out_type, default="out/survey", metavar="DIR", help="survey folder"
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="a dask.distributed scheduler address (tcp://host:8786), or synchronous (in "
+        "this process); default: a LocalCluster of --workers processes",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="workers of the default LocalCluster (default: the number of cores)",
+    )
+    for name, help_ in (
+        ("--draws", "posterior draws per chain (default: the template's)"),
+        ("--tune", "tuning steps per chain (default: the template's)"),
+        ("--chains", "number of chains (default: the template's)"),
+    ):
+        p.add_argument(
+            name,
+            type=_positive_int if name != "--tune" else _seed,
+            default=None,
+            metavar="N",
+            help=help_,
+        )
+    _quiet_overwrite(p)
+    p.set_defaults(handler=_run_survey)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``bayesmix`` command."""
     from bayesmix import __version__
@@ -415,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_gmm(sub)
     _add_gpz(sub)
+    _add_survey(sub)
     return parser
 
 
@@ -682,13 +739,40 @@ def _run_gpz(args) -> int:
 # --------------------------------------------------------------------------------------------
 
 
+def _run_survey(args) -> int:
+    from bayesmix.workflows.survey import run_survey
+
+    result = run_survey(
+        args.catalogue,
+        args.clusters,
+        args.out,
+        template=args.spec,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        overwrite=args.overwrite,
+        progress=_progress(args),
+    )
+    if not args.quiet:
+        c = result.counts
+        print(
+            f"{len(result.rows)} clusters: {c['ok']} ok, {c['no cluster']} no cluster, "
+            f"{c['failed']} failed ({c['skipped']} finished in an earlier run); wrote "
+            + ", ".join(str(p) for p in result.paths.values())
+        )
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``bayesmix`` command; return its exit code (:data:`EXIT_CODES`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is None:
         print(
-            "bayesmix: error: choose a COMMAND: run, demo, gmm or gpz (see 'bayesmix --help')",
+            "bayesmix: error: choose a COMMAND: run, demo, gmm, gpz or survey (see 'bayesmix "
+            "--help')",
             file=sys.stderr,
         )
         return EXIT_USAGE
