@@ -27,7 +27,8 @@ Modes: ``detect`` runs the first pass only (the new detection and, for compariso
 the old density-excess ``find_center``); ``fit`` runs the package's pipeline: the
 first pass, ``cluster_field`` (2-D proper motions, XD field with 3 Gaussians),
 ``bayesmix.inference.sample`` (short chains), ``membership_table`` and
-``compare_to_field``, and scores p > 0.5 against the injected truth (recall,
+``compare_to_field`` (``--features full`` or ``astrometric`` for the 5-D or 3-D
+models, results in ``fit_<features>.jsonl``), and scores p > 0.5 against the injected truth (recall,
 precision) and the calibration (probabilities binned in 20 bins, pooled later into
 a reliability curve and the expected calibration error).
 
@@ -40,7 +41,8 @@ Usage::
     python bench/injection_recovery.py run --mode detect --design map --reps 10
     python bench/injection_recovery.py run --mode fit --design map --reps 2 --draws 300
     python bench/injection_recovery.py run --mode detect --design null --reps 50
-    python bench/injection_recovery.py run --mode fit --design map --hosts ra45 --limit 3
+    python bench/injection_recovery.py run --mode fit --design map --hosts ra45 --limit 3 \\
+        --match "n=200|" "offset=10.0"
     python bench/injection_recovery.py summarize
 """
 
@@ -83,6 +85,11 @@ HOSTS: dict[str, dict[str, Any]] = {
         "cut": {"pm": (20.077, -45.503, 6.0), "parallax": (7.346, 2.0)},
         "borrow_from": "ra45",
     },
+}
+FEATURES = {
+    "pm2d": ("pmra", "pmdec"),
+    "astrometric": ("parallax", "pmra", "pmdec"),
+    "full": ("ra", "dec", "parallax", "pmra", "pmdec"),
 }
 N_GRID = (20, 50, 100, 200, 500, 1000, 2000)
 OFFSETS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
@@ -267,7 +274,8 @@ def fit_record(table, inj, p, seed: int, args) -> dict[str, Any]:
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mm = cluster_field(table, features=("pmra", "pmdec"), field="gmm", field_components=3,
+        mm = cluster_field(table, features=FEATURES[args.features], field="gmm",
+                           field_components=3,
                            field_fit="xd", correlations=HOSTS[p["host"]].get("correlations",
                                                                             True),
                            rng=seed, **hints)
@@ -308,13 +316,17 @@ def _rhat_max(fit):
 
 def run(args) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"{args.mode}.jsonl"
+    name = args.mode if args.mode == "detect" or args.features == "pm2d" else (
+        f"fit_{args.features}")
+    path = OUT / f"{name}.jsonl"
     done = set()
     if path.exists():
         with open(path) as f:
             done = {json.loads(line)["id"] for line in f if line.strip()}
     todo = [p for d in args.design for p in points(d, args.hosts, args.reps)
             if p["id"] not in done]
+    for m in args.match:
+        todo = [p for p in todo if m in p["id"]]
     if args.limit:
         todo = todo[: args.limit]
     print(f"{len(todo)} runs to do ({len(done)} already in {path}); load "
@@ -335,7 +347,7 @@ def run(args) -> None:
                    n_stars=None if "table" not in locals() else len(table))
         if args.mode == "fit":
             rec.update(draws=args.draws, tune=args.tune, chains=args.chains,
-                       first_pass=args.first_pass)
+                       first_pass=args.first_pass, features=args.features)
         with open(path, "a") as f:
             f.write(json.dumps(rec, sort_keys=True) + "\n")
         print(f"[{i + 1}/{len(todo)}] {p['id']}: " + ", ".join(
@@ -354,6 +366,12 @@ def main(argv=None) -> None:
     r.add_argument("--hosts", nargs="+", default=list(HOSTS), choices=list(HOSTS))
     r.add_argument("--reps", type=int, default=1)
     r.add_argument("--limit", type=int, default=0, help="at most this many runs (pilots)")
+    r.add_argument("--match", nargs="*", default=[],
+                   help="only points whose id contains every one of these strings, e.g. "
+                   "'n=200|' 'offset=10.0'")
+    r.add_argument("--features", choices=sorted(FEATURES), default="pm2d",
+                   help="cluster_field features of the fit (results go to fit_<features>.jsonl "
+                   "unless pm2d)")
     r.add_argument("--draws", type=int, default=300)
     r.add_argument("--tune", type=int, default=300)
     r.add_argument("--chains", type=int, default=2)

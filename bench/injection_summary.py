@@ -52,39 +52,44 @@ def _grid_table(rows: list[dict], key_r: str, key_c: str, cell) -> str:
     return "\n".join(out)
 
 
-def ece(recs: list[dict]) -> tuple[float, list[tuple[float, float, int]]]:
+def ece(recs: list[dict], *, skip_first: bool = False):
     """Expected calibration error and the pooled reliability bins (mean p, fraction, n).
 
-    The per-run bin sums are added up and passed to
+    The per-run bin sums (20 bins on [0, 1]) are added up and passed to
     :func:`bayesmix.analysis.figures_data.reliability_from_bins` (one formula).
+    ``skip_first`` leaves out the bin p < 0.05, whose tens of thousands of field stars
+    otherwise make any ECE small.
     """
     from bayesmix.analysis.figures_data import reliability_from_bins
 
     n = np.zeros(20)
     m = np.zeros(20)
     sp = np.zeros(20)
-    sq = 0.0
     for r in recs:
         if r.get("calib_n"):
             n += r["calib_n"]
             m += r["calib_members"]
             sp += r["calib_sum_p"]
-            sq += r.get("calib_sq", float("nan"))
+    if skip_first:
+        n[0] = m[0] = sp[0] = 0.0
     if n.sum() == 0:
         return float("nan"), []
-    rc = reliability_from_bins(n, m, sp, squared_error=sq)
-    bins = [(float(p), float(f), int(k)) for p, f, k in
-            zip(rc.mean_probability, rc.observed_fraction, rc.counts, strict=True) if k > 0]
+    rc = reliability_from_bins(n, m, sp)
+    bins = [(float(p), float(f), int(c)) for p, f, c in
+            zip(rc.mean_probability, rc.observed_fraction, rc.counts, strict=True) if c > 0]
     return float(rc.calibration_error), bins
 
 
 def summarize(folder: Path) -> Path:
     det = [r for r in _load(folder / "detect.jsonl") if not r.get("error")]
-    fit = [r for r in _load(folder / "fit.jsonl") if not r.get("error")]
-    errors = [r for r in _load(folder / "detect.jsonl") + _load(folder / "fit.jsonl")
-              if r.get("error")]
+    fits = {f.stem: [r for r in _load(f) if not r.get("error")]
+            for f in sorted(folder.glob("fit*.jsonl"))}
+    fit = fits.get("fit", [])
+    errors = [r for f in sorted(folder.glob("*.jsonl")) for r in _load(f) if r.get("error")]
     lines = ["# Injection-recovery results", "",
-             f"{len(det)} detection runs, {len(fit)} pipeline runs, {len(errors)} failed runs.",
+             f"{len(det)} detection runs, "
+             + ", ".join(f"{len(v)} {k} runs" for k, v in fits.items())
+             + f", {len(errors)} failed runs.",
              ""]
     for design, kr, kc in (("map", "n", "offset"), ("dispersion", "n", "disp"),
                            ("distance", "n", "dist")):
@@ -106,19 +111,36 @@ def summarize(folder: Path) -> Path:
             lines.append(f"| {host} | {sum(r['found'] for r in g)}/{len(g)} | "
                          f"{max(zs) if zs else float('nan'):.1f} |")
         lines.append("")
+    for name, recs in fits.items():
+        lines += _pipeline_section(name, recs)
+    if errors:
+        lines += ["", "## Failed runs", ""] + [f"- {r['id']}: {r['error']}" for r in errors[:50]]
+    out = folder / "summary.md"
+    out.write_text("\n".join(lines) + "\n")
+    _figure(det, fit, folder)
+    return out
+
+
+def _pipeline_section(name: str, fit: list[dict]) -> list[str]:
+    """Recall, precision, claims and calibration of one model's pipeline runs."""
+    model = {"fit": "pm2d"}.get(name, name.removeprefix("fit_"))
+    lines: list[str] = []
+
+    def med(key):
+        def cell(g):
+            v = [r[key] for r in g if r.get(key) is not None]
+            return "—" if not v else f"{np.median(v):.2f}"
+
+        return cell
+
     for design, kr, kc in (("map", "n", "offset"), ("dispersion", "n", "disp"),
                            ("distance", "n", "dist")):
         for host in sorted({r["host"] for r in fit if r["design"] == design}):
             rows = [r for r in fit if r["design"] == design and r["host"] == host]
-
-            def med(key):
-                def cell(g):
-                    v = [r[key] for r in g if r.get(key) is not None]
-                    return "—" if not v else f"{np.median(v):.2f}"
-                return cell
-
             e, _ = ece(rows)
-            lines += [f"## Pipeline, {design}, host {host} (ECE {e:.3f})", "",
+            e1, _ = ece(rows, skip_first=True)
+            lines += [f"## Pipeline ({model} model), {design}, host {host} (ECE {e:.4f}; "
+                      f"{e1:.3f} for p >= 0.05)", "",
                       "Recall of p > 0.5 (median over replicates):", "",
                       _grid_table(rows, kr, kc, med("recall")), "",
                       "Precision of p > 0.5:", "", _grid_table(rows, kr, kc, med("precision")),
@@ -126,20 +148,18 @@ def summarize(folder: Path) -> Path:
                       _grid_table(rows, kr, kc, lambda g: _rate([r.get("claim") for r in g])),
                       ""]
     if fit:
-        e, bins = ece([r for r in fit if r["design"] != "null"])
-        lines += [f"## Calibration, all pipeline runs (ECE {e:.4f})", "",
+        inj = [r for r in fit if r["design"] != "null"]
+        e, bins = ece(inj)
+        e1, _ = ece(inj, skip_first=True)
+        lines += [f"## Calibration, all {model} pipeline runs (ECE {e:.4f}; {e1:.3f} for "
+                  "p >= 0.05)", "",
                   "| mean p | member fraction | stars |", "|---|---|---|"]
         lines += [f"| {p:.3f} | {f:.3f} | {n} |" for p, f, n in bins]
         fn = [r for r in fit if r["design"] == "null"]
         if fn:
             lines += ["", f"compare_to_field claims on empty fields: "
-                      f"{sum(bool(r.get('claim')) for r in fn)}/{len(fn)}"]
-    if errors:
-        lines += ["", "## Failed runs", ""] + [f"- {r['id']}: {r['error']}" for r in errors[:50]]
-    out = folder / "summary.md"
-    out.write_text("\n".join(lines) + "\n")
-    _figure(det, fit, folder)
-    return out
+                      f"{sum(bool(r.get('claim')) for r in fn)}/{len(fn)}", ""]
+    return lines
 
 
 def _figure(det, fit, folder: Path) -> None:
