@@ -532,7 +532,7 @@ def inject_clusters(
             )
         phot_rows = None
     else:
-        pool = err_ok if error_source is None else np.ones(len(host), dtype=bool)
+        pool = err_ok.copy() if error_source is None else np.ones(len(host), dtype=bool)
         if has_mag:
             pool &= np.isfinite(_values(host, magnitude_column))  # type: ignore[arg-type]
         pool_idx = np.flatnonzero(pool)
