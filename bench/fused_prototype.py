@@ -48,8 +48,9 @@ def fused_model(mm):
     iv = {rv.name: v for rv, v in mm.model.rvs_to_initial_values.items()}
     layout = FusedLayout((("gaussian",), ("fixed",)), n_features=2, error_cov=True)
     with pm.Model(coords={"component": ["cluster", "field"]}) as model:
-        X = pm.Data("X", mm.data["X"])
-        C = pm.Data("X_cov", mm.data["X_cov"])
+        # feature-major copies: the kernel's loops over stars read contiguous memory
+        X = pm.Data("X", np.ascontiguousarray(mm.data["X"].T))
+        C = pm.Data("X_cov", np.ascontiguousarray(mm.data["X_cov"].transpose(1, 2, 0)))
         f = pm.Data("field_fixed", mm.data["field_fixed"])
         w = prior_rv("weights", pri["weights"], dims="component", initval=iv["weights"])
         mra = prior_rv("cluster_pmra", pri["cluster_pmra"], initval=iv["cluster_pmra"])

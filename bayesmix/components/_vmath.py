@@ -7,7 +7,9 @@ functions here use only additions, multiplications, one division, ``floor`` and 
 reinterpretation, which LLVM turns into SIMD instructions.  Their error is a few units in the
 last place over the whole double range used here (tested against :mod:`math` in
 ``tests/components/test_vmath.py``); they take no ``fastmath`` liberties, so results do not
-depend on how the loop was compiled or whether it came from numba's cache.
+depend on how the loop was compiled or whether it came from numba's cache.  Callers must be
+compiled with ``error_model="numpy"``: numba's default Python error model guards every
+division with a zero check, which stops LLVM from vectorising the loop.
 
 References
 ----------

@@ -74,25 +74,31 @@ _LOG_PI = math.log(math.pi)
 @numba.njit(cache=True, error_model="numpy")
 def _gaussian_block(n0, nb, X, C, t, E, mu, Vs, beta, g, Lb, r, zz, acc, det, U, Si, gl):
     """Log-density of one Gaussian term for objects n0 .. n0 + nb, plus u and S^-1 (lanes)."""
-    D = X.shape[1]
-    has_C = C.shape[0] > 0
+    D = X.shape[0]
+    has_C = C.shape[2] > 0
     has_t = t.shape[0] > 0
     has_E = E.shape[0] > 0
+    if has_C and not has_t and D == 2:
+        _direct_2(n0, nb, X, C, mu, Vs, g, U, Si, gl)
+        return
+    if has_C and not has_t and D == 3:
+        _direct_3(n0, nb, X, C, mu, Vs, g, U, Si, gl)
+        return
     for i in range(D):
         m = mu[g, i]
         bi = beta[g, i]
         if has_t:
             for n in range(nb):
-                r[i, n] = X[n0 + n, i] - (m + t[n0 + n] * bi)
+                r[i, n] = X[i, n0 + n] - (m + t[n0 + n] * bi)
         else:
             for n in range(nb):
-                r[i, n] = X[n0 + n, i] - m
+                r[i, n] = X[i, n0 + n] - m
         for k in range(i + 1):
             v = Vs[g, i, k]
             bk = beta[g, k]
             if has_C:
                 for n in range(nb):
-                    Lb[i, k, n] = v + C[n0 + n, i, k]
+                    Lb[i, k, n] = v + C[i, k, n0 + n]
             else:
                 for n in range(nb):
                     Lb[i, k, n] = v
@@ -108,6 +114,89 @@ def _gaussian_block(n0, nb, X, C, t, E, mu, Vs, beta, g, Lb, r, zz, acc, det, U,
         _small_3(nb, Lb, r, g, U, Si, gl)
     else:
         _cholesky_block(nb, D, Lb, r, zz, acc, det, g, U, Si, gl)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _direct_2(n0, nb, X, C, mu, Vs, g, U, Si, gl):
+    """D = 2 with error covariances and no slope, in one loop (the proper-motion case)."""
+    c0 = -_LOG_2PI
+    m0 = mu[g, 0]
+    m1 = mu[g, 1]
+    v00 = Vs[g, 0, 0]
+    v10 = Vs[g, 1, 0]
+    v11 = Vs[g, 1, 1]
+    for n in range(nb):
+        a = C[0, 0, n0 + n] + v00
+        b = C[1, 0, n0 + n] + v10
+        c = C[1, 1, n0 + n] + v11
+        det = a * c - b * b
+        idet = 1.0 / det
+        i00 = c * idet
+        i11 = a * idet
+        i10 = -b * idet
+        r0 = X[0, n0 + n] - m0
+        r1 = X[1, n0 + n] - m1
+        u0 = i00 * r0 + i10 * r1
+        u1 = i10 * r0 + i11 * r1
+        U[g, 0, n] = u0
+        U[g, 1, n] = u1
+        Si[g, 0, 0, n] = i00
+        Si[g, 1, 1, n] = i11
+        Si[g, 1, 0, n] = i10
+        Si[g, 0, 1, n] = i10
+        gl[g, n] = c0 - 0.5 * (vlog(det) + r0 * u0 + r1 * u1)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _direct_3(n0, nb, X, C, mu, Vs, g, U, Si, gl):
+    """D = 3 with error covariances and no slope, in one loop (parallax + proper motions)."""
+    c0 = -1.5 * _LOG_2PI
+    m0 = mu[g, 0]
+    m1 = mu[g, 1]
+    m2 = mu[g, 2]
+    v00 = Vs[g, 0, 0]
+    v10 = Vs[g, 1, 0]
+    v11 = Vs[g, 1, 1]
+    v20 = Vs[g, 2, 0]
+    v21 = Vs[g, 2, 1]
+    v22 = Vs[g, 2, 2]
+    for n in range(nb):
+        a00 = C[0, 0, n0 + n] + v00
+        a10 = C[1, 0, n0 + n] + v10
+        a11 = C[1, 1, n0 + n] + v11
+        a20 = C[2, 0, n0 + n] + v20
+        a21 = C[2, 1, n0 + n] + v21
+        a22 = C[2, 2, n0 + n] + v22
+        c00 = a11 * a22 - a21 * a21
+        c10 = a21 * a20 - a10 * a22
+        c20 = a10 * a21 - a11 * a20
+        det = a00 * c00 + a10 * c10 + a20 * c20
+        idet = 1.0 / det
+        i00 = c00 * idet
+        i10 = c10 * idet
+        i20 = c20 * idet
+        i11 = (a00 * a22 - a20 * a20) * idet
+        i21 = (a10 * a20 - a00 * a21) * idet
+        i22 = (a00 * a11 - a10 * a10) * idet
+        r0 = X[0, n0 + n] - m0
+        r1 = X[1, n0 + n] - m1
+        r2 = X[2, n0 + n] - m2
+        u0 = i00 * r0 + i10 * r1 + i20 * r2
+        u1 = i10 * r0 + i11 * r1 + i21 * r2
+        u2 = i20 * r0 + i21 * r1 + i22 * r2
+        U[g, 0, n] = u0
+        U[g, 1, n] = u1
+        U[g, 2, n] = u2
+        Si[g, 0, 0, n] = i00
+        Si[g, 1, 1, n] = i11
+        Si[g, 2, 2, n] = i22
+        Si[g, 1, 0, n] = i10
+        Si[g, 0, 1, n] = i10
+        Si[g, 2, 0, n] = i20
+        Si[g, 0, 2, n] = i20
+        Si[g, 2, 1, n] = i21
+        Si[g, 1, 2, n] = i21
+        gl[g, n] = c0 - 0.5 * (vlog(det) + r0 * u0 + r1 * u1 + r2 * u2)
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -298,18 +387,20 @@ def mixture_loglik_grad(
     ----------
     lw : ndarray of shape (J,)
         Log weight of each component (plus any scalar normalisation).
-    X : ndarray of shape (N, D)
-        Features of the Gaussian terms (D may be 0; N is always the number of objects).
-    C : ndarray of shape (N, D, D) or (0, D, D)
-        Error covariances (none: zero rows).
+    X : ndarray of shape (D, N)
+        Features of the Gaussian terms, feature-major (C-contiguous rows, so the loops over
+        objects read contiguous memory and vectorise); D may be 0, N is always the number
+        of objects.
+    C : ndarray of shape (D, D, N) or (D, D, 0)
+        Error covariances, feature-major (none: no objects on the last axis).
     t, E : ndarray of shape (N,) or (0,)
         Covariate of the Gaussian mean slope and its measurement variance (none: empty).
     gidx, pidx, fidx, xidx : int64 ndarray of shape (J,)
         Index of component j's Gaussian, Plummer, fixed and extra term (-1: none).
     mu, V, beta : ndarray of shape (G, D), (G, D, D), (G, D)
         Gaussian means, intrinsic covariances (symmetrised), slopes.
-    sky : ndarray of shape (N, 2) or (0, 2)
-        Tangent-plane positions (deg) for the Plummer terms.
+    sky : ndarray of shape (2, N) or (2, 0)
+        Tangent-plane positions (deg) for the Plummer terms, feature-major.
     center, radius : ndarray of shape (P, 2), (P,)
         Plummer centres and scale radii (deg).
     fixed : ndarray of shape (F, N)
@@ -324,8 +415,8 @@ def mixture_loglik_grad(
         the responsibility of the component owning each extra term (its gradient).
     """
     J = lw.shape[0]
-    N = X.shape[0]
-    D = X.shape[1]
+    D = X.shape[0]
+    N = X.shape[1]
     G = mu.shape[0]
     P = center.shape[0]
     Q = extra.shape[0]
@@ -369,8 +460,8 @@ def mixture_loglik_grad(
             a2 = radius[p] * radius[p]
             base = -_LOG_PI + math.log(a2)
             for n in range(nb):
-                dx = sky[n0 + n, 0] - c0
-                dy = sky[n0 + n, 1] - c1
+                dx = sky[0, n0 + n] - c0
+                dy = sky[1, n0 + n] - c1
                 den = a2 + dx * dx + dy * dy
                 pl[p, n] = base - 2.0 * vlog(den)
                 q = 1.0 / den
@@ -573,27 +664,36 @@ class FusedLayout:
         """Arguments of :func:`mixture_loglik_grad`, in order, as float64/int64 arrays.
 
         ``params``: ``log_weights`` (J,), and as the layout needs ``mean`` (G, D), ``cov``
-        (G, D, D), ``slope`` (G, D), ``center`` (P, 2), ``radius`` (P,).  ``data``: ``X``
-        (N, D) (or ``n_objects``), ``error_cov``, ``t``, ``t_var``, ``sky`` (N, 2), ``fixed``
-        (F, N), ``extra`` (Q, N).
+        (G, D, D), ``slope`` (G, D), ``center`` (P, 2), ``radius`` (P,).  ``data``, object-major
+        as elsewhere in bayesmix (transposed to the kernel's feature-major layout here): ``X``
+        (N, D) (or ``n_objects``), ``error_cov`` (N, D, D), ``t``, ``t_var`` (N,), ``sky``
+        (N, 2), ``fixed`` (F, N), ``extra`` (Q, N).
         """
         nt = self.n_terms
         D = self.n_features
         idx = self.indices()
         f64 = _as_f64
         if "X" in data:
-            X = f64(data["X"]).reshape(-1, D)
+            X = f64(np.asarray(data["X"], dtype=np.float64).reshape(-1, D).T)
         else:
-            X = np.zeros((int(data["n_objects"]), 0))
-        N = X.shape[0]
+            X = np.zeros((0, int(data["n_objects"])))
+        N = X.shape[1]
         G, P = nt["gaussian"], nt["plummer"]
-        C = f64(data["error_cov"]).reshape(N, D, D) if self.error_cov else np.zeros((0, D, D))
+        C = (
+            f64(np.asarray(data["error_cov"], dtype=np.float64).reshape(N, D, D).transpose(1, 2, 0))
+            if self.error_cov
+            else np.zeros((D, D, 0))
+        )
         t = f64(data["t"]).reshape(N) if self.slope else np.zeros(0)
         E = f64(data["t_var"]).reshape(N) if self.slope_error else np.zeros(0)
         mu = f64(params["mean"]).reshape(G, D) if G else np.zeros((0, D))
         V = f64(params["cov"]).reshape(G, D, D) if G else np.zeros((0, D, D))
         beta = f64(params["slope"]).reshape(G, D) if self.slope else np.zeros((G, D))
-        sky = f64(data["sky"]).reshape(N, 2) if P else np.zeros((0, 2))
+        sky = (
+            f64(np.asarray(data["sky"], dtype=np.float64).reshape(N, 2).T)
+            if P
+            else np.zeros((2, 0))
+        )
         center = f64(params["center"]).reshape(P, 2) if P else np.zeros((0, 2))
         radius = f64(params["radius"]).reshape(P) if P else np.zeros(0)
         fixed = f64(data["fixed"]).reshape(nt["fixed"], N) if nt["fixed"] else np.zeros((0, N))

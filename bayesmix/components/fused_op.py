@@ -16,6 +16,9 @@ This module imports PyTensor; :mod:`bayesmix.components` does not import it.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,12 +63,14 @@ class FusedMixtureLogLik(Op):
 
     Notes
     -----
-    Inputs, in order: ``log_weights`` (J,), ``X`` (N, D), ``error_cov`` (N, D, D) or
-    (0, D, D), ``t`` and ``t_var`` (N,) or (0,), ``mean`` (G, D), ``cov`` (G, D, D),
-    ``slope`` (G, D), ``sky`` (N, 2) or (0, 2), ``center`` (P, 2), ``radius`` (P,),
-    ``fixed`` (F, N), ``extra`` (Q, N).  Outputs: the log-likelihood (scalar) and its
-    gradient with respect to ``log_weights``, ``mean``, ``cov``, ``slope``, ``center``,
-    ``radius`` and ``extra``.  Only the first output may be differentiated (no Hessians).
+    Inputs, in order: ``log_weights`` (J,), ``X`` (D, N), ``error_cov`` (D, D, N) or
+    (D, D, 0), ``t`` and ``t_var`` (N,) or (0,), ``mean`` (G, D), ``cov`` (G, D, D),
+    ``slope`` (G, D), ``sky`` (2, N) or (2, 0), ``center`` (P, 2), ``radius`` (P,),
+    ``fixed`` (F, N), ``extra`` (Q, N).  Per-object data are feature-major (objects on the
+    last axis, C-contiguous) so the kernel's loops read contiguous memory.  Outputs: the
+    log-likelihood (scalar) and its gradient with respect to ``log_weights``, ``mean``,
+    ``cov``, ``slope``, ``center``, ``radius`` and ``extra``.  Only the first output may be
+    differentiated (no Hessians).
     """
 
     __props__ = ("layout",)
@@ -134,6 +139,15 @@ def _call(layout: FusedLayout, lw, X, C, t, E, mu, V, beta, sky, center, radius,
     )
 
 
+@functools.cache
+def _kernel_version() -> int:
+    """Hash of the kernel's source: PyTensor's cache key must change when the kernel does."""
+    from bayesmix.components import _vmath, fused
+
+    text = "".join(Path(m.__file__).read_text() for m in (fused, _vmath))
+    return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)
+
+
 @register_funcify_default_op_cache_key(FusedMixtureLogLik)
 def _numba_funcify_fused(op, node=None, **kwargs):
     idx = op.layout.indices()
@@ -146,7 +160,8 @@ def _numba_funcify_fused(op, node=None, **kwargs):
         )
         return np.array(logp, dtype=np.float64), dlw, dmu, dV, dbeta, dc, dr, resp
 
-    return fused_mixture_loglik
+    # the compiled graph embeds the kernel, so its cache key carries the kernel's version
+    return fused_mixture_loglik, _kernel_version()
 
 
 def fused_mixture_logp(
@@ -178,8 +193,11 @@ def fused_mixture_logp(
     n_objects : int, optional
         Number of objects; needed only when ``X`` is not given.
     X, error_cov, t, t_var, sky, fixed : array-like or tensor, optional
-        Data, shapes as in :func:`bayesmix.components.fused.mixture_loglik_grad`; ``fixed``
-        and ``extra`` stack one row per term.
+        Data, **feature-major** as in :func:`bayesmix.components.fused.mixture_loglik_grad`:
+        ``X`` (D, N), ``error_cov`` (D, D, N), ``sky`` (2, N); ``fixed`` and ``extra``
+        stack one row per term (F, N).  Builders store them so (e.g. ``pm.Data`` of
+        ``np.ascontiguousarray(X.T)``): a transposed view would make the kernel read strided
+        memory.
     mean, cov, slope, center, radius, extra : tensor, optional
         Parameters (and per-object terms computed elsewhere), as the layout needs them.
 
@@ -195,28 +213,44 @@ def fused_mixture_logp(
     def empty(*shape):
         return pt.as_tensor_variable(np.zeros(shape))
 
+    needed = {
+        "error_cov": layout.error_cov,
+        "t": layout.slope,
+        "t_var": layout.slope_error,
+        "sky": P > 0,
+        "fixed": nt["fixed"] > 0,
+        "extra": nt["extra"] > 0,
+    }
+    given = {
+        "error_cov": error_cov,
+        "t": t,
+        "t_var": t_var,
+        "sky": sky,
+        "fixed": fixed,
+        "extra": extra,
+    }
+    for name, need in needed.items():
+        if need and given[name] is None:
+            raise ValueError(f"the layout needs {name!r}")
     if X is None:
         if n_objects is None:
             raise ValueError("give 'X' or 'n_objects'")
-        X = empty(int(n_objects), 0)
+        X = empty(0, int(n_objects))
     X = pt.as_tensor_variable(X)
-    N = X.shape[0]
+    N = X.shape[1]
     args = {
         "log_weights": log_weights,
         "X": X,
-        "error_cov": error_cov if layout.error_cov else empty(0, D, D),
+        "error_cov": error_cov if layout.error_cov else empty(D, D, 0),
         "t": t if layout.slope else empty(0),
         "t_var": t_var if layout.slope_error else empty(0),
         "mean": pt.reshape(mean, (G, D)) if G else empty(0, D),
         "cov": pt.reshape(cov, (G, D, D)) if G else empty(0, D, D),
         "slope": pt.reshape(slope, (G, D)) if layout.slope else pt.zeros((G, D)),
-        "sky": sky if P else empty(0, 2),
+        "sky": sky if P else empty(2, 0),
         "center": pt.reshape(center, (P, 2)) if P else empty(0, 2),
         "radius": pt.reshape(radius, (P,)) if P else empty(0),
         "fixed": pt.reshape(fixed, (nt["fixed"], N)) if nt["fixed"] else pt.zeros((0, N)),
         "extra": pt.reshape(extra, (nt["extra"], N)) if nt["extra"] else pt.zeros((0, N)),
     }
-    for name in ("error_cov", "t", "t_var", "sky"):
-        if args[name] is None:
-            raise ValueError(f"the layout needs {name!r}")
     return FusedMixtureLogLik(layout)(*[args[k] for k in _INPUTS])[0]

@@ -46,11 +46,11 @@ def test_value_and_gradient_match_the_component_graph(mode):
     fused = fused_mixture_logp(
         layout,
         lw,
-        X=d["X"],
-        error_cov=d["C"],
+        X=d["X"].T.copy(),
+        error_cov=d["C"].transpose(1, 2, 0).copy(),
         mean=mu,
         cov=pt.square(s) * pt.eye(3),
-        sky=d["sky"],
+        sky=d["sky"].T.copy(),
         center=c,
         radius=a,
         fixed=d["fixed"],
@@ -80,7 +80,13 @@ def test_extra_term_chains_its_own_gradient():
     extra = k * pt.as_tensor(d["fixed"])
     layout = FusedLayout((("gaussian",), ("extra",)), n_features=2, error_cov=True)
     fused = fused_mixture_logp(
-        layout, lw, X=d["X"], error_cov=d["C"], mean=mu, cov=0.25 * pt.eye(2), extra=extra[None, :]
+        layout,
+        lw,
+        X=d["X"].T.copy(),
+        error_cov=d["C"].transpose(1, 2, 0).copy(),
+        mean=mu,
+        cov=0.25 * pt.eye(2),
+        extra=extra[None, :],
     )
     lc = MultivariateGaussian(2).logp(
         d["X"],
@@ -102,14 +108,14 @@ def test_only_the_loglik_output_is_differentiable():
 
     outs = FusedMixtureLogLik(layout)(
         lw,
-        np.zeros((3, 0)),
+        np.zeros((0, 3)),
         np.zeros((0, 0, 0)),
         np.zeros(0),
         np.zeros(0),
         np.zeros((0, 0)),
         np.zeros((0, 0, 0)),
         np.zeros((0, 0)),
-        np.zeros((0, 2)),
+        np.zeros((2, 0)),
         np.zeros((0, 2)),
         np.zeros(0),
         np.zeros((2, 3)),
@@ -125,7 +131,7 @@ def test_missing_data_for_the_layout_is_an_error():
         fused_mixture_logp(
             layout,
             pt.dvector("lw"),
-            X=np.zeros((4, 2)),
+            X=np.zeros((2, 4)),
             mean=np.zeros(2),
             cov=np.eye(2),
             fixed=np.zeros(4),
