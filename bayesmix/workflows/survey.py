@@ -69,6 +69,8 @@ STATUSES = ("ok", "no cluster", "failed")
 TEMPLATES = {"pm2d": "survey_pm2d", "full": "survey_full"}
 _HINTS = ("pmra", "pmdec", "parallax")
 _HATS_INTERNAL = ("_healpix_29", "Norder", "Dir", "Npix")
+#: files that mark a folder as a HATS catalogue or collection (read with LSDB)
+_HATS_MARKERS = ("collection.properties", "hats.properties", "properties")
 
 
 def template_path(name: str) -> Path:
@@ -190,10 +192,13 @@ class Catalogue:
         from bayesmix.sky import separation
 
         if self.kind == "hats":
+            import dask
             import lsdb
 
             cat = lsdb.open_catalog(self.path)
-            frame = cat.cone_search(ra, dec, radius * 3600.0).compute()
+            # one cone is one task's work: read it here, not as tasks of a (worker's) client
+            with dask.config.set(scheduler="synchronous"):
+                frame = cat.cone_search(ra, dec, radius * 3600.0).compute(progress_bar=False)
             frame = frame.reset_index(drop=True)
             frame = frame[[c for c in frame.columns if c not in _HATS_INTERNAL]]
             table = Table.from_pandas(frame)
@@ -244,7 +249,7 @@ def open_catalogue(path: str | os.PathLike) -> Catalogue:
     from bayesmix.spec import parquet_files
 
     p = Path(path)
-    if p.is_dir() and ((p / "properties").is_file() or (p / "hats.properties").is_file()):
+    if p.is_dir() and any((p / n).is_file() for n in _HATS_MARKERS):
         import lsdb
 
         cat = lsdb.open_catalog(str(p))
