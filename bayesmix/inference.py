@@ -34,6 +34,7 @@ import contextlib
 import os
 import time
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,7 @@ from bayesmix._random import as_generator, derive_seed
 from bayesmix._validate import check_choice, check_int
 from bayesmix.exceptions import DiagnosticsWarning
 
-__all__ = ["Fit", "RHAT_MAX", "ESS_MIN", "diagnostics", "find_map", "sample"]
+__all__ = ["Fit", "RHAT_MAX", "ESS_MIN", "compiled_nutpie", "diagnostics", "find_map", "sample"]
 
 #: R-hat above this is reported as poor (Vehtari et al. 2021).
 RHAT_MAX = 1.01
@@ -348,14 +349,32 @@ def _compile_nutpie(model, **options):
     )
 
 
+#: nutpie models compiled in this process, per PyMC model and start options.  Weak keys: an
+#: entry goes with its model (the compiled model holds no reference to the PyMC model).
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def compiled_nutpie(mm):
+    """Return the nutpie model :func:`sample` uses for ``mm``, compiling it on first use.
+
+    The result is kept for the lifetime of ``mm.model`` (the :class:`pymc.Model`), so sampling
+    the same model again skips compilation; the :class:`~bayesmix.builders.MixtureModel`
+    itself is not modified.
+    """
+    options = _start_options(mm)
+    key = tuple(sorted((k, repr(sorted(map(str, v)))) for k, v in options.items()))
+    per_model = _COMPILED.setdefault(mm.model, {})
+    if key not in per_model:
+        with _deterministic_flags():
+            per_model[key] = _compile_nutpie(mm.model, **options)
+    return per_model[key]
+
+
 def _sample_nutpie(mm, *, draws, tune, chains, seed, progressbar, cores, target_accept):
     import nutpie
 
+    compiled = compiled_nutpie(mm)
     with _deterministic_flags():
-        compiled = mm._cache.get("nutpie")
-        if compiled is None:
-            compiled = _compile_nutpie(mm.model, **_start_options(mm))
-            mm._cache["nutpie"] = compiled
         t0 = time.perf_counter()
         idata = nutpie.sample(
             compiled,
@@ -440,7 +459,8 @@ def sample(
     The same seed, versions and sampler give identical draws, in a fresh
     process as in a warm one (numba ``fastmath`` is disabled while compiling
     and sampling; see the module docstring).  With nutpie the compiled model is
-    cached on the MixtureModel, so sampling it again skips compilation.
+    kept for the lifetime of the PyMC model (:func:`compiled_nutpie`), so sampling it
+    again skips compilation.
 
     References
     ----------

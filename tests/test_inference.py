@@ -186,16 +186,36 @@ def test_cached_callbacks_give_nutpie_s_draws(hogg_fit):
         np.testing.assert_array_equal(a[k].values, b[k].values)
 
 
+def test_compiled_model_kept_per_pymc_model_and_released_with_it(hogg_fit):
+    import gc
+    import weakref
+
+    from bayesmix.inference import compiled_nutpie
+
+    mm = hogg_fit.model
+    # sample() compiled it already: the same object comes back, nothing recompiles
+    assert compiled_nutpie(mm) is compiled_nutpie(mm)
+    assert "_cache" not in vars(mm) or not getattr(mm, "_cache")  # the MixtureModel is untouched
+    t = fits.hogg_table()
+    other = line_outlier(t["x"], t["y"], t["sigma_y"], ids=t["ID"])
+    compiled = compiled_nutpie(other)
+    assert compiled is not compiled_nutpie(mm)
+    ref = weakref.ref(other.model)
+    del other, compiled
+    gc.collect()
+    assert ref() is None  # the process-wide cache does not keep a model alive
+
+
 _CACHE_SCRIPT = textwrap.dedent("""
     import json, sys, time, warnings
     from bayesmix.builders import line_outlier
     from bayesmix.datasets import load_hogg2010
-    from bayesmix.inference import sample
+    from bayesmix.inference import compiled_nutpie, sample
     warnings.simplefilter("ignore")
     t = load_hogg2010()
     mm = line_outlier(t["x"], t["y"], t["sigma_y"], ids=t["ID"])
     fit = sample(mm, draws=100, tune=100, chains=2, rng=7, progressbar=False)
-    cm = mm._cache["nutpie"]
+    cm = compiled_nutpie(mm)
     json.dump({"hits": [cm.compiled_logp_func.cache_hits, cm.compiled_expand_func.cache_hits],
                "slope": fit.posterior["slope"].values.ravel().tolist()}, sys.stdout)
 """)
