@@ -519,7 +519,7 @@ def _figures(spec, rows, paths, fit, mm, scored, labels, notes, p_objects=None):
             from bayesmix.plot import plot_pair
 
             names = list(spec.output.pair_vars or pair_variables(fit, mm))
-            f = plot_pair(fit, names, detach=True, drop_redundant=True)
+            f = plot_pair(fit, names, detach=True)
             notes.append(f"pair plot of {', '.join(names)} drawn with {f.get_label()}")
             return f
 
