@@ -6,7 +6,9 @@ STAMP := $(VENV)/.bayesmix-installed
 OUT ?= out/demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test install bench lint clean
+DOCS_STAMP := $(VENV)/.bayesmix-docs-installed
+
+.PHONY: demo test install bench lint clean docs docs-check
 
 $(PY):
 	@PYTHON=$$(bash .ci/find_python.sh) && echo "using $$PYTHON" && "$$PYTHON" -m venv $(VENV)
@@ -28,6 +30,18 @@ lint: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	$(VENV)/bin/ruff check bayesmix tests bench
 	$(VENV)/bin/ruff format --check bayesmix tests bench
+
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e ".[docs]"
+	@touch $(DOCS_STAMP)
+
+# the documentation site with warnings as errors, notebooks not executed (about a minute)
+docs-check: $(DOCS_STAMP)
+	$(PY) -m sphinx -E -W --keep-going -n -q -b html -D nb_execution_mode=off -d docs/_build/doctrees-check docs docs/_build/html-check
+
+# the documentation site, notebooks executed and cached (docs/_build/html)
+docs: $(DOCS_STAMP)
+	$(PY) -m sphinx -W --keep-going -n -b html docs docs/_build/html
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
