@@ -187,7 +187,7 @@ class Catalogue:
         Rows are sorted by ``source_id`` when the catalogue has one (else kept in
         catalogue order), so a cone does not depend on the partitioning.
         """
-        from astropy.table import Table
+        from astropy.table import Table, vstack
 
         from bayesmix.sky import separation
 
@@ -203,14 +203,11 @@ class Catalogue:
             frame = frame[[c for c in frame.columns if c not in _HATS_INTERNAL]]
             table = Table.from_pandas(frame)
         else:
-            import pyarrow.dataset as pds
-
-            ds = pds.dataset(list(self.files), format="parquet")
-            table = Table(
-                ds.to_table(filter=_band_filter(pds, ra, dec, radius, ra_col, dec_col)).to_pydict()
-            )
-            if len(table) == 0:
-                table = Table({c: [] for c in self.columns})
+            # astropy's reader: it restores what astropy wrote (masks, units, metadata)
+            dnf = _band_filter(ra, dec, radius, ra_col, dec_col)
+            parts = [Table.read(f, format="parquet", filters=dnf) for f in self.files]
+            parts = [t for t in parts if len(t)] or parts[:1]
+            table = vstack(parts, join_type="exact", metadata_conflicts="silent")
         if len(table):
             sep = separation(
                 np.asarray(table[ra_col], float), np.asarray(table[dec_col], float), ra, dec
@@ -221,21 +218,20 @@ class Catalogue:
         return table
 
 
-def _band_filter(pds, ra: float, dec: float, radius: float, ra_col: str, dec_col: str):
-    """Parquet filter: the Dec band and (away from the poles) the RA range around the cone."""
+def _band_filter(ra: float, dec: float, radius: float, ra_col: str, dec_col: str):
+    """Parquet filter (disjunctive normal form): the Dec band and the RA range of the cone."""
     lo, hi = dec - radius, dec + radius
-    f = (pds.field(dec_col) >= lo) & (pds.field(dec_col) <= hi)
+    band = [(dec_col, ">=", lo), (dec_col, "<=", hi)]
     top = max(abs(lo), abs(hi))
     if top >= 89.0 or radius >= 30.0:
-        return f
+        return [band]
     half = min(180.0, radius / math.cos(math.radians(top)) * 1.001 + 1e-9)
     a, b = ra - half, ra + half
-    r = pds.field(ra_col)
     if a < 0:
-        return f & ((r >= a + 360.0) | (r <= b))
+        return [band + [(ra_col, ">=", a + 360.0)], band + [(ra_col, "<=", b)]]
     if b >= 360.0:
-        return f & ((r >= a) | (r <= b - 360.0))
-    return f & (r >= a) & (r <= b)
+        return [band + [(ra_col, ">=", a)], band + [(ra_col, "<=", b - 360.0)]]
+    return [band + [(ra_col, ">=", a), (ra_col, "<=", b)]]
 
 
 def open_catalogue(path: str | os.PathLike) -> Catalogue:
