@@ -1,16 +1,20 @@
 """The EM template shared by :class:`GaussianMixture` and :class:`XDGaussianMixture`.
 
-One loop (``_fit_statistics``): ``n_init`` restarts of (E-step + sufficient
-statistics, M-step) until the mean log-likelihood per object changes by less
-than ``tol``; the restart with the highest log-likelihood is kept.  The loop
-sees the data only through two callables -- the summed E-step statistics at
-given parameters, and the summed hard-assignment statistics of given means
-(for the start) -- so the in-memory fit and the fit over blocks
+One loop (``_fit_statistics``): ``n_init`` seeded starts of (E-step +
+sufficient statistics, M-step) until Aitken's estimate of the mean
+log-likelihood per object still to gain falls below ``tol``
+(:func:`remaining_gain`); the start with the highest log-likelihood is kept.
+With more than ``SCREEN_ROWS`` objects the starts are run on a seeded
+subsample of that size and only the best continues on all objects, so
+restarts cost little on large data.  The loop sees the data only through
+callables -- the summed E-step statistics at given parameters, the summed
+hard-assignment statistics of given means (for a given start) and a subsample
+(for screening) -- so the in-memory fit and the fit over blocks
 (:func:`bayesmix.em.blocks.fit_statistics`, used by :mod:`bayesmix.scale`) are
 the same algorithm, iteration by iteration.  Subclasses supply only the
-statistics pass (``_stats``) and the scoring pass (``_log_prob``).  The loop
-follows scikit-learn's ``BaseMixture.fit`` so that, started from the same
-parameters, both produce the same iterates.
+statistics pass (``_stats``) and the scoring pass (``_log_prob``).  The E- and
+M-steps follow scikit-learn's ``BaseMixture.fit`` so that, started from the
+same parameters, both produce the same iterates.
 """
 
 from __future__ import annotations
@@ -48,17 +52,53 @@ from bayesmix.em.statistics import (
 )
 from bayesmix.exceptions import ConvergenceWarning, DataError, NotFittedError, SpecError
 
-__all__ = ["FORMAT_VERSION", "INITS", "NAN_POLICIES", "BaseMixture"]
+__all__ = [
+    "FORMAT_VERSION",
+    "INITS",
+    "NAN_POLICIES",
+    "SCREEN_ROWS",
+    "BaseMixture",
+    "remaining_gain",
+]
 
 #: version of the saved ``.npz`` layout
 FORMAT_VERSION = 1
+#: above this many objects, seeded starts are screened on a subsample of this many rows
+SCREEN_ROWS = 16_384
 #: the named initialisations (sorted)
 INITS = ("kmeans", "kmeans++", "random", "random_from_data")
 #: the missing-value policies (sorted)
 NAN_POLICIES = ("marginalize", "raise")
 
-#: one restart's result: (lower bound, parameters, history, converged, iterations)
-_Restart = tuple[float, Parameters, list[float], bool, int]
+#: one run's result: (lower bound, parameters, history, converged, iterations, start)
+_Restart = tuple[float, Parameters, list[float], bool, int, Parameters]
+
+
+def remaining_gain(history: list[float]) -> float:
+    """Aitken estimate of the log-likelihood still to gain, from the last three values.
+
+    With increments ``d0 = l[-2] - l[-3]`` and ``d1 = l[-1] - l[-2]`` and rate
+    ``a = d1 / d0``, EM converging linearly (``0 <= a < 1``) will gain about
+    ``d1 / (1 - a)`` more (Boehning et al. 1994; McNicholas et al. 2010).
+    Returns ``inf`` with fewer than three values or a non-contracting rate
+    (``a >= 1``), ``|d1|`` for an oscillating one (``a < 0``) or a change at
+    the level of rounding.
+    """
+    if len(history) < 3:
+        return np.inf
+    d0 = history[-2] - history[-3]
+    d1 = history[-1] - history[-2]
+    if abs(d1) <= 64 * np.finfo(float).eps * max(1.0, abs(history[-1])):
+        return abs(d1)  # rounding noise: the rate means nothing
+
+    if d0 == 0:
+        return np.inf
+    a = d1 / d0
+    if a < 0:
+        return abs(d1)
+    if a >= 1:
+        return np.inf
+    return abs(d1) / (1.0 - a)
 
 
 class BaseMixture:
@@ -74,8 +114,8 @@ class BaseMixture:
         covariance_type: str = "full",
         tol: float = 1e-3,
         reg_covar: float = 1e-6,
-        max_iter: int = 100,
-        n_init: int = 1,
+        max_iter: int = 1000,
+        n_init: int = 10,
         init: str | ArrayLike | dict = "kmeans++",
         nan_policy: str = "raise",
         background: bool = False,
@@ -279,6 +319,30 @@ class BaseMixture:
         self._check_hyper(*X.shape)
         return self._fit_statistics(**self._in_memory(X, S, sample_weight, observed))
 
+    def _screening(self, X, S, sw, observed, rows, gen, scaling):
+        """Return ``(initial, statistics, total_weight)`` of a subsample (internal units).
+
+        ``initial()`` seeds a start on the subsample itself (k-means++ etc.),
+        ``statistics(params)`` is the E-step over its rows.
+        """
+        Xs = np.ascontiguousarray(X[rows])
+        Ss = None if S is None else np.ascontiguousarray(S[rows])
+        ws = np.ascontiguousarray(sw[rows])
+        obs = None
+        if observed is not None:
+            obs = observed[rows]
+            obs = None if obs.all() else obs
+        fill = None if obs is None else np.nanmean(Xs, axis=0)
+
+        def assign(centers):
+            return assignment_statistics(Xs, centers, sample_weight=ws, fill=fill)
+
+        return (
+            lambda: initial_parameters(self, Xs, ws, gen, assign, scaling),
+            lambda params: self._stats(Xs, Ss, ws, obs, params),
+            float(ws.sum()),
+        )
+
     def _scaling(self, sample, lo, hi) -> FeatureScaling:
         """Return the internal feature scaling of a fit (see :mod:`bayesmix.em.scaling`)."""
         return choose_scaling(sample, lo, hi, spherical=self.covariance_type == "spherical")
@@ -298,6 +362,7 @@ class BaseMixture:
         fill = None if observed is None else np.nanmean(X, axis=0)
         return {
             "statistics": lambda params: self._stats(X, S, sw, observed, params),
+            "screening": lambda rows, gen: self._screening(X, S, sw, observed, rows, gen, scaling),
             "n_objects": n,
             "n_features": D,
             "total_weight": float(sw.sum()),
@@ -322,12 +387,17 @@ class BaseMixture:
         assignment: Callable[[NDArray[np.float64]], AssignmentStatistics],
         bounding_box: tuple[ArrayLike, ArrayLike] | None,
         scaling: FeatureScaling,
+        screening: Callable | None = None,
         label: str = "",
     ):
         """Fit by EM: check hyperparameters, set the background, run restarts, store the best.
 
         ``statistics``, ``assignment`` and ``sample`` are in the internal units
         of ``scaling`` (parameters too); ``bounding_box`` is in data units.
+        ``screening(rows, gen)`` returns ``(initial, statistics, total_weight)``
+        of the given rows of ``sample`` (see :meth:`_screening`): with more than
+        ``SCREEN_ROWS`` objects and several seeded starts, the starts are run on
+        such a subsample and only the best continues on all objects.
         """
         self._check_hyper(n_objects, n_features)
         frozen = self._frozen_sets(self.n_components)
@@ -349,12 +419,20 @@ class BaseMixture:
             self._set_background(None, None)
         self._fit_scaling = scaling  # read by em.blocks.block_statistics on every block
         gen = as_generator(self.rng)
+        starts = self.n_init if isinstance(self.init, str) else 1  # a given start is one start
+        screen = None
+        if starts > 1 and n_objects > SCREEN_ROWS and screening is not None:
+            m = sample.shape[0]
+            rows = np.arange(m) if m <= SCREEN_ROWS else gen.choice(m, SCREEN_ROWS, replace=False)
+            screen = screening(np.sort(rows), gen)
         try:
             best = self._em_restarts(
                 lambda: initial_parameters(self, sample, sample_weight, gen, assignment, scaling),
                 statistics,
                 total_weight,
                 frozen,
+                starts=starts,
+                screen=screen,
                 label=label,
             )
         finally:
@@ -382,41 +460,58 @@ class BaseMixture:
         self.bounding_box_ = np.stack([lo, hi])
         self.background_log_density_ = float(-np.sum(np.log(span)))
 
-    def _em_restarts(self, initial, stats, total_w, frozen, *, label="") -> _Restart:
-        """Run ``n_init`` restarts of EM and return the best one.
+    def _em_run(self, params: Parameters, stats, total_w: float, frozen) -> _Restart:
+        """Iterate EM from ``params`` until converged (Aitken) or ``max_iter``."""
+        start = params
+        history: list[float] = []
+        lower = -np.inf
+        converged = False
+        it = 0
+        for it in range(1, self.max_iter + 1):  # noqa: B007 (it is read after the loop)
+            st = stats(params)
+            lower = st.log_likelihood / total_w
+            history.append(lower)
+            params = self._m_step(st, params, frozen)
+            if remaining_gain(history) < self.tol:
+                converged = True
+                break
+        return (lower, params, history, converged, it, start)
 
-        ``initial()`` gives a restart's starting :class:`Parameters`; ``stats(params)``
-        one E-step's summed statistics, whatever the data live in (memory, Dask).
+    def _say(self, text: str, label: str = "") -> None:
+        if self.verbose:
+            name = f"{type(self).__name__}(n_components={self.n_components})"
+            print(f"[bayesmix] {name} {text}{label}", file=sys.stderr)
+
+    def _describe(self, run: _Restart) -> str:
+        lower, _, _, converged, it, _ = run
+        ll = lower - self._fit_scaling.log_jacobian
+        return f"{it} iterations, log-likelihood {ll:.6g}{'' if converged else ' (not converged)'}"
+
+    def _em_restarts(
+        self, initial, stats, total_w, frozen, *, starts: int, screen=None, label=""
+    ) -> _Restart:
+        """Run ``starts`` EM runs and return the best one.
+
+        ``initial()`` gives a run's starting :class:`Parameters`; ``stats(params)``
+        one E-step's summed statistics over all objects, whatever they live in
+        (memory, Dask).  With ``screen = (initial_sub, stats_sub, total_sub)``
+        every start is seeded and run to convergence on a subsample instead,
+        and only the best one continues on all objects.
         """
-        K = self.n_components
+        runs_on = (screen[1], screen[2]) if screen is not None else (stats, total_w)
+        seed = screen[0] if screen is not None else initial
+        where = " on the screening subsample" if screen is not None else ""
         best: _Restart | None = None
-        for restart in range(self.n_init):
-            params = initial()
-            history: list[float] = []
-            lower = -np.inf
-            converged = False
-            it = 0
-            for it in range(1, self.max_iter + 1):  # noqa: B007 (it is read after the loop)
-                prev = lower
-                st = stats(params)
-                lower = st.log_likelihood / total_w
-                history.append(lower)
-                params = self._m_step(st, params, frozen)
-                if abs(lower - prev) < self.tol:
-                    converged = True
-                    break
-            if self.verbose:
-                print(
-                    f"[bayesmix] {type(self).__name__}(n_components={K}) restart "
-                    f"{restart + 1}/{self.n_init}: {it} iterations, "
-                    f"log-likelihood {lower - self._fit_scaling.log_jacobian:.6g}"
-                    f"{'' if converged else ' (not converged)'}{label}",
-                    file=sys.stderr,
-                )
-            if best is None or lower > best[0]:
-                best = (lower, params, history, converged, it)
+        for restart in range(starts):
+            run = self._em_run(seed(), *runs_on, frozen)
+            self._say(f"start {restart + 1}/{starts}{where}: {self._describe(run)}", label)
+            if best is None or run[0] > best[0]:
+                best = run
         if best is None:  # pragma: no cover - n_init >= 1 is checked
-            raise RuntimeError("no EM restart ran")
+            raise RuntimeError("no EM run")
+        if screen is not None:
+            best = self._em_run(best[1], stats, total_w, frozen)
+            self._say(f"best start continued on all objects: {self._describe(best)}", label)
         return best
 
     def _set_fitted(self, best: _Restart, n_features: int, scaling: FeatureScaling) -> None:
@@ -427,7 +522,9 @@ class BaseMixture:
         DataError
             The fit produced non-finite parameters (never returned).
         """
-        lower, params, history, converged, it = best
+        lower, params, history, converged, it, start = best
+        # the start of the kept run, in data units (bayesmix.em.trace replays from it)
+        self._em_start = scaling.data_parameters(start)
         if not scaling.is_identity:
             params = scaling.data_parameters(params)
             params = self._restore_frozen(params)
@@ -464,9 +561,10 @@ class BaseMixture:
         if not converged:
             last = history[-1] - history[-2] if len(history) > 1 else np.nan
             warnings.warn(
-                f"EM did not converge in max_iter={self.max_iter} iterations "
-                f"(last change {last:.3g} > tol={self.tol}). Remedies: raise max_iter, loosen "
-                "tol, or try another init/n_init.",
+                f"EM did not converge in max_iter={self.max_iter} iterations (last change "
+                f"{last:.3g}, estimated gain still to come {remaining_gain(history):.3g} > "
+                f"tol={self.tol} per object). Remedies: raise max_iter, loosen tol, or try "
+                "another init/n_init.",
                 ConvergenceWarning,
                 stacklevel=5,  # the user's fit (GaussianMixture.fit or bayesmix.scale.fit)
             )

@@ -29,7 +29,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bayesmix._validate import check_matrix, check_sample_weight
+from bayesmix._validate import check_covariances, check_matrix, check_sample_weight
 from bayesmix.em._base import BaseMixture
 from bayesmix.em._kernels import CHUNK, PARALLEL_MIN_CHUNKS
 from bayesmix.em.scaling import FeatureScaling
@@ -289,6 +289,7 @@ def fit_statistics(
     assignment: Callable[[NDArray[np.float64]], AssignmentStatistics] | None = None,
     bounding_box: tuple[ArrayLike, ArrayLike] | None = None,
     extent: tuple[ArrayLike, ArrayLike] | None = None,
+    init_sample_cov: ArrayLike | None = None,
     label: str = "",
 ) -> BaseMixture:
     """Fit ``estimator`` by EM from summed block statistics (its own loop, as ``fit``).
@@ -321,6 +322,11 @@ def fit_statistics(
         Per-feature minimum and maximum of all objects, for the checks of
         :func:`bayesmix.em.scaling.choose_scaling` (data float64 cannot fit are
         refused).  Default: ``bounding_box``, else those of ``init_sample``.
+    init_sample_cov : array-like of shape (n_sample, n_features, n_features), optional
+        Error covariances of the sample objects (XD only; default zero).  With
+        more than ``SCREEN_ROWS`` objects, seeded starts (``n_init > 1``) are
+        screened on a subsample of ``init_sample`` (with these errors), and only
+        the best start makes passes over the blocks.
     label : str
         Appended to the ``verbose`` lines (e.g. " (Dask)").
 
@@ -352,6 +358,20 @@ def fit_statistics(
     scaling = estimator._scaling(sample, lo, hi)  # block_* convert rows with it during the fit
     raw_sample = sample
     sample = scaling.data(sample)
+    m, D = sample.shape
+    S_sample = None
+    if estimator.uses_errors:
+        S_sample = np.zeros((m, D, D))
+        if init_sample_cov is not None:
+            S_sample = check_covariances(
+                init_sample_cov, n_objects=m, n_features=D, name="init_sample_cov"
+            )
+        S_sample = scaling.covariances(S_sample)
+    observed = _observed(estimator, sample)
+
+    def screening(rows, gen):
+        return estimator._screening(sample, S_sample, sw, observed, rows, gen, scaling)
+
     if assignment is None:
         fill = np.nanmean(raw_sample, axis=0) if np.isnan(raw_sample).any() else None
 
@@ -368,5 +388,6 @@ def fit_statistics(
         assignment=assignment,
         bounding_box=bounding_box,
         scaling=scaling,
+        screening=screening,
         label=label,
     )

@@ -21,16 +21,23 @@ class GaussianMixture(BaseMixture):
     covariance_type : {"full", "diag", "spherical", "tied"}, default "full"
         Covariance structure, as in scikit-learn.
     tol : float, default 1e-3
-        Convergence threshold on the change of the mean log-likelihood per object.
+        Convergence threshold: EM stops when Aitken's estimate of the mean
+        log-likelihood per object still to be gained (from the last three
+        iterations; McNicholas et al. 2010) is below ``tol``.  Unlike a test on
+        the last change alone, it does not stop on a slow ridge.
     reg_covar : float, default 1e-6
         Non-negative value added to the diagonal of every covariance, in the
         fit's internal units: the data's own units for features whose robust
         spread lies in ``[2**-4, 2**20]`` (scikit-learn's convention), units of
         a power of two near the spread for the others (see Notes).
-    max_iter : int, default 100
-        EM iterations per restart.
-    n_init : int, default 1
-        Restarts; the one with the highest log-likelihood is kept.
+    max_iter : int, default 1000
+        EM iterations per start (most fits need tens).
+    n_init : int, default 10
+        Seeded starts; the one with the highest log-likelihood is kept.  With
+        more than 16,384 objects the starts
+        are run on a seeded subsample of that size and only the best continues
+        on all objects, so large fits cost about one run.  A given ``init``
+        (means or a dict) is a single start.
     init : {"kmeans++", "kmeans", "random", "random_from_data"}, array-like or dict
         ``"kmeans++"``: k-means++ seeds, objects assigned to the nearest seed;
         ``"kmeans"``: a full k-means run; ``"random"``: random responsibilities;
@@ -68,7 +75,10 @@ class GaussianMixture(BaseMixture):
     precisions_cholesky_ : ndarray of shape (K, D, D)
         Upper-triangular factors with ``(x - mu) @ P`` whitened.
     converged_ : bool
+        Whether the kept run met ``tol`` (Aitken's estimate of the gain to come)
+        before ``max_iter``; otherwise a :class:`ConvergenceWarning` was issued.
     n_iter_ : int
+        EM iterations of the kept run over all objects.
     lower_bound_ : float
         Mean log-likelihood per object (weighted) at the last E-step of the best restart.
     log_likelihood_history_ : list of float
@@ -95,7 +105,10 @@ class GaussianMixture(BaseMixture):
 
     References
     ----------
-    Dempster, Laird & Rubin 1977, JRSS B 39, 1.  Ghahramani & Jordan 1994,
+    Dempster, Laird & Rubin 1977, JRSS B 39, 1.  Boehning, Dietz, Schaub,
+    Schlattmann & Lindsay 1994, Ann. Inst. Stat. Math. 46, 373 (Aitken
+    acceleration as a stopping rule); McNicholas, Murphy, McDaid & Frost 2010,
+    Comput. Stat. Data Anal. 54, 711.  Ghahramani & Jordan 1994,
     "Supervised learning from incomplete data via an EM approach", NIPS 6.
     Melchior & Goulding 2018, "Filling the gaps: Gaussian mixture models from
     noisy, truncated or incomplete samples", Astron. Comput. 25, 183 (pygmmis).

@@ -68,8 +68,12 @@ def em_trace(
         A configured estimator (fitted or not; a fitted one is not modified).
         Its hyperparameters (``n_components``, ``covariance_type``,
         ``reg_covar``, ``init``, ``rng``, ``background``, ``frozen``, ...) are
-        used; ``max_iter``, ``tol`` and ``n_init`` are not (the first restart
-        is traced for ``n_iter`` iterations, without a convergence test).
+        used.  The traced start is the one ``fit`` keeps: with a seeded
+        ``init`` and ``n_init > 1`` the estimator is fitted once (with its
+        ``n_init``, ``tol`` and ``max_iter``) to find the winning start;
+        otherwise it is the initialisation itself.  From there ``n_iter``
+        iterations are traced without a convergence test, so with
+        ``n_iter = fit.n_iter_`` the last state is the fitted model.
     X : array-like of shape (n_objects, n_features)
         The data.
     n_iter : int
@@ -100,10 +104,12 @@ def em_trace(
 
     Notes
     -----
-    State 0 is computed by the estimator's own initialisation, so with an
-    integer ``rng`` (or a dict ``init``) the trace starts where ``fit`` starts
-    and its last state equals ``fit`` with ``max_iter=n_iter, tol=0`` (to
-    rounding: the weights are renormalised at every restart).  A
+    State 0 is where the kept run of ``fit`` starts, so with an integer
+    ``rng`` (or a dict ``init``) the trace follows ``fit``: with
+    ``n_iter = fit.n_iter_`` its last state is the fitted model, and with one
+    start (``n_init=1`` or a given ``init``) it equals ``fit`` with
+    ``max_iter=n_iter, tol=0`` (to rounding: the weights are renormalised at
+    every restart).  A
     :class:`numpy.random.Generator` ``rng`` is copied, not advanced.  Each
     step is a one-iteration fit from the previous parameters, so the cost is
     ``n_iter + 1`` EM iterations plus the per-fit validation: meant for
@@ -137,21 +143,28 @@ def em_trace(
     if isinstance(params.get("rng"), np.random.Generator):
         params["rng"] = copy.deepcopy(params["rng"])
 
-    # State 0: the estimator's own initialisation (first restart), as in ``fit``.
     proto = type(estimator)(**params)
     Xv, observed = proto._validate_X(X, fitting=True)
     proto._check_hyper(*Xv.shape)
     proto._frozen_sets(proto.n_components)
-    source = proto._in_memory(Xv, None, sample_weight, observed)
-    start = initial_parameters(
-        proto,
-        source["sample"],
-        source["sample_weight"],
-        as_generator(params["rng"]),
-        source["assignment"],
-        source["scaling"],
-    )
-    start = source["scaling"].data_parameters(start)  # the states are in data units
+    if isinstance(proto.init, str) and proto.n_init > 1:
+        # State 0: the start that ``fit`` keeps out of its seeded starts (fit once to know it).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            _fit(proto, Xv, X_err, X_cov, sample_weight)
+        start = proto._em_start
+    else:
+        # State 0: the estimator's own (single) initialisation, as in ``fit``.
+        source = proto._in_memory(Xv, None, sample_weight, observed)
+        start = initial_parameters(
+            proto,
+            source["sample"],
+            source["sample_weight"],
+            as_generator(params["rng"]),
+            source["assignment"],
+            source["scaling"],
+        )
+        start = source["scaling"].data_parameters(start)  # the states are in data units
     w, mu, full = start.weights, start.means, start.covariances
     bg = start.background_weight
 

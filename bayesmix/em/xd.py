@@ -26,8 +26,10 @@ class XDGaussianMixture(BaseMixture):
     n_components, covariance_type, tol, reg_covar, max_iter, n_init, init, nan_policy,
     background, frozen, rng, verbose
         As for :class:`bayesmix.em.GaussianMixture`, except the defaults ``tol=1e-5``
-        and ``max_iter=1000``: deconvolution converges slowly.  Initialisation
-        ignores the errors.
+        and ``n_init=1``: deconvolution converges slowly (linearly, at rates close
+        to 1, so the stopping rule's estimate of the gain to come needs a small
+        ``tol``) and each iteration costs more.  Initialisation ignores the
+        errors.
 
     Attributes
     ----------
@@ -69,9 +71,9 @@ class XDGaussianMixture(BaseMixture):
         rng=None,
         verbose: bool = False,
     ):
-        # Deconvolution converges far more slowly than plain EM: with the plain-EM
-        # default tol=1e-3 a strongly correlated component stops visibly short of the
-        # maximum, so the defaults here are tol=1e-5 and max_iter=1000.
+        # Deconvolution converges far more slowly than plain EM: with tol=1e-3 a strongly
+        # correlated component stops visibly short of the maximum, so tol=1e-5 here; one
+        # start by default (an XD iteration costs D times a plain one).
         super().__init__(
             n_components,
             covariance_type=covariance_type,

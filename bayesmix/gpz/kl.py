@@ -157,7 +157,8 @@ def kl_score_mixture(
       from ``n_samples`` draws of ``t``; ``w`` is bounded, so this estimate is
       stable).  Then ``KL(p || q) = E_p[ln p - ln w - ln t] + ln Z``, which is 0
       without clipping (the mixtures then reweight exactly) and measures the
-      population mass that the clip leaves uncovered.
+      population mass that the clip leaves uncovered.  Its standard error
+      includes the Monte Carlo error of ``ln Z`` (large for heavy-tailed weights).
     - Weighted, ``weights`` given: ``q`` is a Gaussian mixture with the same
       settings refitted to ``X_train`` with those sample weights, and
       ``KL(p || q) ≈ mean_s [ln p(x_s) - ln q(x_s)]``.  This measures what the
@@ -207,7 +208,10 @@ def kl_score_mixture(
         log_Z = float(logsumexp(lw_t) - math.log(m))
         e = d - log_w
         kl_w = float(e.mean() + log_Z)
-        se_w = float(e.std(ddof=1) / math.sqrt(S))
+        # both Monte Carlo errors: the mean over p-draws and ln Z (delta method,
+        # var(ln Z_hat) ~ var(w) / (m Z^2), large when the weights are heavy-tailed)
+        rel = np.exp(lw_t - log_Z)
+        se_w = float(math.sqrt(e.var(ddof=1) / S + rel.var(ddof=1) / m))
     else:
         if X_train is None:
             raise DataError(

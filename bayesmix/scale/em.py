@@ -32,6 +32,7 @@ from bayesmix.em.blocks import (
     block_scores,
     block_statistics,
     check_model,
+    error_covariances,
     fit_statistics,
 )
 from bayesmix.em.statistics import sum_statistics
@@ -188,16 +189,22 @@ def _prepare(estimator, X, X_err, X_cov, sample_weight, columns, persist) -> _Bl
 
 
 def _init_sample(estimator, blocks: _Blocks, size: int, rng):
-    """Return the init sample: every row in order (n <= size), else a seeded sample."""
+    """Return the init sample: every row in order (n <= size), else a seeded sample.
+
+    Returns (features, weights or None, error covariances or None).
+    """
     n = blocks.n_objects
+    E, C, W = blocks.X_err, blocks.X_cov, blocks.weight
     if n <= size:
-        Xs, ws = compute(blocks.X, blocks.weight)
+        Xs, ws, es, cs = compute(blocks.X, W, E, C)
     else:
         gen = as_generator(rng if rng is not None else estimator.rng)
         idx = np.sort(gen.choice(n, size=size, replace=False))
-        W = blocks.weight
-        Xs, ws = compute(blocks.X[idx], None if W is None else W[idx])
-    return np.ascontiguousarray(Xs, dtype=np.float64), ws
+        pick = lambda a: None if a is None else a[idx]  # noqa: E731
+        Xs, ws, es, cs = compute(blocks.X[idx], pick(W), pick(E), pick(C))
+    Xs = np.ascontiguousarray(Xs, dtype=np.float64)
+    cov = error_covariances(estimator, Xs, es, cs) if estimator.uses_errors else None
+    return Xs, ws, cov
 
 
 def _fit_blocks(estimator, blocks: _Blocks, init_sample_size: int, rng):
@@ -227,7 +234,7 @@ def _fit_blocks(estimator, blocks: _Blocks, init_sample_size: int, rng):
         ]
         return sum_statistics(compute(*parts))
 
-    Xs, ws = _init_sample(estimator, blocks, init_sample_size, rng)
+    Xs, ws, cov = _init_sample(estimator, blocks, init_sample_size, rng)
     fit_statistics(
         estimator,
         statistics,
@@ -238,6 +245,7 @@ def _fit_blocks(estimator, blocks: _Blocks, init_sample_size: int, rng):
         assignment=assignment,
         bounding_box=blocks.bounding_box if estimator.background else None,
         extent=blocks.bounding_box,
+        init_sample_cov=cov,
         label=" (Dask)",
     )
     estimator.persisted_ = bool(blocks.persisted)

@@ -29,14 +29,33 @@ RTOL, ATOL = 1e-12, 1e-12
 @pytest.mark.parametrize("covariance_type", ["full", "diag", "tied", "spherical"])
 def test_final_state_equals_fit_with_same_start(X, covariance_type):
     n = 7
-    trace = em_trace(GaussianMixture(2, covariance_type=covariance_type, rng=5), X, n)
+    # the trace follows the first seeded start: compare with a one-start fit
+    trace = em_trace(GaussianMixture(2, covariance_type=covariance_type, rng=5, n_init=1), X, n)
     gm = _fit_fixed(
-        GaussianMixture(2, covariance_type=covariance_type, rng=5, max_iter=n, tol=0), X
+        GaussianMixture(2, covariance_type=covariance_type, rng=5, max_iter=n, tol=0, n_init=1),
+        X,
     )
     assert len(trace) == n + 1
     assert [s["iteration"] for s in trace] == list(range(n + 1))
     last = trace[-1]
     np.testing.assert_allclose(last["weights"], gm.weights_, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(last["means"], gm.means_, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(last["covariances"], gm.full_covariances(), rtol=RTOL, atol=ATOL)
+    ll = [s["log_likelihood"] for s in trace[:-1]]
+    np.testing.assert_allclose(ll, gm.log_likelihood_history_, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("n_objects", [300, 20_000])
+def test_several_starts_trace_the_kept_one(rng, n_objects):
+    """n_init > 1 (the default): the trace starts where the kept run starts and, after
+    fit.n_iter_ iterations, is the fitted model (also when the starts are screened on a
+    subsample, n_objects > SCREEN_ROWS)."""
+    X = np.concatenate(
+        [rng.normal(-2, 1, (n_objects // 2, 2)), rng.normal(2, 1.5, (n_objects // 2, 2))]
+    )
+    gm = GaussianMixture(2, rng=7).fit(X)
+    trace = em_trace(GaussianMixture(2, rng=7), X, gm.n_iter_)
+    last = trace[-1]
     np.testing.assert_allclose(last["means"], gm.means_, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(last["covariances"], gm.full_covariances(), rtol=RTOL, atol=ATOL)
     ll = [s["log_likelihood"] for s in trace[:-1]]
@@ -60,9 +79,11 @@ def test_dict_init_is_state_zero_and_loglike_never_decreases(X):
 
 def test_background_and_sample_weight(X, rng):
     sw = rng.uniform(0.5, 2.0, X.shape[0])
-    trace = em_trace(GaussianMixture(2, background=True, rng=1), X, 4, sample_weight=sw)
+    trace = em_trace(GaussianMixture(2, background=True, rng=1, n_init=1), X, 4, sample_weight=sw)
     gm = _fit_fixed(
-        GaussianMixture(2, background=True, rng=1, max_iter=4, tol=0), X, sample_weight=sw
+        GaussianMixture(2, background=True, rng=1, max_iter=4, tol=0, n_init=1),
+        X,
+        sample_weight=sw,
     )
     np.testing.assert_allclose(trace[-1]["means"], gm.means_, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(

@@ -49,7 +49,10 @@ def test_recovers_underlying_covariance(rng):
 
 def test_score_samples_brute_force(rng):
     X, S, _ = noisy_correlated(rng, n=300)
-    xd = XDGaussianMixture(2, rng=0).fit(X, X_cov=S)
+    # two components for one Gaussian: EM creeps along a ridge for ~50,000 iterations and
+    # honestly reports that it has not converged; scoring is what is tested here
+    with pytest.warns(ConvergenceWarning, match="estimated gain still to come"):
+        xd = XDGaussianMixture(2, rng=0).fit(X, X_cov=S)
     ll = np.array(
         [
             logsumexp(

@@ -337,3 +337,26 @@ def test_dask_em_refuses_unrepresentable_data(big):
     X = big[0] * np.array([1.0, 1e300])
     with pytest.raises(DataError, match="feature 1 of 'X' spreads over .*cannot be held"):
         scale.fit(GaussianMixture(3, rng=0), da.from_array(X, chunks=(4_000, 2)))
+
+
+# ----------------------------------------------------------------------------- issue 12.6
+@pytest.mark.parametrize("xd", [False, True])
+def test_screened_starts_are_those_of_the_in_memory_fit(xd):
+    """More than SCREEN_ROWS objects, default n_init: the starts are screened on the same
+    subsample of the init sample (every row here) with the same errors, so the Dask fit is
+    the in-memory fit; only the kept start makes passes over the blocks."""
+    from bayesmix.em._base import SCREEN_ROWS
+
+    rng = np.random.default_rng(21)
+    X = three_blobs(rng, n=SCREEN_ROWS + 3_001)
+    err = rng.uniform(0.05, 0.3, X.shape)
+    cls = XDGaussianMixture if xd else GaussianMixture
+    kw = dict(rng=4, n_init=3, tol=1e-5 if xd else 1e-3)
+    ref = cls(3, **kw)
+    ref.fit(X, X_err=err) if xd else ref.fit(X)
+    got = scale.fit(
+        cls(3, **kw),
+        da.from_array(X, chunks=(4_000, 2)),
+        X_err=da.from_array(err, chunks=(4_000, 2)) if xd else None,
+    )
+    assert_same_fit(got, ref)
