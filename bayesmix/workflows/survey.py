@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from bayesmix._files import atomic_write, check_outputs, safe_name
+from bayesmix._files import check_outputs, safe_name
 from bayesmix.exceptions import DataError, SpecError
 
 __all__ = [
@@ -472,18 +472,15 @@ def _write_members(table_path: Path, dest: Path, ids: str | None) -> None:
     """Keep the cone's ids and the membership columns (every star, cone order)."""
     import pyarrow.parquet as pq
 
+    from bayesmix.io import read_table, write_table
+
     names = pq.read_schema(table_path).names
     keep = [
         c
         for c in names
         if c == (ids or "source_id") or c.startswith("p_") or c in ("component", "unscored_reason")
     ]
-    table = pq.read_table(table_path, columns=keep)
-
-    def write(tmp: str) -> None:
-        pq.write_table(table, tmp)
-
-    atomic_write(dest, write, overwrite=True)
+    write_table(read_table(table_path, columns=keep), dest, overwrite=True)
 
 
 # --------------------------------------------------------------------------------------------
