@@ -15,10 +15,10 @@ from bayesmix.analysis.cluster import (
     cluster_summary,
     compare_to_field,
     log_likelihood_draws,
-    membership_table,
 )
 from bayesmix.analysis.report import CLUSTER_MAX_DRAWS, cluster_report, format_cluster_report
-from bayesmix.analysis.summary import parameter_summary, thin_draws, unit_of
+from bayesmix.analysis.summary import parameter_summary, summarize_draws, thin_draws, unit_of
+from bayesmix.analysis.tables import membership_table, merge_membership
 
 __all__ = [
     "CLUSTER_MAX_DRAWS",
@@ -30,7 +30,9 @@ __all__ = [
     "format_cluster_report",
     "log_likelihood_draws",
     "membership_table",
+    "merge_membership",
     "parameter_summary",
+    "summarize_draws",
     "thin_draws",
     "unit_of",
 ]

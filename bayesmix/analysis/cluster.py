@@ -4,7 +4,6 @@
 - :func:`compare_to_field`: is there a cluster at all (PSIS-LOO against the field
   alone, plus the members' concentration on the sky)?
 - :func:`cluster_phase_space`: distance, 3-D position and velocity (astropy);
-- :func:`membership_table`: every input row with its membership probabilities;
 - :func:`log_likelihood_draws`: the per-draw, per-star log-likelihood they share.
 
 They read only the :class:`~bayesmix.inference.Fit` and what its model records
@@ -20,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from bayesmix._random import as_generator, derive_seed
+from bayesmix.analysis.summary import summarize_draws, unit_of
 from bayesmix.components.mixture import log_responsibilities, mixture_logp
 from bayesmix.exceptions import SpecError
-from bayesmix.gaia import merge_membership
 from bayesmix.membership import membership, posterior_values
 from bayesmix.sky import separation
 
@@ -32,7 +31,6 @@ __all__ = [
     "cluster_summary",
     "compare_to_field",
     "log_likelihood_draws",
-    "membership_table",
 ]
 
 
@@ -79,7 +77,9 @@ def log_likelihood_draws(fit: Any, *, chunk: int = 50) -> tuple[np.ndarray, np.n
     return mix, fld, n_mem
 
 
-def cluster_summary(fit: Any, *, interval: float = 0.9) -> dict[str, dict[str, float]]:
+def cluster_summary(
+    fit: Any, *, interval: float = 0.9, notes: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """Posterior summary of the cluster parameters and the expected number of members.
 
     Parameters
@@ -88,6 +88,11 @@ def cluster_summary(fit: Any, *, interval: float = 0.9) -> dict[str, dict[str, f
         A sampled :func:`~bayesmix.builders.cluster_field` model.
     interval : float, default 0.9
         Central credible interval.
+    notes : list of str, optional
+        When given, a part that cannot be computed (the phase-space entries, the
+        expected number of members) is left out and a line saying why is appended
+        here, as is a line for each quantity undefined in some draws; without it
+        such a failure raises.
 
     Returns
     -------
@@ -99,21 +104,23 @@ def cluster_summary(fit: Any, *, interval: float = 0.9) -> dict[str, dict[str, f
         :func:`cluster_phase_space` entries prefixed ``cluster_``, e.g.
         ``cluster_galcen_x_pc``) and ``n_members`` (the expected number of members,
         sum over stars of the per-draw membership probability): ``mean``, ``sd``,
-        ``lower``, ``upper``.  Units: mas/yr, mas, kpc as the variables.
+        ``lower``, ``upper`` (:func:`~bayesmix.analysis.summarize_draws`; a quantity
+        undefined in some draws, e.g. the distance of a draw with
+        ``cluster_parallax <= 0``, is summarised over the others and carries
+        ``n_undefined`` and ``n_draws``).  Units as :func:`~bayesmix.analysis.unit_of`:
+        mas/yr, mas, deg, pc, km/s.
     """
     post = fit.posterior
-    q = [(1 - interval) / 2 * 100, (1 + interval) / 2 * 100]
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, Any]] = {}
 
-    def add(name, draws):
-        draws = np.asarray(draws, dtype=float).ravel()
-        lo, hi = np.percentile(draws, q)
-        out[name] = {
-            "mean": float(draws.mean()),
-            "sd": float(draws.std(ddof=1)),
-            "lower": float(lo),
-            "upper": float(hi),
-        }
+    def add(name, draws, why=""):
+        out[name] = summarize_draws(draws, interval=interval)
+        if "n_undefined" in out[name] and notes is not None:
+            u = out[name]
+            notes.append(
+                f"{name} is undefined (NaN) in {u['n_undefined']} of {u['n_draws']} draws"
+                f"{why}; summarised over the others"
+            )
 
     for name in fit.model.var_names:
         if name == "weights":
@@ -123,7 +130,11 @@ def cluster_summary(fit: Any, *, interval: float = 0.9) -> dict[str, dict[str, f
     if "cluster_parallax" in post:
         # 1000 / parallax (pc) of the cluster's mean true parallax (zero-point
         # corrected by construction: observed = true + zero_point)
-        add("cluster_distance_pc", 1000.0 / np.asarray(post["cluster_parallax"].values, float))
+        add(
+            "cluster_distance_pc",
+            _distance_pc(post["cluster_parallax"].values),
+            " (cluster_parallax <= 0)",
+        )
     if "cluster_chol" in post:
         L = np.asarray(post["cluster_chol"].transpose("chain", "draw", ...).values)
         cov = L @ np.swapaxes(L, -1, -2)
@@ -132,16 +143,36 @@ def cluster_summary(fit: Any, *, interval: float = 0.9) -> dict[str, dict[str, f
     if "cluster_ra" in post:
         # 3-D position (and velocity with radial velocities) of the full model
         # (velocities only with a radial velocity in the model)
-        out.update(
-            {
-                f"cluster_{k}": v
-                for k, v in cluster_phase_space(fit, interval=interval).items()
-                if isinstance(v, dict) and k != "distance_pc" and math.isfinite(v["mean"])
-            }
+        ps = _attempt(
+            "the cluster's phase space", notes, cluster_phase_space, fit, interval=interval
         )
-    _, _, n_mem = log_likelihood_draws(fit)
-    add("n_members", n_mem)
+        for k, v in (ps or {}).items():
+            if isinstance(v, dict) and k != "distance_pc" and math.isfinite(v["mean"]):
+                out[f"cluster_{k}"] = {kk: vv for kk, vv in v.items() if kk != "unit"}
+        if ps and ps.get("note") and notes is not None:
+            notes.append(ps["note"])
+    n_mem = _attempt("the expected number of members", notes, lambda: log_likelihood_draws(fit)[2])
+    if n_mem is not None:
+        add("n_members", n_mem)
     return out
+
+
+def _attempt(what: str, notes: list[str] | None, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``; with ``notes``, a failure is a line there and None."""
+    if notes is None:
+        return fn(*args, **kwargs)
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - an after-sampling step never costs the fit
+        notes.append(f"{what} could not be computed ({type(exc).__name__}: {exc})")
+        return None
+
+
+def _distance_pc(parallax: Any) -> np.ndarray:
+    """1000 / parallax (pc), NaN where the parallax (mas) is not positive."""
+    plx = np.asarray(parallax, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(plx > 0, 1000.0 / plx, np.nan)
 
 
 def _xyz(v) -> np.ndarray:
@@ -189,11 +220,15 @@ def cluster_phase_space(
     Returns
     -------
     dict
-        name -> ``{"mean", "sd", "lower", "upper"}`` for ``distance_pc``,
+        name -> ``{"mean", "sd", "lower", "upper", "unit"}``
+        (:func:`~bayesmix.analysis.summarize_draws`) for ``distance_pc``,
         ``v_tan_kms``, ``icrs_x_pc``, ``icrs_y_pc``, ``icrs_z_pc``,
         ``icrs_vx_kms``, ``icrs_vy_kms``, ``icrs_vz_kms``, ``galcen_x_pc`` ...
-        ``galcen_vz_kms``; plus ``"frame"`` (a description of the
-        Galactocentric parameters) and ``"radial_velocity_source"``.
+        ``galcen_vz_kms`` (pc, km/s); plus ``"frame"`` (a description of the
+        Galactocentric parameters), ``"radial_velocity_source"`` and ``"note"``
+        (None, or how many draws have an undefined position: a draw with
+        ``cluster_parallax <= 0`` has no distance, and its entries are NaN and left
+        out of the summaries, which then carry ``n_undefined``).
 
     Notes
     -----
@@ -246,51 +281,48 @@ def cluster_phase_space(
         m, sd = (float(v) for v in radial_velocity)  # type: ignore[union-attr]
         rv = as_generator(rng).normal(m, sd, n)
         rv_src = f"given: N({m:g}, {sd:g}) km/s"
-    dist = 1000.0 / plx
+    # draws where the position is undefined (a parallax <= 0, e.g. a short chain far
+    # from the cluster) are NaN in every distance-dependent quantity
+    ok = (plx > 0) & np.isfinite(plx + ra + dec + pmra + pmdec)
     with galactocentric_frame_defaults.set(GALCEN_DEFAULTS):
         gc_frame = Galactocentric()
-    c = SkyCoord(
-        ra=ra * u.deg,
-        dec=dec * u.deg,
-        distance=dist * u.pc,
-        pm_ra_cosdec=pmra * u.mas / u.yr,
-        pm_dec=pmdec * u.mas / u.yr,
-        radial_velocity=(np.zeros(n) if rv is None else rv) * u.km / u.s,
-        frame="icrs",
-    )
-    g = c.transform_to(gc_frame)
+    nan = np.full(n, np.nan)
+    dist = _distance_pc(plx)
     vals = {
         "distance_pc": dist,
         "v_tan_kms": 4.740470463533348 * np.hypot(pmra, pmdec) * dist / 1000.0,
     }
-    pos = c.cartesian.xyz.to_value(u.pc)
-    vel = c.velocity.d_xyz.to_value(u.km / u.s)
-    gpos = g.cartesian.xyz.to_value(u.pc)
-    gvel = g.velocity.d_xyz.to_value(u.km / u.s)
-    nan = np.full(n, np.nan)
-    for frame, p_, v_ in (("icrs", pos, vel), ("galcen", gpos, gvel)):
-        for i, ax in enumerate("xyz"):
-            vals[f"{frame}_{ax}_pc"] = p_[i]
-        for i, ax in enumerate("xyz"):
-            vals[f"{frame}_v{ax}_kms"] = nan if rv is None else v_[i]
-    q = [(1 - interval) / 2 * 100, (1 + interval) / 2 * 100]
-    out: dict[str, Any] = {}
-    for k, v in vals.items():
-        if np.isnan(v).all():
-            out[k] = {
-                "mean": float("nan"),
-                "sd": float("nan"),
-                "lower": float("nan"),
-                "upper": float("nan"),
-            }
-            continue
-        lo, hi = np.percentile(v, q)
-        out[k] = {
-            "mean": float(v.mean()),
-            "sd": float(v.std(ddof=1)) if n > 1 else 0.0,
-            "lower": float(lo),
-            "upper": float(hi),
-        }
+    for frame in ("icrs", "galcen"):
+        vals |= {f"{frame}_{ax}_pc": nan.copy() for ax in "xyz"}
+        vals |= {f"{frame}_v{ax}_kms": nan.copy() for ax in "xyz"}
+    if ok.any():
+        c = SkyCoord(
+            ra=ra[ok] * u.deg,
+            dec=dec[ok] * u.deg,
+            distance=dist[ok] * u.pc,
+            pm_ra_cosdec=pmra[ok] * u.mas / u.yr,
+            pm_dec=pmdec[ok] * u.mas / u.yr,
+            radial_velocity=(np.zeros(n) if rv is None else rv)[ok] * u.km / u.s,
+            frame="icrs",
+        )
+        g = c.transform_to(gc_frame)
+        for frame, cc in (("icrs", c), ("galcen", g)):
+            p_ = cc.cartesian.xyz.to_value(u.pc)
+            v_ = cc.velocity.d_xyz.to_value(u.km / u.s)
+            for i, ax in enumerate("xyz"):
+                vals[f"{frame}_{ax}_pc"][ok] = p_[i]
+                if rv is not None:
+                    vals[f"{frame}_v{ax}_kms"][ok] = v_[i]
+    out: dict[str, Any] = {
+        k: {**summarize_draws(v, interval=interval), "unit": unit_of(k)} for k, v in vals.items()
+    }
+    n_bad = int(n - ok.sum())
+    out["note"] = (
+        f"the cluster's distance, 3-D position and velocity are undefined (NaN) in {n_bad} of "
+        f"{n} draws (cluster_parallax <= 0 or a non-finite value); summarised over the others"
+        if n_bad
+        else None
+    )
     out["frame"] = (
         f"astropy Galactocentric ({GALCEN_DEFAULTS}): R0 = "
         f"{gc_frame.galcen_distance.to_value(u.kpc):g} kpc, z_sun = "
@@ -303,49 +335,31 @@ def cluster_phase_space(
     return out
 
 
-def membership_table(fit: Any, *, keep_columns: bool = True, quantiles: bool = False):
-    """Every input row with ``p_<component>`` (NaN + reason for rows not fitted).
-
-    Parameters
-    ----------
-    fit : Fit
-        A sampled model; its :attr:`~bayesmix.builders.MixtureModel.rows` says
-        which input rows were fitted (for :func:`~bayesmix.builders.cluster_field`
-        the columns ``p_cluster`` and ``p_field``).
-    keep_columns : bool, default True
-        Keep the input table's columns (a model built from arrays has none: an
-        ``object`` column of ids is written instead).
-    quantiles : bool, default False
-        Add the 16/50/84th percentiles over draws.
-
-    Returns
-    -------
-    astropy.table.Table
-        Input rows in input order; ``meta["n_excluded"]`` rows carry NaN and
-        ``excluded_reason``.
-    """
-    ds = membership(fit, quantiles=quantiles)
-    return merge_membership(fit.model.rows, ds, keep_columns=keep_columns)
-
-
 def _sky_concentration(fit, p_cluster: np.ndarray, n_perm: int, rng) -> float | None:
     """z-score of how much closer to the sky centre members are than random stars.
 
     T = sum_n p_n sep_n / sum_n p_n (membership-weighted mean separation from the
     cluster's sky centre); its permutation distribution (p shuffled over stars)
-    gives z = (mean_perm - T) / sd_perm.  None without ``ra``/``dec``.
+    gives z = (mean_perm - T) / sd_perm.  None without ``ra``/``dec`` (the columns the
+    builder read them from, ``spec["columns"]``); NaN when no star has any membership.
     """
     mm = fit.model
     rows = mm.rows
     sky = mm.spec.get("sky_center")
-    if sky is None or "ra" not in rows.columns or "dec" not in rows.columns:
+    # the table's names of ra/dec: the builder's [data.columns] mapping
+    cm = mm.spec.get("columns") or {}
+    ra, dec = cm.get("ra", "ra"), cm.get("dec", "dec")
+    if sky is None or ra not in rows.columns or dec not in rows.columns:
         return None
-    sep = separation(rows.column("ra"), rows.column("dec"), sky[0], sky[1])
+    if not p_cluster.sum() > 0:
+        return float("nan")  # no probable member at all: no concentration to measure
+    sep = separation(rows.column(ra), rows.column(dec), sky[0], sky[1])
     w = p_cluster / p_cluster.sum()
     T = float(w @ sep)
     gen = as_generator(rng)
     perm = np.array([w @ sep[gen.permutation(sep.size)] for _ in range(n_perm)])
-    return float((perm.mean() - T) / perm.std(ddof=1))
+    sd = perm.std(ddof=1)
+    return float((perm.mean() - T) / sd) if sd > 0 else float("nan")
 
 
 def compare_to_field(

@@ -1,7 +1,13 @@
-"""The cluster part of a ``bayesmix run`` report: a JSON-able record and its text."""
+"""The cluster part of a ``bayesmix run`` report: a JSON-able record and its text.
+
+Every after-sampling step here (the cluster summary, the comparison with the field
+alone, the member counts) that cannot be computed becomes a line in the record's
+``warnings`` and in its text, never an exception: a finished fit is not lost.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,10 +54,13 @@ def cluster_report(
     dict
         ``interval``, ``n_draws`` (used), ``n_draws_total``, ``parameters``
         (:func:`~bayesmix.analysis.cluster_summary` entries, each with its
-        ``unit``), ``reference``, ``members`` (``n_p_gt_0.5``, ``n_p_gt_0.9``,
-        ``expected`` = sum of p, ``n_scored``), ``compare_to_field`` (its result,
-        or None for a field with free parameters) and ``compare_to_field_note``
-        (why it was not computed, else None).
+        ``unit`` from :func:`~bayesmix.analysis.unit_of`), ``reference``,
+        ``reference_units`` (the unit of each published value), ``members``
+        (``n_p_gt_0.5``, ``n_p_gt_0.9``, ``expected`` = sum of p, ``n_scored``),
+        ``compare_to_field`` (its result, or None when it was not computed),
+        ``compare_to_field_note`` (why not, else None) and ``warnings`` (one line
+        for each step that could not be computed and each quantity undefined in
+        some draws; empty when everything was computed).
 
     Notes
     -----
@@ -59,13 +68,17 @@ def cluster_report(
     ``max_draws``): both hold an (n_draws x n_objects) array of
     log-likelihoods, which for 4000 draws of the 14,785 Blanco 1 stars is
     0.5 GB each and a minute of work, while the numbers agree with the
-    unthinned ones well within their uncertainties.
+    unthinned ones well within their uncertainties.  A step that fails (e.g. the
+    PSIS fit of a very short chain, "All tail values are the same") leaves its part
+    out and is reported in ``warnings``; the run keeps its fit and its tables.
     """
     total = fit.posterior.sizes["chain"] * fit.posterior.sizes["draw"]
     fit = thin_draws(fit, max_draws)
     used = fit.posterior.sizes["chain"] * fit.posterior.sizes["draw"]
-    params = cluster_summary(fit, interval=interval)
-    p = p_cluster[np.isfinite(p_cluster)]
+    notes: list[str] = []
+    params = cluster_summary(fit, interval=interval, notes=notes)
+    p = np.asarray(p_cluster, dtype=float)
+    p = p[np.isfinite(p)]
     members = {
         "n_p_gt_0.5": int((p > 0.5).sum()),
         "n_p_gt_0.9": int((p > 0.9).sum()),
@@ -79,23 +92,55 @@ def cluster_report(
     comparison: dict[str, Any] | None = None
     why_not = None
     if fixed:
-        comparison = compare_to_field(fit, rng=rng)
+        try:
+            comparison = compare_to_field(fit, rng=rng)
+        except Exception as exc:  # noqa: BLE001 - an after-sampling step never costs the fit
+            why_not = f"not computed: the comparison failed ({type(exc).__name__}: {exc})"
+            notes.append(
+                f"the comparison with the field alone could not be computed "
+                f"({type(exc).__name__}: {exc}); with very short chains, sample more draws"
+            )
     else:
         why_not = (
             f"not computed: compare_to_field needs a fixed field (field 'gmm' with field_fit "
             f"'xd', or 'uniform'); this spec has field {opts.get('field')!r}"
             + (f" with field_fit {opts.get('field_fit')!r}" if opts.get("field") == "gmm" else "")
         )
+    ref = dict(reference or {})
     return {
         "interval": interval,
         "n_draws": used,
         "n_draws_total": total,
         "parameters": {k: {**v, "unit": unit_of(k)} for k, v in params.items()},
-        "reference": dict(reference or {}),
+        "reference": ref,
+        "reference_units": {k: unit_of(k) for k in ref if k != "source"},
         "members": members,
         "compare_to_field": comparison,
         "compare_to_field_note": why_not,
+        "warnings": notes,
     }
+
+
+def _plural(n: int, word: str) -> str:
+    """``"1 star"``, ``"2 stars"``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _decimals(v: Mapping[str, Any], published: float | None) -> int:
+    """Decimals that resolve the uncertainty (2 significant digits of the sd or half-width).
+
+    At least those of the published value and 3 for angles (0.001 deg); at most 6.
+    """
+    spread = v.get("sd")
+    if spread is None or not math.isfinite(spread) or spread <= 0:
+        spread = (v.get("upper", math.nan) - v.get("lower", math.nan)) / 3.3
+    d = 1 - math.floor(math.log10(spread)) if math.isfinite(spread) and spread > 0 else 4
+    if published is not None and math.isfinite(published):
+        text = f"{published:.10g}"
+        d = max(d, len(text.split(".")[1]) if "." in text and "e" not in text else 0)
+    if v.get("unit") == "deg":
+        d = max(d, 3)
+    return int(min(max(d, 0), 6))
 
 
 def format_cluster_report(report: Mapping[str, Any]) -> str:
@@ -110,8 +155,11 @@ def format_cluster_report(report: Mapping[str, Any]) -> str:
     -------
     str
         A table of the cluster's parameters (mean, interval, published value,
-        unit), the membership counts and the answer to "is there a cluster?",
-        ending with a newline.
+        unit), the membership counts, the answer to "is there a cluster?" and the
+        record's warnings, ending with a newline.  Each number has the decimals that
+        resolve its uncertainty (two significant digits of its sd), at least those of
+        the published value, and 0.001 deg for angles; a quantity undefined in some
+        draws is marked ``*``.
     """
     c = report
     ref = {k: v for k, v in c["reference"].items() if k != "source"}
@@ -124,32 +172,35 @@ def format_cluster_report(report: Mapping[str, Any]) -> str:
     lines = ["", f"cluster (posterior mean and {pct}% interval{draws})"]
     if c["reference"].get("source"):
         lines[-1] += f"; published: {c['reference']['source']}"
-    lines.append(f"  {'quantity':<26} {'mean':>10}  {f'{pct}% interval':<22} {'published':>10}")
+    lines.append(f"  {'quantity':<30} {'mean':>12}  {f'{pct}% interval':<28} {'published':>10}")
     params = c["parameters"]
-
-    def fmt(v: float) -> str:
-        return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.0f}"
-
     last = ("cluster_fraction", "n_members")  # the cluster's parameters first, then its size
     names = [k for k in params if k not in last] + [k for k in last if k in params]
+    starred = False
     for name in names:
         v = params[name]
-        pub = f"{ref[name]:g}" if name in ref else ""
-        unit = v["unit"]
+        pub = ref.get(name)
+        d = _decimals(v, pub)
+        interval = f"[{v['lower']:.{d}f}, {v['upper']:.{d}f}]"
+        star = "*" if v.get("n_undefined") else ""
+        starred |= bool(star)
         lines.append(
-            f"  {name:<26} {fmt(v['mean']):>10}  {f'[{fmt(v["lower"])}, {fmt(v["upper"])}]':<22}"
-            f" {pub:>10}  {unit}".rstrip()
+            f"  {name + star:<30} {v['mean']:>12.{d}f}  {interval:<28}"
+            f" {'' if pub is None else f'{pub:g}':>10}  {v.get('unit') or ''}".rstrip()
         )
     for name, value in ref.items():
         if name not in params:
             lines.append(
-                f"  {name:<26} {'-':>10}  {'(not in this model)':<22} {value:>10g}  "
-                f"{unit_of(name)}".rstrip()
+                f"  {name:<30} {'-':>12}  {'(not in this model)':<28} {value:>10g}  "
+                f"{unit_of(name) or ''}".rstrip()
             )
+    if starred:
+        lines.append("  * undefined (NaN) in some draws: summarised over the others (see below)")
     m = c["members"]
     lines += [
-        f"members: {m['n_p_gt_0.5']} stars with p(cluster) > 0.5, {m['n_p_gt_0.9']} with "
-        f"p > 0.9; expected number (sum of p) {m['expected']:.1f}, of {m['n_scored']} stars scored",
+        f"members: {_plural(m['n_p_gt_0.5'], 'star')} with p(cluster) > 0.5, {m['n_p_gt_0.9']} "
+        f"with p > 0.9; expected number (sum of p) {m['expected']:.1f}, of "
+        f"{_plural(m['n_scored'], 'star')} scored",
     ]
     cmp = c["compare_to_field"]
     if cmp is None:
@@ -166,4 +217,5 @@ def format_cluster_report(report: Mapping[str, Any]) -> str:
             f"(PSIS-LOO){sky}"
         )
         lines.append(f"  (criterion: {cmp['criterion']})")
+    lines += [f"warning: {w}" for w in c.get("warnings", ())]
     return "\n".join(lines) + "\n"

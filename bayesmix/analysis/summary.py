@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["parameter_summary", "thin_draws", "unit_of"]
+__all__ = ["parameter_summary", "summarize_draws", "thin_draws", "unit_of"]
 
 
 def parameter_summary(fit: Any) -> dict[str, dict[str, float | None]]:
@@ -83,6 +83,7 @@ def parameter_summary(fit: Any) -> dict[str, dict[str, float | None]]:
                 "r_hat": float(r[j]) if np.isfinite(r[j]) else None,
                 "ess_bulk": float(eb[j]) if np.isfinite(eb[j]) else None,
                 "ess_tail": float(et[j]) if np.isfinite(et[j]) else None,
+                "unit": unit_of(str(name)),
             }
     return out
 
@@ -116,31 +117,88 @@ def thin_draws(fit: Any, max_draws: int) -> Any:
     return replace(fit, idata=tree)
 
 
-def unit_of(name: str) -> str:
-    """Return the unit of a cluster quantity, from its name (``""`` for counts and fractions).
+#: dimensionless quantities of a cluster fit (counts, fractions, shape parameters)
+_DIMENSIONLESS = (
+    "n_members",
+    "cluster_fraction",
+    "weights",
+    "field_weights",
+    "field_alpha",
+    "field_beta",
+)
+
+
+def unit_of(name: str) -> str | None:
+    """Return the unit of a posterior quantity from its name (``""`` when dimensionless).
 
     Parameters
     ----------
     name : str
-        A :func:`~bayesmix.analysis.cluster_summary` entry or ``[reference]`` key,
-        e.g. ``"cluster_pmra"`` (mas/yr), ``"cluster_parallax"`` (mas),
-        ``"cluster_distance_pc"`` (pc), ``"cluster_ra"`` (deg),
-        ``"cluster_radial_velocity"`` (km/s), ``"n_members"`` (no unit).
+        A posterior variable, a :func:`~bayesmix.analysis.cluster_summary` entry or a
+        ``[reference]`` key (an element label such as ``"weights[cluster]"`` is read by its
+        variable), e.g. ``"cluster_pmra"`` (mas/yr), ``"cluster_parallax"`` (mas),
+        ``"cluster_distance_pc"`` and ``"cluster_galcen_x_pc"`` (pc),
+        ``"cluster_icrs_vx_kms"`` and ``"cluster_radial_velocity_dispersion"`` (km/s),
+        ``"cluster_ra"`` (deg), ``"field_length_scale"`` (kpc), ``"n_members"`` (``""``).
 
     Returns
     -------
-    str
+    str or None
+        The unit, ``""`` for counts, fractions and other dimensionless quantities, None
+        when the name does not say (e.g. a line fit's ``slope``, in units of y per x, or
+        the free field's ``field_means`` over features of different units).
     """
-    if name in ("n_members", "cluster_fraction"):
+    name = name.split("[", 1)[0]
+    if name in _DIMENSIONLESS:
         return ""
-    if name.endswith("distance_pc"):
+    if name.endswith("_pc"):
         return "pc"
+    if name.endswith("_kms") or "radial_velocity" in name:
+        return "km/s"
+    if name == "field_length_scale":
+        return "kpc"
     if "parallax" in name or name == "zero_point":
         return "mas"
-    if "pm" in name or "dispersion" in name:
+    if name.startswith("cluster_") and ("pm" in name or name == "cluster_chol"):
         return "mas/yr"
-    if "radial_velocity" in name:
-        return "km/s"
     if name.endswith(("_ra", "_dec", "_radius")):
         return "deg"
-    return ""
+    return None
+
+
+def summarize_draws(draws: Any, *, interval: float = 0.9) -> dict[str, Any]:
+    """Mean, sd and central interval of draws, over the draws where the quantity is defined.
+
+    Parameters
+    ----------
+    draws : array-like
+        Draws of one scalar quantity (any shape; flattened); NaN marks a draw where the
+        quantity is undefined (e.g. a distance for a non-positive parallax).
+    interval : float, default 0.9
+        Central credible interval.
+
+    Returns
+    -------
+    dict
+        ``mean``, ``sd`` (ddof 1; NaN with fewer than 2 defined draws), ``lower``,
+        ``upper`` over the defined draws (all NaN when none is); when some draws are
+        undefined, also ``n_undefined`` and ``n_draws``.
+    """
+    x = np.asarray(draws, dtype=float).ravel()
+    ok = np.isfinite(x)
+    n_ok = int(ok.sum())
+    nan = float("nan")
+    if n_ok == 0:
+        out = {"mean": nan, "sd": nan, "lower": nan, "upper": nan}
+    else:
+        v = x[ok]
+        lo, hi = np.percentile(v, [(1 - interval) / 2 * 100, (1 + interval) / 2 * 100])
+        out = {
+            "mean": float(v.mean()),
+            "sd": float(v.std(ddof=1)) if n_ok > 1 else nan,
+            "lower": float(lo),
+            "upper": float(hi),
+        }
+    if n_ok < x.size:
+        out |= {"n_undefined": int(x.size - n_ok), "n_draws": int(x.size)}
+    return out

@@ -167,37 +167,18 @@ def test_log_likelihood_draws_against_scipy(simulated):
         np.testing.assert_allclose(n_mem[s], np.exp(lw[0] + lc - tot).sum(), rtol=1e-10)
 
 
-def test_membership_table_of_a_model_built_from_arrays(rng):
-    # a builder given arrays records no input columns: the table has an object column
-    from bayesmix.builders import line_outlier
-    from bayesmix.inference import Fit
+def test_sky_test_reads_the_builders_ra_dec_columns(simulated):
+    # [data.columns] ra/dec renamed: the sky concentration is the same, not skipped
+    import dataclasses
 
-    x = np.linspace(0, 1, 8)
-    mm = line_outlier(x, 2 * x, np.full(8, 0.1), ids=np.arange(8) + 10)
-    draws = {
-        "slope": rng.normal(2, 0.01, (1, 50)),
-        "intercept": rng.normal(0, 0.01, (1, 50)),
-        "weights": np.broadcast_to([0.9, 0.1], (1, 50, 2)),
-        "outlier_mean": np.zeros((1, 50)),
-        "outlier_sigma": np.full((1, 50), 10.0),
-    }
-    post = xr.Dataset(
-        {k: (("chain", "draw", "component")[: np.ndim(v)], v) for k, v in draws.items()},
-        coords={"component": ["inlier", "outlier"]},
-    )
-    fit = Fit(idata=xr.DataTree.from_dict({"posterior": post}), model=mm)
-    tab = membership_table(fit)
-    assert tab.colnames == [
-        "object",
-        "p_inlier",
-        "p_inlier_sd",
-        "p_outlier",
-        "p_outlier_sd",
-        "excluded_reason",
-    ]
-    assert tab["object"].tolist() == list(range(10, 18))
-    ds = membership(fit, quantiles=False)
-    np.testing.assert_allclose(
-        tab["p_inlier"], ds["probability"].sel(component="inlier"), rtol=1e-12
-    )
-    assert tab.meta["n_excluded"] == 0
+    fit, t, _ = simulated
+    renamed = {{"ra": "RA_ICRS", "dec": "DE_ICRS"}.get(k, k): v for k, v in t.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticsWarning)
+        mm = cluster_field(renamed, columns={"ra": "RA_ICRS", "dec": "DE_ICRS"}, rng=7)
+    assert mm.spec["columns"] == {"ra": "RA_ICRS", "dec": "DE_ICRS"}
+    assert mm.spec["sky_center"] == fit.model.spec["sky_center"]
+    res = compare_to_field(dataclasses.replace(fit, model=mm), n_perm=200)
+    want = compare_to_field(fit, n_perm=200)
+    assert res["sky_z"] is not None and res["sky_z"] > 3
+    assert res["sky_z"] == pytest.approx(want["sky_z"], rel=1e-12)

@@ -1,6 +1,12 @@
 """bayesmix.analysis.report: the cluster record of ``bayesmix run`` and its text."""
 
+import json
+import types
+import warnings
+
 import numpy as np
+import pytest
+import xarray as xr
 
 from bayesmix.analysis import (
     CLUSTER_MAX_DRAWS,
@@ -8,7 +14,10 @@ from bayesmix.analysis import (
     cluster_summary,
     format_cluster_report,
     thin_draws,
+    unit_of,
 )
+from bayesmix.exceptions import DiagnosticsWarning
+from bayesmix.gaia import GaiaColumnWarning
 from tests._cluster_fits import sim_fit
 
 
@@ -78,10 +87,13 @@ def test_format_cluster_report_lines():
         "n_members",
         "cluster_parallax",
     ]
+    # decimals resolve the sd (2 significant digits) and show the published value's
     pm = next(ln for ln in lines if ln.startswith("  cluster_pmra"))
-    assert pm.split() == ["cluster_pmra", "18.74", "[18.72,", "18.76]", "18.739", "mas/yr"]
+    assert pm.split() == ["cluster_pmra", "18.739", "[18.720,", "18.760]", "18.739", "mas/yr"]
     dist = next(ln for ln in lines if ln.startswith("  cluster_distance_pc"))
-    assert dist.split()[1:4] == ["23456", "[23000,", "24000]"]  # >= 1e4: no exponent
+    assert dist.split()[1:5] == ["23456.0", "[23000.0,", "24000.0]", "pc"]  # no exponent
+    frac = next(ln for ln in lines if ln.startswith("  cluster_fraction"))
+    assert frac.split() == ["cluster_fraction", "0.140", "[0.130,", "0.150]"]
     plx = next(ln for ln in lines if ln.startswith("  cluster_parallax"))
     assert "(not in this model)" in plx and plx.rstrip().endswith("4.216  mas")
     assert (
@@ -94,6 +106,54 @@ def test_format_cluster_report_lines():
     ) in lines
     assert lines[-1] == "  (criterion: elpd_diff > 4)"
     assert text.endswith("\n")
+
+
+def test_format_cluster_report_digits_units_plurals_and_warnings():
+    # RA/Dec to 0.001 deg at least (was "295.3 [295.3, 295.3]" next to 295.327), km/s
+    # velocities, the singular, undefined draws starred, warnings at the end
+    params = {
+        "cluster_ra": {"mean": 295.32714, "sd": 0.0031, "lower": 295.3221, "upper": 295.3322},
+        "cluster_dec": {"mean": 40.19, "sd": 0.2, "lower": 39.9, "upper": 40.5},
+        "cluster_radial_velocity_dispersion": {
+            "mean": 1.234,
+            "sd": 0.21,
+            "lower": 0.9,
+            "upper": 1.6,
+        },
+        "cluster_galcen_x_pc": {"mean": -7823.4, "sd": 1.2, "lower": -7843.0, "upper": -7803.0},
+        "cluster_distance_pc": {
+            "mean": 2500.0,
+            "sd": 40.0,
+            "lower": 2440.0,
+            "upper": 2570.0,
+            "n_undefined": 3,
+            "n_draws": 50,
+        },
+    }
+    rec = _record(
+        parameters={k: {**v, "unit": unit_of(k)} for k, v in params.items()},
+        reference={"cluster_ra": 295.327},
+        members={"n_p_gt_0.5": 1, "n_p_gt_0.9": 0, "expected": 1.2, "n_scored": 1},
+        warnings=["the comparison with the field alone could not be computed (X)"],
+    )
+    lines = format_cluster_report(rec).splitlines()
+    row = {ln.split()[0]: ln.split() for ln in lines if ln.startswith("  cluster_")}
+    assert row["cluster_ra"] == [
+        "cluster_ra",
+        "295.3271",
+        "[295.3221,",
+        "295.3322]",
+        "295.327",
+        "deg",
+    ]
+    assert row["cluster_dec"][1:4] == ["40.190", "[39.900,", "40.500]"]  # 0.001 deg at least
+    assert row["cluster_radial_velocity_dispersion"][-1] == "km/s"
+    assert row["cluster_galcen_x_pc"][1:] == ["-7823.4", "[-7843.0,", "-7803.0]", "pc"]
+    assert row["cluster_distance_pc*"][1:] == ["2500", "[2440,", "2570]", "pc"]
+    assert any(ln.startswith("  * undefined (NaN) in some draws") for ln in lines)
+    assert "members: 1 star with p(cluster) > 0.5" in "\n".join(lines)
+    assert "of 1 star scored" in "\n".join(lines)
+    assert lines[-1] == "warning: the comparison with the field alone could not be computed (X)"
 
 
 def test_format_cluster_report_without_comparison():
@@ -131,4 +191,110 @@ def test_cluster_report_on_a_fit():
     assert rep["reference"] == {"cluster_pmra": 8.0}
     assert rep["compare_to_field"]["cluster"] is True
     assert rep["compare_to_field_note"] is None
+    assert rep["warnings"] == []
+    assert rep["reference_units"] == {"cluster_pmra": "mas/yr"}
+    json.dumps(rep)  # JSON-able as it is
     assert CLUSTER_MAX_DRAWS == 1000
+
+
+def _broken_fit(**cols):
+    """A 'fit' whose model cannot evaluate its log-likelihood (as a step that fails)."""
+    post = xr.Dataset(
+        {k: (("chain", "draw"), np.asarray(v, float).reshape(1, -1)) for k, v in cols.items()}
+    )
+    model = types.SimpleNamespace(var_names=tuple(cols), spec={"field": "uniform"})
+    return types.SimpleNamespace(posterior=post, model=model)
+
+
+def test_cluster_report_turns_failed_steps_into_warnings():
+    # a parallax <= 0 in some draws (distance undefined: astropy's "Distance must be
+    # >= 0" before) and steps that raise (expected members, the comparison)
+    plx = [-0.2, 0.5, 0.4, 0.45, 0.0]
+    fit = _broken_fit(
+        cluster_ra=[10.0] * 5,
+        cluster_dec=[-30.0] * 5,
+        cluster_parallax=plx,
+        cluster_pmra=[1.0, 1.1, 0.9, 1.0, 1.2],
+        cluster_pmdec=[-2.0] * 5,
+    )
+    rep = cluster_report(fit, np.array([0.9, 0.1, np.nan]))
+    par = rep["parameters"]
+    d = par["cluster_distance_pc"]
+    assert d["n_undefined"] == 2 and d["n_draws"] == 5 and d["unit"] == "pc"
+    np.testing.assert_allclose(d["mean"], np.mean(1000 / np.array([0.5, 0.4, 0.45])))
+    assert par["cluster_icrs_x_pc"]["n_undefined"] == 2
+    assert par["cluster_v_tan_kms"]["unit"] == "km/s"
+    assert "n_members" not in par
+    assert rep["compare_to_field"] is None
+    assert rep["compare_to_field_note"].startswith("not computed: the comparison failed")
+    w = rep["warnings"]
+    assert any(m.startswith("cluster_distance_pc is undefined (NaN) in 2 of 5 draws") for m in w)
+    assert any(m.startswith("the expected number of members could not be computed") for m in w)
+    assert any(m.startswith("the comparison with the field alone could not be computed") for m in w)
+    text = format_cluster_report(rep)
+    assert text.count("\nwarning: ") == len(w)
+    assert rep["members"]["n_scored"] == 2
+    json.dumps(rep)
+
+
+_QUICK = {
+    "pmra": {"features": ("pmra",)},
+    "pmdec-uniform": {"features": ("pmdec",), "field": "uniform"},
+    "pm": {"features": ("pmra", "pmdec")},
+    "parallax-beta": {"features": ("parallax",), "field": "beta"},
+    "parallax-edsd": {"features": ("parallax",), "field": "edsd"},
+    "parallax-gmm": {"features": ("parallax",), "field": "gmm"},
+    "parallax-uniform": {"features": ("parallax",), "field": "uniform"},
+    "astrometric": {"features": ("parallax", "pmra", "pmdec")},
+    "full": {"features": ("ra", "dec", "parallax", "pmra", "pmdec")},
+    "full-rv": {"features": ("ra", "dec", "parallax", "pmra", "pmdec", "radial_velocity")},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(_QUICK))
+def test_quick_look_reports_on_every_variant(name):
+    # issue 12.4: a quick look (1 chain x 20 draws) never loses the fit: the report is
+    # produced, every quantity has a unit, what cannot be computed is a warning (20 draws
+    # are too few for PSIS: the comparison with the field is such a warning)
+    from bayesmix.builders import cluster_field
+    from bayesmix.datasets import load_ngc6819
+    from bayesmix.inference import sample
+    from bayesmix.membership import membership
+    from tests._cluster_fits import simulate, simulate_parallax
+
+    kw = _QUICK[name]
+    if name == "full-rv":
+        data = load_ngc6819()
+    elif kw["features"] == ("parallax",):
+        data = simulate_parallax(3, n=300)[0]
+    else:
+        data = simulate(5, n=300)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticsWarning)  # one chain: no R-hat
+        warnings.simplefilter("ignore", GaiaColumnWarning)
+        fit = sample(
+            cluster_field(data, **kw), draws=20, tune=20, chains=1, rng=2, progressbar=False
+        )
+        p = membership(fit, quantiles=False)["probability"].sel(component="cluster").values
+        rep = cluster_report(fit, np.asarray(p))
+    json.dumps(rep)
+    assert rep["n_draws"] == 20 and rep["members"]["n_scored"] == len(p)
+    assert all(v["unit"] is not None for v in rep["parameters"].values()), rep["parameters"]
+    assert "n_members" in rep["parameters"]
+    fixed = kw.get("field", "gmm") in ("gmm", "uniform")
+    failed = any("comparison with the field alone" in w for w in rep["warnings"])
+    assert (rep["compare_to_field"] is None) == (failed or not fixed)
+    if rep["compare_to_field"] is None:
+        assert rep["compare_to_field_note"].startswith("not computed")
+    for k, v in rep["parameters"].items():
+        if v.get("n_undefined"):
+            assert any(w.startswith(k) or "3-D position" in w for w in rep["warnings"])
+    text = format_cluster_report(rep)
+    assert text.count("\nwarning: ") == len(rep["warnings"])
+    if "ra" in kw["features"]:
+        assert rep["parameters"]["cluster_ra"]["unit"] == "deg"
+        assert rep["parameters"]["cluster_galcen_x_pc"]["unit"] == "pc"
+    if "radial_velocity" in kw["features"]:
+        assert rep["parameters"]["cluster_radial_velocity_dispersion"]["unit"] == "km/s"
+        assert rep["parameters"]["cluster_icrs_vx_kms"]["unit"] == "km/s"

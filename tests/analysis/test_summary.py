@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from bayesmix.analysis import parameter_summary, thin_draws, unit_of
+from bayesmix.analysis import parameter_summary, summarize_draws, thin_draws, unit_of
 from bayesmix.inference import Fit
 
 
@@ -97,7 +97,48 @@ def test_thin_draws_keeps_every_kth_draw_of_each_chain():
         ("n_members", ""),
         ("cluster_fraction", ""),
         ("field_alpha", ""),
+        ("weights[cluster]", ""),
+        # issue 12.5: velocities in km/s (the rv dispersion was labelled mas/yr),
+        # ICRS and Galactocentric positions in pc
+        ("cluster_radial_velocity_dispersion", "km/s"),
+        ("cluster_pmra_dispersion", "mas/yr"),
+        ("cluster_chol", "mas/yr"),
+        ("cluster_v_tan_kms", "km/s"),
+        ("cluster_icrs_x_pc", "pc"),
+        ("cluster_icrs_vz_kms", "km/s"),
+        ("cluster_galcen_y_pc", "pc"),
+        ("cluster_galcen_vx_kms", "km/s"),
+        ("field_length_scale", "kpc"),
+        # not told by the name: None, not a wrong unit
+        ("slope", None),
+        ("field_means[0, pmra]", None),
     ],
 )
 def test_unit_of(name, unit):
     assert unit_of(name) == unit
+
+
+def test_summarize_draws_over_defined_draws():
+    x = np.array([1.0, np.nan, 3.0, 2.0, np.inf, 4.0])
+    s = summarize_draws(x, interval=0.5)
+    ok = np.array([1.0, 3.0, 2.0, 4.0])
+    assert s["mean"] == ok.mean() and s["sd"] == ok.std(ddof=1)
+    assert [s["lower"], s["upper"]] == list(np.percentile(ok, [25, 75]))
+    assert s["n_undefined"] == 2 and s["n_draws"] == 6
+    assert "n_undefined" not in summarize_draws(ok)
+    one = summarize_draws([5.0])
+    assert one["mean"] == 5.0 and np.isnan(one["sd"])
+    none = summarize_draws([np.nan, np.nan])
+    assert np.isnan(none["mean"]) and none["n_undefined"] == 2
+
+
+def test_parameter_summary_carries_units():
+    rng = np.random.default_rng(3)
+    fit = _fit(
+        {
+            "cluster_pmra": (("chain", "draw"), rng.normal(size=(2, 50))),
+            "slope": (("chain", "draw"), rng.normal(size=(2, 50))),
+        }
+    )
+    out = parameter_summary(fit)
+    assert out["cluster_pmra"]["unit"] == "mas/yr" and out["slope"]["unit"] is None
