@@ -15,8 +15,9 @@ n_features), built as ``C_ij = rho_ij sigma_i sigma_j`` from the errors and the
 correlation columns (Lindegren et al. 2021).  A missing correlation column is
 taken as 0 with a :class:`GaiaColumnWarning` naming it.  Rows with a missing
 (NaN or masked) value in any column the model uses are not fitted; they are
-kept in :attr:`GaiaData.reasons` and come back from :func:`merge_membership`
-with NaN probabilities and the reason, and their count is reported.
+kept in :attr:`GaiaData.reasons` and come back from
+:func:`bayesmix.analysis.merge_membership` with NaN probabilities and the reason, and
+their count is reported.
 
 This module never imports PyMC.
 """
@@ -42,7 +43,6 @@ __all__ = [
     "correlation_column",
     "error_column",
     "gaia_arrays",
-    "merge_membership",
     "table_columns",
 ]
 
@@ -148,6 +148,8 @@ class GaiaData:
         The input columns (every row), for output tables.
     missing_correlations : tuple of str
         Correlation columns that were absent and taken as 0.
+    missing_errors : tuple of str
+        Error columns that were absent and taken as 0 (``zero_errors``).
     """
 
     features: tuple[str, ...]
@@ -159,6 +161,7 @@ class GaiaData:
     all_ids: NDArray[Any]
     columns: dict = field(repr=False)
     missing_correlations: tuple[str, ...] = ()
+    missing_errors: tuple[str, ...] = ()
 
     @property
     def reason(self) -> NDArray[np.str_]:
@@ -192,6 +195,7 @@ def gaia_arrays(
     id_column: str | None = "source_id",
     correlations: bool = True,
     extra_columns: Sequence[str] = (),
+    zero_errors: bool = False,
 ) -> GaiaData:
     """Values and per-star error covariances of Gaia ``features`` from a table.
 
@@ -214,6 +218,11 @@ def gaia_arrays(
         silently.
     extra_columns : sequence of str
         Further columns whose missing values also exclude a row.
+    zero_errors : bool, default False
+        Allow zero measurement errors, and take a missing ``<feature>_error`` column
+        as 0 with a :class:`GaiaColumnWarning` naming it (for a model whose intrinsic
+        dispersion keeps every covariance positive definite).  False: errors must be
+        present and strictly positive.
 
     Returns
     -------
@@ -222,14 +231,16 @@ def gaia_arrays(
     Raises
     ------
     DataError
-        Unknown feature, missing value or error column (the message lists the
-        available columns), non-positive errors, correlations outside [-1, 1],
-        duplicate ids, or no usable row.
+        Unknown feature, missing value column (or error column without
+        ``zero_errors``; the message lists the available columns), negative errors
+        (zero ones without ``zero_errors``), correlations outside [-1, 1], duplicate
+        ids, or no usable row.
 
     Warns
     -----
     GaiaColumnWarning
-        For each correlation column taken as 0.
+        Naming the correlation columns taken as 0, and the error columns taken as 0
+        (``zero_errors``).
 
     Notes
     -----
@@ -266,7 +277,8 @@ def gaia_arrays(
             raise DataError(
                 f"'data' has no column {nm!r}"
                 + (f" (Gaia {gaia_name!r})" if nm != gaia_name else "")
-                + f"; available columns: {avail}. Map other names with columns={{...}}.",
+                + f"; available columns: {avail}. Name the column in the spec's "
+                f"[data.columns] ({gaia_name} = \"...\"; columns= in Python).",
                 argument="data",
             )
         return nm
@@ -290,14 +302,26 @@ def gaia_arrays(
             missing_any[bad] = True
 
     vals = np.empty((n, D))
-    errs = np.empty((n, D))
+    errs = np.zeros((n, D))
+    no_error: list[str] = []
     for j, f in enumerate(features):
         nm = need(f)
         vals[:, j] = column_values(cols[nm], nm, n)
         track(vals[:, j], nm)
+        if zero_errors and name_of(error_column(f)) not in cols:
+            no_error.append(name_of(error_column(f)))
+            continue
         enm = need(error_column(f))
         errs[:, j] = column_values(cols[enm], enm, n) * _ERROR_SCALE.get(f, 1.0)
         track(errs[:, j], enm)
+    if no_error:
+        warnings.warn(
+            f"error column(s) {no_error} not in the table; taken as 0 (no measurement "
+            "error: the model's intrinsic dispersion alone keeps the covariances positive "
+            "definite). Name them in [data.columns] if they exist under other names.",
+            GaiaColumnWarning,
+            stacklevel=2,
+        )
     for extra in extra_columns:
         nm = need(extra)
         track(column_values(cols[nm], nm, n), nm)
@@ -309,6 +333,8 @@ def gaia_arrays(
             cname = correlation_column(features[i], features[j])
             if cname is None or not correlations:
                 continue
+            if {name_of(error_column(features[k])) for k in (i, j)} & set(no_error):
+                continue  # a zero error: the correlation does not matter
             nm = name_of(cname)
             if nm not in cols:
                 missing_corr.append(cname)
@@ -333,12 +359,13 @@ def gaia_arrays(
     # validate the usable rows: positive errors, |rho| <= 1, unique ids
     ids_used = all_ids[used]
     idx_used = np.flatnonzero(used)
-    bad_err = ~(errs[used] > 0)
+    bad_err = ~(errs[used] >= 0) if zero_errors else ~(errs[used] > 0)
     if bad_err.any():
         r = int(np.flatnonzero(bad_err.any(axis=1))[0])
         j = int(np.flatnonzero(bad_err[r])[0])
         raise DataError(
-            f"'{name_of(error_column(features[j]))}' must be positive; got "
+            f"'{name_of(error_column(features[j]))}' must be "
+            f"{'non-negative' if zero_errors else 'positive'}; got "
             f"{errs[idx_used[r], j]} at {row_label(int(idx_used[r]), all_ids)}",
             argument="data", rows=[int(idx_used[r])],
         )
@@ -366,56 +393,24 @@ def gaia_arrays(
     return GaiaData(
         features=features, X=np.ascontiguousarray(vals[used]), X_cov=np.ascontiguousarray(X_cov),
         ids=ids_used, used=used, reasons=reason, all_ids=all_ids, columns=cols,
-        missing_correlations=tuple(missing_corr),
+        missing_correlations=tuple(missing_corr), missing_errors=tuple(no_error),
     )
 
 
-def merge_membership(gaia: Any, probabilities: Any, *, keep_columns: bool = True):
-    """Output table: every input row, in input order, with membership columns added.
+#: moved public name -> where to import it from now
+_MOVED = {"merge_membership": "bayesmix.analysis"}
 
-    Parameters
-    ----------
-    gaia : GaiaData or bayesmix.builders.RowRecord
-        The rows the model was fitted to: a :class:`GaiaData` (from
-        :func:`gaia_arrays`) or a model's :attr:`~bayesmix.builders.MixtureModel.rows`
-        (anything with ``used``, ``reasons``, ``all_ids``, ``ids``, ``columns``).
-    probabilities : xarray.Dataset
-        Output of :func:`bayesmix.membership.membership` over the usable rows.
-    keep_columns : bool, default True
-        Keep the input columns (else, or when the rows have no columns, only an
-        ``object`` column of row ids before the new columns).
 
-    Returns
-    -------
-    astropy.table.Table
-        Input columns, then ``p_<label>`` (and ``p_<label>_sd``, quantiles) for each
-        component, NaN for rows not fitted, and ``excluded_reason`` (empty when
-        fitted).  ``meta["n_excluded"]`` counts the rows not fitted.
-    """
-    from astropy.table import Table
+def __getattr__(name: str):
+    # ``merge_membership`` needs bayesmix.membership, a higher layer: it moved to
+    # bayesmix.analysis; this deprecated path resolves it there with a FutureWarning.
+    if name in _MOVED:
+        import importlib
 
-    from bayesmix.membership import to_table
-
-    out = Table()
-    if keep_columns and gaia.columns:
-        for name, col in gaia.columns.items():
-            out[name] = col
-    else:
-        out["object"] = gaia.all_ids
-    probs = to_table(probabilities)
-    order = {k: i for i, k in enumerate(np.asarray(probs["object"]).tolist())}
-    rows = np.array([order.get(k, -1) for k in np.asarray(gaia.ids).tolist()])
-    if (rows < 0).any():
-        raise DataError("'probabilities' does not cover every fitted object",
-                        argument="probabilities")
-    idx_used = np.flatnonzero(gaia.used)
-    for name in probs.colnames:
-        if name == "object":
-            continue
-        full = np.full(gaia.n_rows, np.nan)
-        full[idx_used] = np.asarray(probs[name])[rows]
-        out[name] = full
-    out["excluded_reason"] = gaia.reasons
-    out.meta["n_excluded"] = gaia.n_excluded
-    out.meta["n_fitted"] = int(gaia.used.sum())
-    return out
+        warnings.warn(
+            f"bayesmix.gaia.{name} moved; import it from {_MOVED[name]}",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module 'bayesmix.gaia' has no attribute {name!r}")

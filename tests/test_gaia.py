@@ -7,23 +7,29 @@ from bayesmix.gaia import (
     GaiaColumnWarning,
     correlation_column,
     gaia_arrays,
-    merge_membership,
 )
 
 
 def _table(n=6, seed=0):
     rng = np.random.default_rng(seed)
-    return Table({
-        "source_id": np.arange(100, 100 + n),
-        "ra": rng.uniform(0, 1, n), "dec": rng.uniform(0, 1, n),
-        "ra_error": np.full(n, 0.1), "dec_error": np.full(n, 0.2),
-        "parallax": rng.normal(1, 0.3, n), "parallax_error": np.full(n, 0.05),
-        "pmra": rng.normal(5, 2, n), "pmra_error": rng.uniform(0.1, 0.3, n),
-        "pmdec": rng.normal(-3, 2, n), "pmdec_error": rng.uniform(0.1, 0.3, n),
-        "pmra_pmdec_corr": rng.uniform(-0.5, 0.5, n),
-        "parallax_pmra_corr": rng.uniform(-0.3, 0.3, n),
-        "parallax_pmdec_corr": rng.uniform(-0.3, 0.3, n),
-    })
+    return Table(
+        {
+            "source_id": np.arange(100, 100 + n),
+            "ra": rng.uniform(0, 1, n),
+            "dec": rng.uniform(0, 1, n),
+            "ra_error": np.full(n, 0.1),
+            "dec_error": np.full(n, 0.2),
+            "parallax": rng.normal(1, 0.3, n),
+            "parallax_error": np.full(n, 0.05),
+            "pmra": rng.normal(5, 2, n),
+            "pmra_error": rng.uniform(0.1, 0.3, n),
+            "pmdec": rng.normal(-3, 2, n),
+            "pmdec_error": rng.uniform(0.1, 0.3, n),
+            "pmra_pmdec_corr": rng.uniform(-0.5, 0.5, n),
+            "parallax_pmra_corr": rng.uniform(-0.3, 0.3, n),
+            "parallax_pmdec_corr": rng.uniform(-0.3, 0.3, n),
+        }
+    )
 
 
 def test_correlation_names_follow_gaia_order():
@@ -61,9 +67,7 @@ def test_missing_correlation_warns_with_its_name_and_is_zero():
     assert g.missing_correlations == ("pmra_pmdec_corr",)
 
 
-def test_missing_values_excluded_with_reason_and_kept_in_output():
-    import xarray as xr
-
+def test_missing_values_excluded_with_reason():
     t = _table()
     t["pmra"] = MaskedColumn(t["pmra"], mask=[False, True, False, False, False, False])
     t["pmdec_error"][4] = np.nan
@@ -72,22 +76,20 @@ def test_missing_values_excluded_with_reason_and_kept_in_output():
     assert g.reasons[1] == "missing pmra" and g.reasons[4] == "missing pmdec_error"
     assert g.reasons[0] == ""
     np.testing.assert_array_equal(g.ids, [100, 102, 103, 105])
-    p = np.linspace(0.1, 0.4, 4)
-    ds = xr.Dataset({"probability": (("object", "component"), np.c_[p, 1 - p]),
-                     "probability_sd": (("object", "component"), np.zeros((4, 2)))},
-                    coords={"object": g.ids, "component": ["cluster", "field"]})
-    out = merge_membership(g, ds)
-    assert len(out) == 6 and out.meta["n_excluded"] == 2
-    np.testing.assert_array_equal(out["source_id"], t["source_id"])
-    assert np.isnan(out["p_cluster"][1]) and np.isnan(out["p_cluster"][4])
-    np.testing.assert_allclose(out["p_cluster"][[0, 2, 3, 5]], p)
-    assert out["excluded_reason"][4] == "missing pmdec_error"
     with pytest.warns(FutureWarning, match="renamed GaiaData.reasons"):
         assert g.reason is g.reasons
-    # keep_columns=False: the ids of every row instead of the input columns
-    ids_only = merge_membership(g, ds, keep_columns=False)
-    assert ids_only.colnames[0] == "object" and "pmra" not in ids_only.colnames
-    np.testing.assert_array_equal(ids_only["object"], t["source_id"])
+
+
+def test_merge_membership_moved_to_analysis():
+    # it needs bayesmix.membership, a higher layer than gaia (tests/test_layout.py)
+    import bayesmix.analysis
+    import bayesmix.gaia
+
+    with pytest.warns(FutureWarning, match="import it from bayesmix.analysis"):
+        assert bayesmix.gaia.merge_membership is bayesmix.analysis.merge_membership
+    assert "merge_membership" not in bayesmix.gaia.__all__
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        bayesmix.gaia.nothing  # noqa: B018
 
 
 def test_column_mapping_and_pandas_input():

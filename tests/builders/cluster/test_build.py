@@ -13,7 +13,7 @@ from bayesmix.builders import cluster_field
 from bayesmix.exceptions import DataError, DiagnosticsWarning, SpecError
 from bayesmix.gaia import GaiaColumnWarning
 from bayesmix.membership import posterior_values
-from tests._cluster_fits import TRUTH, blanco1_fit, sim_fit, simulate
+from tests._cluster_fits import TRUTH, blanco1_fit, sim_fit, simulate, simulate_parallax
 
 
 # ------------------------------------------------------------------------- build only
@@ -48,9 +48,59 @@ def test_bad_options_named():
     with pytest.raises(SpecError, match="unknown variable 'slope'"):
         cluster_field(t, priors={"slope": {"dist": "Normal", "mu": 0, "sigma": 1}})
     tt = dict(t)
-    del tt["pmdec_error"]
-    with pytest.raises(DataError, match="no column 'pmdec_error'"):
+    del tt["pmdec"]
+    with pytest.raises(DataError, match=r"no column 'pmdec'.*\[data.columns\] \(pmdec = "):
         cluster_field(tt)
+
+
+# ------------------------------------------------------------- data without errors (12.2)
+def test_missing_error_columns_are_zero_errors_with_a_warning():
+    t, _ = simulate(5, n=200)
+    bare = {k: v for k, v in t.items() if not k.endswith(("_error", "_corr"))}
+    with pytest.warns(GaiaColumnWarning, match=r"\['pmra_error', 'pmdec_error'\].*taken as 0"):
+        mm = cluster_field(bare, rng=0)
+    assert mm.spec["missing_errors"] == ["pmra_error", "pmdec_error"]
+    assert mm.spec["missing_correlations"] == []  # irrelevant without errors: no 2nd warning
+    np.testing.assert_array_equal(mm.data["X_cov"], 0.0)
+    # the same as a table whose errors are all zero (allowed: the cluster's dispersion
+    # and the field's covariances keep every covariance positive definite)
+    zeros = dict(bare, pmra_error=np.zeros(200), pmdec_error=np.zeros(200))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mm0 = cluster_field(zeros, correlations=False, rng=0)
+    np.testing.assert_array_equal(mm0.data["X_cov"], mm.data["X_cov"])
+    lp = mm.model.compile_logp(mode="NUMBA")(mm.model.initial_point())
+    assert np.isfinite(lp)
+    # negative errors are still refused, naming the column and row
+    with pytest.raises(DataError, match=r"'pmra_error' must be non-negative; got -1.0 at row 3"):
+        cluster_field(
+            dict(zeros, pmra_error=np.r_[0.0, 0.0, 0.0, -1.0, np.zeros(196)]), correlations=False
+        )
+
+
+def test_edsd_field_needs_parallax_errors_and_says_which_keys():
+    t, _ = simulate_parallax(3, n=200)
+    del t["parallax_error"]
+    with pytest.warns(GaiaColumnWarning, match="parallax_error"):
+        with pytest.raises(DataError, match=r"\[data.columns\] \(parallax_error = .*\[builder\]"):
+            cluster_field(t, features=("parallax",), field="edsd", center=[2.5])
+    with pytest.warns(GaiaColumnWarning, match="parallax_error"):
+        mm = cluster_field(t, features=("parallax",), field="beta", center=[2.5])
+    assert np.isfinite(mm.model.compile_logp(mode="NUMBA")(mm.model.initial_point()))
+
+
+def test_blanco1_dr3_file_without_any_error_column_builds(shared_data):
+    # the Blanco 1 DR3 file has no error or correlation column at all
+    from bayesmix.io import read_table
+
+    t = read_table(shared_data / "gaia_blanco1_dr3_field" / "blanco1_gaiadr3_G17_field.csv.gz")
+    with pytest.warns(
+        GaiaColumnWarning, match=r"\['parallax_error', 'pmra_error', 'pmdec_error'\]"
+    ):
+        mm = cluster_field(t, features=("parallax", "pmra", "pmdec"), rng=1)
+    np.testing.assert_array_equal(mm.data["X_cov"], 0.0)
+    assert mm.spec["missing_errors"] == ["parallax_error", "pmra_error", "pmdec_error"]
+    assert np.isfinite(mm.model.compile_logp(mode="NUMBA")(mm.model.initial_point()))
 
 
 def test_missing_correlation_column_warns():
@@ -303,3 +353,42 @@ def test_single_gaussian_parallax_field_biases_members_edsd_field_does_not():
     truth = member.mean()
     assert truth - w["gauss"].mean() > 4 * w["gauss"].std()
     assert abs(w["edsd"].mean() - truth) < 3 * w["edsd"].std()
+
+
+def test_chains_start_inside_the_first_pass_cluster():
+    # NGC 6819 (2.7 kpc): the cluster is ~0.01 mas wide in parallax and ~0.1 mas/yr in
+    # proper motion; PyMC's jitter of +-1 mas (mas/yr) started chains at -0.6..1.4 mas,
+    # where 4 of 48 (3 seeds x 16 chains, 2 x 300 draws) lost the cluster to a local
+    # mode 620 nats below (cluster weight 0.002-0.014 on a few field stars).  The starts
+    # now lie within the first pass's cluster: the robust spread of its stars.
+    from pymc.initial_point import make_initial_point_fn
+
+    from bayesmix.datasets import load_ngc6819
+
+    mm = cluster_field(
+        load_ngc6819(), features=("parallax", "pmra", "pmdec"), zero_point=-0.03, rng=1
+    )
+    scale = {rv.name: getattr(tr, "scale", None) for rv, tr in mm.model.rvs_to_transforms.items()}
+    assert 0.005 < scale["cluster_parallax"] < 0.05
+    assert 0.03 < scale["cluster_pmra"] < 0.3 and 0.03 < scale["cluster_pmdec"] < 0.3
+    fn = make_initial_point_fn(model=mm.model, jitter_rvs=set(mm.model.free_RVs))
+    c0, s0 = mm.spec["center"][0] + 0.03, scale["cluster_parallax"]
+    plx = np.array([c0 + s0 * float(fn(s)["cluster_parallax_scaled_start__"]) for s in range(16)])
+    # starts around the first-pass parallax corrected for the zero point (true = obs - zp)
+    assert np.all(np.abs(plx - 0.406) < 0.05), plx
+
+
+@pytest.mark.slow
+def test_ngc6819_joint_astrometric_model_every_chain_finds_the_cluster():
+    from bayesmix.datasets import load_ngc6819
+    from bayesmix.inference import sample
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticsWarning)
+        mm = cluster_field(
+            load_ngc6819(), features=("parallax", "pmra", "pmdec"), zero_point=-0.03, rng=1
+        )
+        fit = sample(mm, draws=200, tune=300, chains=12, rng=2, progressbar=False)
+    by_chain = fit.posterior["cluster_parallax"].mean("draw").values
+    assert np.all(np.abs(by_chain - 0.406) < 0.01), by_chain
+    assert fit.diagnostics["max_rhat"] < 1.01

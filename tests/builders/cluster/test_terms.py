@@ -48,12 +48,14 @@ def test_model_structure_and_log_terms_agree_between_backends():
     from scipy.special import logsumexp
 
     expected = logsumexp(np.stack([lw[0] + lps[0], lw[1] + lps[1]]), axis=0).sum()
+    # the sampler's coordinates of those values (each variable's own transform)
     point = dict(ip)
-    tr = mm.model.rvs_to_transforms[mm.model["weights"]]
-    wname = next(k for k in point if k.startswith("weights_"))
-    point[wname] = np.asarray(tr.forward(np.array([0.2, 0.8])).eval())
-    point["cluster_pmra"], point["cluster_pmdec"] = np.array(8.0), np.array(-4.0)
-    point["cluster_pm_dispersion_log__"] = np.array(np.log(0.5))
+    for name, val in vals.items():
+        rv = mm.model[name]
+        tr = mm.model.rvs_to_transforms.get(rv)
+        x = np.asarray(val, dtype=float)
+        fwd = tr.forward(pytensor.tensor.as_tensor(x), *rv.owner.inputs).eval() if tr else x
+        point[mm.model.rvs_to_values[rv].name] = fwd
     with pytensor.config.change_flags(on_opt_error="raise"):
         got = f(point)
     np.testing.assert_allclose(got, expected, rtol=1e-9)
