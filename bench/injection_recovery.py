@@ -270,7 +270,11 @@ def fit_record(table, inj, p, seed: int, args) -> dict[str, Any]:
         return rec
     hints = {}
     if args.first_pass == "detect" and rec["pm_center"] is not None:
-        hints = {"center": rec["pm_center"], "sky_center": rec["sky_center"]}
+        known = {"pmra": rec["pm_center"][0], "pmdec": rec["pm_center"][1],
+                 "parallax": rec["parallax"]}
+        xfeat = [f for f in FEATURES[args.features] if f not in ("ra", "dec")]
+        if all(known.get(f) is not None for f in xfeat):
+            hints = {"center": [known[f] for f in xfeat], "sky_center": rec["sky_center"]}
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -315,14 +319,16 @@ def _rhat_max(fit):
 
 
 def run(args) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     name = args.mode if args.mode == "detect" or args.features == "pm2d" else (
         f"fit_{args.features}")
-    path = OUT / f"{name}.jsonl"
+    path = out / f"{name}.jsonl"
     done = set()
     if path.exists():
         with open(path) as f:
-            done = {json.loads(line)["id"] for line in f if line.strip()}
+            # failed runs are tried again; their old lines stay (the summary skips them)
+            done = {r["id"] for r in map(json.loads, filter(str.strip, f)) if not r.get("error")}
     todo = [p for d in args.design for p in points(d, args.hosts, args.reps)
             if p["id"] not in done]
     for m in args.match:
@@ -361,6 +367,7 @@ def main(argv=None) -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--mode", choices=("detect", "fit"), default="detect")
+    r.add_argument("--out", default=str(OUT), help=f"results folder (default {OUT})")
     r.add_argument("--design", nargs="+", default=["map"],
                    choices=("map", "dispersion", "distance", "null"))
     r.add_argument("--hosts", nargs="+", default=list(HOSTS), choices=list(HOSTS))
@@ -375,19 +382,21 @@ def main(argv=None) -> None:
     r.add_argument("--draws", type=int, default=300)
     r.add_argument("--tune", type=int, default=300)
     r.add_argument("--chains", type=int, default=2)
-    r.add_argument("--first-pass", choices=("detect", "package"), default="detect",
-                   help="detect: the new detection's centre is given to cluster_field as "
-                   "hints; package: cluster_field's own first pass")
+    r.add_argument("--first-pass", choices=("detect", "package"), default="package",
+                   help="package: cluster_field's own first pass (find_center, i.e. the "
+                   "detection); detect: the detection's centre given as center/sky_center "
+                   "hints (the same numbers, computed once)")
     r.add_argument("--fit-anyway", action="store_true",
                    help="fit even when the first pass finds no cluster")
-    sub.add_parser("summarize")
+    sm = sub.add_parser("summarize")
+    sm.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)
     if args.cmd == "run":
         run(args)
     else:
         from injection_summary import summarize  # type: ignore
 
-        summarize(OUT)
+        print(summarize(Path(args.out)))
 
 
 if __name__ == "__main__":

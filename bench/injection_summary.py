@@ -85,7 +85,13 @@ def summarize(folder: Path) -> Path:
     fits = {f.stem: [r for r in _load(f) if not r.get("error")]
             for f in sorted(folder.glob("fit*.jsonl"))}
     fit = fits.get("fit", [])
-    errors = [r for f in sorted(folder.glob("*.jsonl")) for r in _load(f) if r.get("error")]
+    errors = []
+    for f in sorted(folder.glob("*.jsonl")):
+        recs = _load(f)
+        ok_ids = {r["id"] for r in recs if not r.get("error")}
+        # failed runs not (yet) redone successfully
+        errors += [{**r, "id": f"{f.stem}: {r['id']}"} for r in recs
+                   if r.get("error") and r["id"] not in ok_ids]
     lines = ["# Injection-recovery results", "",
              f"{len(det)} detection runs, "
              + ", ".join(f"{len(v)} {k} runs" for k, v in fits.items())
