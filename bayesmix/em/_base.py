@@ -42,6 +42,7 @@ from bayesmix.em._covariance import (
 )
 from bayesmix.em._generic import generic_score, generic_stats, group_patterns
 from bayesmix.em._kernels import gmm_score, gmm_stats, xd_score, xd_stats
+from bayesmix.em._params import EstimatorProtocol, check_array_kind
 from bayesmix.em._start import EPS10, initial_parameters
 from bayesmix.em.scaling import FeatureScaling, choose_scaling, extent
 from bayesmix.em.statistics import (
@@ -101,7 +102,7 @@ def remaining_gain(history: list[float]) -> float:
     return abs(d1) / (1.0 - a)
 
 
-class BaseMixture:
+class BaseMixture(EstimatorProtocol):
     """Shared machinery; see :class:`bayesmix.em.GaussianMixture` for the parameters."""
 
     #: whether the model convolves components with per-object errors (extreme deconvolution)
@@ -122,6 +123,7 @@ class BaseMixture:
         frozen: Any = None,
         rng: int | np.random.Generator | None = None,
         verbose: bool = False,
+        random_state: int | np.random.RandomState | None = None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -135,8 +137,30 @@ class BaseMixture:
         self.frozen = frozen
         self.rng = rng
         self.verbose = verbose
+        self.random_state = random_state
 
     # ------------------------------------------------------------------ params
+    def _seed(self) -> int | np.random.Generator | None:
+        """Return the seed of a fit: ``rng``, else scikit-learn's ``random_state``.
+
+        A :class:`numpy.random.RandomState` gives one integer seed drawn from it.
+
+        Raises
+        ------
+        SpecError
+            ``rng`` and ``random_state`` both given and different.
+        """
+        rs = self.random_state
+        if isinstance(rs, np.random.RandomState):
+            rs = int(rs.randint(0, 2**31 - 1))
+        if self.rng is not None and rs is not None and self.rng is not rs and self.rng != rs:
+            raise SpecError(
+                f"give the seed once: 'rng' ({self.rng!r}) and its scikit-learn alias "
+                f"'random_state' ({self.random_state!r}) differ",
+                key="random_state",
+            )
+        return self.rng if self.rng is not None else rs
+
     def _check_hyper(self, n: int, D: int) -> None:
         K = check_int(self.n_components, name="n_components", minimum=1)
         if K > n:
@@ -214,8 +238,20 @@ class BaseMixture:
         allow_nan = self.nan_policy == "marginalize"
         if not fitting:
             self._check_fitted()
-            X = check_matrix(X, name="X", allow_nan=allow_nan, n_features=self.n_features_in_)
+        check_array_kind(X)
+        if not fitting:
+            self._check_feature_names(X)
+            D = self.n_features_in_
+            shape = np.shape(X)
+            if len(shape) == 2 and shape[1] != D:  # scikit-learn's wording (its checks match it)
+                raise DataError(
+                    f"'X' must have {D} feature column(s), as in the fit: X has {shape[1]} "
+                    f"features, but {type(self).__name__} is expecting {D} features as input",
+                    argument="X",
+                )
+            X = check_matrix(X, name="X", allow_nan=allow_nan, n_features=D)
         else:
+            self._set_feature_names(X)
             X = check_matrix(X, name="X", allow_nan=allow_nan)
         observed = None
         if allow_nan:
@@ -411,6 +447,11 @@ class BaseMixture:
             raise SpecError(
                 "background=True needs the bounding box of the data", key="bounding_box"
             )
+        if self.background and n_objects < 2:
+            raise DataError(
+                "'background' needs at least 2 objects for its bounding box; got 1 sample",
+                argument="X",
+            )
         box = None
         if self.background:
             box = tuple(np.asarray(b, dtype=np.float64) for b in bounding_box)
@@ -418,7 +459,7 @@ class BaseMixture:
         else:
             self._set_background(None, None)
         self._fit_scaling = scaling  # read by em.blocks.block_statistics on every block
-        gen = as_generator(self.rng)
+        gen = as_generator(self._seed())
         starts = self.n_init if isinstance(self.init, str) else 1  # a given start is one start
         screen = None
         if starts > 1 and n_objects > SCREEN_ROWS and screening is not None:
@@ -683,7 +724,7 @@ class BaseMixture:
         """
         self._check_fitted()
         n_samples = check_int(n_samples, name="n_samples", minimum=1)
-        gen = as_generator(rng if rng is not None else self.rng)
+        gen = as_generator(rng if rng is not None else self._seed())
         probs = np.append(self.weights_, self.background_weight_ if self.background else 0.0)
         probs = probs / probs.sum()
         counts = gen.multinomial(n_samples, probs)
@@ -708,6 +749,7 @@ class BaseMixture:
         elif isinstance(frozen, dict):
             frozen = {k: [int(i) for i in np.atleast_1d(v)] for k, v in frozen.items()}
         rng = self.rng if isinstance(self.rng, (int, type(None))) else None
+        random_state = self.random_state if isinstance(self.random_state, int) else None
         from bayesmix import __version__
 
         return {
@@ -726,6 +768,7 @@ class BaseMixture:
                 "background": bool(self.background),
                 "frozen": frozen,
                 "rng": rng,
+                "random_state": random_state,
             },
             "fitted": {
                 "converged": self.converged_,
@@ -749,6 +792,8 @@ class BaseMixture:
         }
         if self.bounding_box_ is not None:
             arrays["bounding_box"] = self.bounding_box_
+        if hasattr(self, "feature_names_in_"):  # saved as text, never as objects
+            arrays["feature_names_in"] = np.array([str(n) for n in self.feature_names_in_])
         return arrays
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
@@ -792,6 +837,8 @@ class BaseMixture:
         obj.lower_bound_ = float(fitted["lower_bound"])
         obj.log_likelihood_history_ = [float(v) for v in fitted["log_likelihood_history"]]
         obj.n_features_in_ = int(fitted["n_features_in"])
+        if arrays.get("feature_names_in") is not None:
+            obj.feature_names_in_ = arrays["feature_names_in"]
         obj._set_precisions()
         return obj
 

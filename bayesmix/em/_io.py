@@ -91,7 +91,9 @@ def _frozen(meta: Meta, K: int):
 
 def _params(meta: Meta) -> dict:
     """Return the checked constructor arguments saved under ``meta.params``."""
-    meta.check_keys(_PARAM_KEYS)
+    meta.check_keys(
+        _PARAM_KEYS, optional=("random_state",)
+    )  # files written before random_state existed lack it
     K = meta.integer("n_components", minimum=1)
     init = meta.choice("init", (*INITS, "array"))
     return {
@@ -107,6 +109,11 @@ def _params(meta: Meta) -> dict:
         "background": meta.flag("background"),
         "frozen": _frozen(meta, K),
         "rng": meta.integer("rng", minimum=0, optional=True),
+        "random_state": (
+            meta.integer("random_state", minimum=0, optional=True)
+            if "random_state" in meta.doc
+            else None
+        ),
     }
 
 
@@ -184,7 +191,14 @@ def _arrays(saved: SavedArrays, params: dict, fitted: dict) -> dict:
     K, D = params["n_components"], fitted["n_features_in"]
     background = params["background"]
     saved.check_fields(
-        ("meta", "weights", "means", "full_covariances", *(("bounding_box",) if background else ()))
+        (
+            "meta",
+            "weights",
+            "means",
+            "full_covariances",
+            *(("bounding_box",) if background else ()),
+        ),
+        optional=("feature_names_in",),
     )
     weights = saved.array("weights", shape=(K,), minimum=0.0, context=f"n_components = {K}")
     bg = fitted["background_weight"]
@@ -208,7 +222,23 @@ def _arrays(saved: SavedArrays, params: dict, fitted: dict) -> dict:
                 "meta.fitted.background_log_density",
                 f"must be -sum(log(bounding box widths)) = {expect!r}; got {got!r}",
             )
-    return {"weights": weights, "means": means, "full_covariances": full, "bounding_box": box}
+    names = None
+    if saved.has("feature_names_in"):
+        raw = saved.raw("feature_names_in")
+        if raw.dtype.kind != "U" or raw.shape != (D,):
+            raise saved.fail(
+                "feature_names_in",
+                f"must be {D} strings (n_features_in = {D}); got dtype {raw.dtype}, shape "
+                f"{raw.shape}",
+            )
+        names = np.array([str(n) for n in raw], dtype=object)
+    return {
+        "weights": weights,
+        "means": means,
+        "full_covariances": full,
+        "bounding_box": box,
+        "feature_names_in": names,
+    }
 
 
 def from_arrays(

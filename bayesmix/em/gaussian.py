@@ -64,6 +64,11 @@ class GaussianMixture(BaseMixture):
         Seed for the initialisation (and the default for :meth:`sample`).
     verbose : bool, default False
         Print a line per restart to standard error.
+    random_state : int, numpy.random.RandomState or None
+        scikit-learn's name for the seed, used when ``rng`` is None (so that
+        scikit-learn's tools can seed the estimator); giving both with
+        different values is an error.  A ``RandomState`` gives one integer
+        seed drawn from it.
 
     Attributes
     ----------
@@ -85,6 +90,10 @@ class GaussianMixture(BaseMixture):
         ``lower_bound`` at every iteration of the best restart (never decreasing).
     background_weight_ : float
     n_features_in_ : int
+    feature_names_in_ : ndarray of str (object dtype)
+        The column names, when fitted on a data frame whose column names are
+        all strings; a data frame with other columns then raises, as in
+        scikit-learn.
 
     Notes
     -----
@@ -102,6 +111,13 @@ class GaussianMixture(BaseMixture):
     (spreads beyond ~3e144 or below ~3e-145, a value ~1e145 spreads from the
     rest) raise :class:`~bayesmix.exceptions.DataError` naming the feature; a
     fit never returns NaN parameters.
+
+    The estimators follow scikit-learn's estimator protocol (``get_params``,
+    ``set_params``, ``fit(X, y=None)``, ``score`` as the mean log-likelihood,
+    ``n_features_in_``, ``feature_names_in_``, tags) and pass its estimator
+    checks except where noted in ``tests/em/test_sklearn.py``, so they work in
+    ``clone``, ``Pipeline`` and ``GridSearchCV``; scikit-learn is not needed
+    to use them.
 
     References
     ----------
@@ -124,12 +140,17 @@ class GaussianMixture(BaseMixture):
     array([-3.,  3.])
     """
 
-    def fit(self, X: ArrayLike, sample_weight: ArrayLike | None = None) -> GaussianMixture:
+    def fit(
+        self, X: ArrayLike, y: None = None, sample_weight: ArrayLike | None = None
+    ) -> GaussianMixture:
         """Fit by EM.
 
         Parameters
         ----------
         X : array-like of shape (n_objects, n_features)
+            A data frame's column names are kept as ``feature_names_in_``.
+        y : None
+            Ignored (scikit-learn's signature, for pipelines).
         sample_weight : array-like of shape (n_objects,), optional
             Non-negative frequency or importance weights (not all zero).
 
@@ -147,9 +168,9 @@ class GaussianMixture(BaseMixture):
         X, observed = self._validate_X(X, fitting=True)
         return self._fit(X, None, sample_weight, observed)
 
-    def fit_predict(self, X: ArrayLike, sample_weight: ArrayLike | None = None):
-        """Fit, then return :meth:`predict` of the same data."""
-        return self.fit(X, sample_weight).predict(X)
+    def fit_predict(self, X: ArrayLike, y: None = None, sample_weight: ArrayLike | None = None):
+        """Fit, then return :meth:`predict` of the same data (``y`` is ignored)."""
+        return self.fit(X, sample_weight=sample_weight).predict(X)
 
     def score_samples(self, X: ArrayLike) -> NDArray[np.float64]:
         """Log-density ln p(x) of each object, shape (n_objects,)."""
@@ -169,8 +190,8 @@ class GaussianMixture(BaseMixture):
         """Most probable component of each object (``n_components`` means the background)."""
         return np.argmax(self.predict_log_proba(X), axis=1)
 
-    def score(self, X: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
-        """Mean (weighted) log-likelihood per object."""
+    def score(self, X: ArrayLike, y: None = None, sample_weight: ArrayLike | None = None) -> float:
+        """Mean (weighted) log-likelihood per object (``y`` is ignored)."""
         ll = self.score_samples(X)
         w = check_sample_weight(sample_weight, n=ll.shape[0])
         return float(np.mean(ll) if w is None else np.sum(w * ll) / np.sum(w))

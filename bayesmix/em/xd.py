@@ -24,7 +24,7 @@ class XDGaussianMixture(BaseMixture):
     Parameters
     ----------
     n_components, covariance_type, tol, reg_covar, max_iter, n_init, init, nan_policy,
-    background, frozen, rng, verbose
+    background, frozen, rng, verbose, random_state
         As for :class:`bayesmix.em.GaussianMixture`, except the defaults ``tol=1e-5``
         and ``n_init=1``: deconvolution converges slowly (linearly, at rates close
         to 1, so the stopping rule's estimate of the gain to come needs a small
@@ -70,6 +70,7 @@ class XDGaussianMixture(BaseMixture):
         frozen=None,
         rng=None,
         verbose: bool = False,
+        random_state=None,
     ):
         # Deconvolution converges far more slowly than plain EM: with tol=1e-3 a strongly
         # correlated component stops visibly short of the maximum, so tol=1e-5 here; one
@@ -87,6 +88,7 @@ class XDGaussianMixture(BaseMixture):
             frozen=frozen,
             rng=rng,
             verbose=verbose,
+            random_state=random_state,
         )
 
     def _error_cov(self, X, X_err, X_cov):
@@ -106,6 +108,8 @@ class XDGaussianMixture(BaseMixture):
     def fit(
         self,
         X: ArrayLike,
+        y: None = None,
+        *,
         X_err: ArrayLike | None = None,
         X_cov: ArrayLike | None = None,
         sample_weight: ArrayLike | None = None,
@@ -115,6 +119,8 @@ class XDGaussianMixture(BaseMixture):
         Parameters
         ----------
         X : array-like of shape (n_objects, n_features)
+        y : None
+            Ignored (scikit-learn's signature); the errors are keyword-only.
         X_err : array-like of shape (n_objects, n_features), optional
             Per-object standard deviations (independent errors); zeros allowed.
         X_cov : array-like of shape (n_objects, n_features, n_features), optional
@@ -149,8 +155,8 @@ class XDGaussianMixture(BaseMixture):
         """Most probable component of each object."""
         return np.argmax(self.predict_log_proba(X, X_err, X_cov), axis=1)
 
-    def score(self, X, X_err=None, X_cov=None, sample_weight=None) -> float:
-        """Mean (weighted) log-likelihood of the noisy data per object."""
+    def score(self, X, y=None, *, X_err=None, X_cov=None, sample_weight=None) -> float:
+        """Mean (weighted) log-likelihood of the noisy data per object (``y`` is ignored)."""
         ll = self.score_samples(X, X_err, X_cov)
         w = check_sample_weight(sample_weight, n=ll.shape[0])
         return float(np.mean(ll) if w is None else np.sum(w * ll) / np.sum(w))
@@ -158,9 +164,10 @@ class XDGaussianMixture(BaseMixture):
     def bic(self, X, X_err=None, X_cov=None) -> float:
         """Bayesian information criterion of the noisy-data likelihood (lower is better)."""
         n = np.asarray(X).shape[0]
-        return float(-2.0 * self.score(X, X_err, X_cov) * n + self.n_parameters() * np.log(n))
+        ll = self.score(X, X_err=X_err, X_cov=X_cov)
+        return float(-2.0 * ll * n + self.n_parameters() * np.log(n))
 
     def aic(self, X, X_err=None, X_cov=None) -> float:
         """Akaike information criterion of the noisy-data likelihood (lower is better)."""
         n = np.asarray(X).shape[0]
-        return float(-2.0 * self.score(X, X_err, X_cov) * n + 2.0 * self.n_parameters())
+        return float(-2.0 * self.score(X, X_err=X_err, X_cov=X_cov) * n + 2.0 * self.n_parameters())

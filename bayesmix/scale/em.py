@@ -198,7 +198,7 @@ def _init_sample(estimator, blocks: _Blocks, size: int, rng):
     if n <= size:
         Xs, ws, es, cs = compute(blocks.X, W, E, C)
     else:
-        gen = as_generator(rng if rng is not None else estimator.rng)
+        gen = as_generator(rng if rng is not None else estimator._seed())
         idx = np.sort(gen.choice(n, size=size, replace=False))
         pick = lambda a: None if a is None else a[idx]  # noqa: E731
         Xs, ws, es, cs = compute(blocks.X[idx], pick(W), pick(E), pick(C))
