@@ -83,9 +83,19 @@ class Backend:
 
 
 def _np_logsumexp(x, axis):
-    from scipy.special import logsumexp
+    """``log(sum(exp(x), axis))``, subtracting the maximum by hand.
 
-    return logsumexp(x, axis=axis)
+    scipy's ``logsumexp`` does the same with extra checks (complex input,
+    ``b=``, sign) that cost several times the arithmetic on the small arrays of
+    the likelihood terms.  Rows that are all ``-inf`` give ``-inf``, a ``+inf``
+    gives ``+inf`` and NaN propagates, as in scipy.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)  # all -inf (or +inf, NaN): shift by 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
 
 
 def _np_solve_lower(L, b):
