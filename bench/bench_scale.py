@@ -108,9 +108,10 @@ def generate(folder: Path, rows: int, file_rows: int, seed=1):
 
 
 def _warm(gm, X):
-    from bayesmix import scale
+    """Compile the scoring kernels once (the block scorer the Dask graph calls)."""
+    from bayesmix.scale.em import score_block
 
-    return scale._proba_block(X, None, None, est=gm).shape
+    return score_block(gm, X, None, None, want="resp")[1].shape
 
 
 def main():

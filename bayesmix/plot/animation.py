@@ -27,10 +27,10 @@ _LINESTYLES = ("-", "--", ":", "-.")
 
 def _as_trace(X, model_or_history, X_err, X_cov, sample_weight) -> list[dict[str, Any]]:
     """Return the per-iteration states: a given history, or em_trace of an estimator."""
-    from bayesmix.em._base import BaseMixture
+    from bayesmix.em import GaussianMixture, XDGaussianMixture
     from bayesmix.em.trace import em_trace
 
-    if isinstance(model_or_history, BaseMixture):
+    if isinstance(model_or_history, (GaussianMixture, XDGaussianMixture)):
         m = model_or_history
         n_iter = getattr(m, "n_iter_", None)
         n_iter = m.max_iter if n_iter is None else n_iter
