@@ -188,6 +188,9 @@ def make_case(p: dict[str, Any]):
         pmdec=float(bulk[1] + p["offset"] * math.sin(ang)),
         parallax=1000.0 / float(p["dist"]), pm_dispersion=float(p["disp"]))
     inj = inject_clusters(host, spec, footprint=fp, rng=gen)
+    mad = np.nanmedian(np.abs(pm - bulk), axis=0) * 1.4826
+    inj.table.meta["bench_bulk"] = [float(v) for v in bulk]
+    inj.table.meta["bench_field_sd"] = float(np.mean(mad))
     return inj.table, inj
 
 
@@ -232,6 +235,8 @@ def detection_record(table, inj, seed: int) -> dict[str, Any]:
         rec.update({k: _f(c.get(k)) for k in ("z_astro_global", "z_sky_global")})
     if truth is not None:
         c = inj.clusters[0]
+        rec["bulk"] = table.meta["bench_bulk"]
+        rec["field_sd"] = table.meta["bench_field_sd"]
         for tag, sel, pmc in (("", d.selected, d.pm_center), ("old_", old["selected"],
                                                               old["pm_center"])):
             hit = int(np.sum(sel & truth))
@@ -242,6 +247,14 @@ def detection_record(table, inj, seed: int) -> dict[str, Any]:
             # the first pass found the injected cluster: most stars it picked are members
             rec[tag + "on_target"] = rec[tag + "purity"] >= 0.5
         rec["recovered"] = bool(rec["found"] and rec["on_target"])
+        # how far the cluster stands from the field's bulk: in the cluster's observed pm
+        # spread (intrinsic dispersion and the members' median error) and in the field's
+        # robust pm spread (1.4826 MAD, mean of both axes)
+        off = float(np.hypot(c.pmra - rec["bulk"][0], c.pmdec - rec["bulk"][1]))
+        err = (float(np.nanmedian(np.ma.filled(table["pmra_error"], np.nan)[truth]))
+               if "pmra_error" in table.colnames else 0.0)
+        rec["offset_in_cluster_sd"] = off / math.hypot(c.pm_dispersion, err)
+        rec["offset_in_field_sd"] = off / rec["field_sd"]
     return rec
 
 
