@@ -63,7 +63,7 @@ import numpy as np
 
 from bayesmix.components._vmath import vexp, vlog
 
-__all__ = ["BLOCK", "FusedLayout", "mixture_loglik_grad"]
+__all__ = ["BLOCK", "FusedLayout", "kernel_digest", "mixture_loglik_grad"]
 
 #: objects per block (the per-block scratch stays in the L1/L2 cache)
 BLOCK = 256
@@ -378,6 +378,48 @@ def _cholesky_block(nb, D, Lb, r, zz, acc, det, g, U, Si, gl):
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _reduce_lanes(aL, alw, amu, ab, aV, aVE, ac, aa, beta, has_E):
+    """Sum the per-lane accumulators of :func:`mixture_loglik_grad` in a fixed order."""
+    B = aL.shape[0]
+    J = alw.shape[0]
+    G, D = amu.shape[0], amu.shape[1]
+    P = aa.shape[0]
+    logp = 0.0
+    for n in range(B):
+        logp += aL[n]
+    dlw = np.zeros(J)
+    for j in range(J):
+        for n in range(B):
+            dlw[j] += alw[j, n]
+    dmu = np.zeros((G, D))
+    dV = np.zeros((G, D, D))
+    dbeta = np.zeros((G, D))
+    for g in range(G):
+        for i in range(D):
+            for n in range(B):
+                dmu[g, i] += amu[g, i, n]
+                dbeta[g, i] += ab[g, i, n]
+            for k in range(D):
+                for n in range(B):
+                    dV[g, i, k] += aV[g, i, k, n]
+        if has_E:
+            for i in range(D):
+                for k in range(D):
+                    s = 0.0
+                    for n in range(B):
+                        s += aVE[g, i, k, n]
+                    dbeta[g, i] += 2.0 * s * beta[g, k]
+    dcenter = np.zeros((P, 2))
+    dradius = np.zeros(P)
+    for p in range(P):
+        for n in range(B):
+            dcenter[p, 0] += ac[p, 0, n]
+            dcenter[p, 1] += ac[p, 1, n]
+            dradius[p] += aa[p, n]
+    return logp, dlw, dmu, dV, dbeta, dcenter, dradius
+
+
+@numba.njit(cache=True, error_model="numpy")
 def mixture_loglik_grad(
     lw, X, C, t, E, gidx, mu, V, beta, sky, pidx, center, radius, fidx, fixed, xidx, extra
 ):
@@ -554,38 +596,9 @@ def mixture_loglik_grad(
                 for n in range(nb):
                     resp[x, n0 + n] = lp[j, n]
     # reduce the lanes in a fixed order
-    logp = 0.0
-    for n in range(B):
-        logp += aL[n]
-    dlw = np.zeros(J)
-    for j in range(J):
-        for n in range(B):
-            dlw[j] += alw[j, n]
-    dmu = np.zeros((G, D))
-    dV = np.zeros((G, D, D))
-    dbeta = np.zeros((G, D))
-    for g in range(G):
-        for i in range(D):
-            for n in range(B):
-                dmu[g, i] += amu[g, i, n]
-                dbeta[g, i] += ab[g, i, n]
-            for k in range(D):
-                for n in range(B):
-                    dV[g, i, k] += aV[g, i, k, n]
-        if has_E:
-            for i in range(D):
-                for k in range(D):
-                    s = 0.0
-                    for n in range(B):
-                        s += aVE[g, i, k, n]
-                    dbeta[g, i] += 2.0 * s * beta[g, k]
-    dcenter = np.zeros((P, 2))
-    dradius = np.zeros(P)
-    for p in range(P):
-        for n in range(B):
-            dcenter[p, 0] += ac[p, 0, n]
-            dcenter[p, 1] += ac[p, 1, n]
-            dradius[p] += aa[p, n]
+    logp, dlw, dmu, dV, dbeta, dcenter, dradius = _reduce_lanes(
+        aL, alw, amu, ab, aV, aVE, ac, aa, beta, has_E
+    )
     return logp, dlw, dmu, dV, dbeta, dcenter, dradius, resp
 
 
@@ -727,6 +740,21 @@ class FusedLayout:
 
 
 _TERMS: Sequence[str] = ("gaussian", "plummer", "fixed", "extra")
+
+
+def kernel_digest() -> str:
+    """SHA-256 of the kernel's source (this module and :mod:`._vmath`).
+
+    Compiled code that calls the kernel is cached under keys that must change when the
+    kernel does (:mod:`bayesmix.components.fused_op`).
+    """
+    import hashlib
+    import sys
+    from pathlib import Path
+
+    files = (__file__, sys.modules[vexp.__module__].__file__)
+    text = "".join(Path(f).read_text(encoding="utf-8") for f in files)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _as_f64(a: Any) -> np.ndarray:

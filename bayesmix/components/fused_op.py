@@ -17,8 +17,6 @@ This module imports PyTensor; :mod:`bayesmix.components` does not import it.
 from __future__ import annotations
 
 import functools
-import hashlib
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +26,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_default_op_cache_key
 
-from bayesmix.components.fused import FusedLayout, mixture_loglik_grad
+from bayesmix.components.fused import FusedLayout, kernel_digest, mixture_loglik_grad
 
 __all__ = ["FusedMixtureLogLik", "fused_mixture_logp"]
 
@@ -142,10 +140,7 @@ def _call(layout: FusedLayout, lw, X, C, t, E, mu, V, beta, sky, center, radius,
 @functools.cache
 def _kernel_version() -> int:
     """Hash of the kernel's source: PyTensor's cache key must change when the kernel does."""
-    from bayesmix.components import _vmath, fused
-
-    text = "".join(Path(m.__file__).read_text() for m in (fused, _vmath))
-    return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)
+    return int(kernel_digest()[:15], 16)
 
 
 @register_funcify_default_op_cache_key(FusedMixtureLogLik)
