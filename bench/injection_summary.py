@@ -267,7 +267,8 @@ def _figure(det, fit, folder: Path) -> None:
     hosts = sorted({r["host"] for r in det if r["design"] == "map"})
     if not hosts:
         return
-    fig, axes = plt.subplots(2, len(hosts), figsize=(3.2 * len(hosts), 6), squeeze=False)
+    fig, axes = plt.subplots(2, len(hosts), figsize=(3.4 * len(hosts), 6.5), squeeze=False,
+                             layout="constrained")
     for j, host in enumerate(hosts):
         for i, (recs, key, title) in enumerate(((det, "recovered", "detected"),
                                                  (fit, "recall", "recall"))):
