@@ -168,24 +168,6 @@ def test_bad_arguments(hogg_fit, kwargs, match):
         sample(hogg_fit.model, **kwargs)
 
 
-def test_cached_callbacks_give_nutpie_s_draws(hogg_fit):
-    """The cached C callbacks (inference._compile_nutpie) sample exactly as nutpie's own."""
-    import nutpie
-
-    from bayesmix.inference import _compile_nutpie, _deterministic_flags
-
-    model = hogg_fit.model.model
-    with _deterministic_flags():
-        ours = _compile_nutpie(model)
-        theirs = nutpie.compile_pymc_model(model, backend="numba")
-        kw = dict(draws=60, tune=60, chains=2, seed=11, progress_bar=False)
-        a = nutpie.sample(ours, **kw)["posterior"].to_dataset()
-        b = nutpie.sample(theirs, **kw)["posterior"].to_dataset()
-    assert type(ours.compiled_logp_func).__name__ == "CFunc"
-    for k in ("slope", "intercept", "weights"):
-        np.testing.assert_array_equal(a[k].values, b[k].values)
-
-
 def test_compiled_model_kept_per_pymc_model_and_released_with_it(hogg_fit):
     import gc
     import weakref
@@ -204,31 +186,3 @@ def test_compiled_model_kept_per_pymc_model_and_released_with_it(hogg_fit):
     del other, compiled
     gc.collect()
     assert ref() is None  # the process-wide cache does not keep a model alive
-
-
-_CACHE_SCRIPT = textwrap.dedent("""
-    import json, sys, time, warnings
-    from bayesmix.builders import line_outlier
-    from bayesmix.datasets import load_hogg2010
-    from bayesmix.inference import compiled_nutpie, sample
-    warnings.simplefilter("ignore")
-    t = load_hogg2010()
-    mm = line_outlier(t["x"], t["y"], t["sigma_y"], ids=t["ID"])
-    fit = sample(mm, draws=100, tune=100, chains=2, rng=7, progressbar=False)
-    cm = compiled_nutpie(mm)
-    json.dump({"hits": [cm.compiled_logp_func.cache_hits, cm.compiled_expand_func.cache_hits],
-               "slope": fit.posterior["slope"].values.ravel().tolist()}, sys.stdout)
-""")
-
-
-@pytest.mark.slow  # two fresh processes, the first compiling on an empty cache: 1-3 min
-def test_nutpie_callbacks_cached_across_processes(tmp_path):
-    env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'cache'}")
-    runs = []
-    for _ in range(2):
-        out = subprocess.run([sys.executable, "-c", _CACHE_SCRIPT], env=env,
-                             capture_output=True, text=True, timeout=900, check=True)
-        runs.append(json.loads(out.stdout))
-    assert runs[0]["hits"] == [0, 0]  # compiled, then stored
-    assert runs[1]["hits"] == [1, 1]  # loaded from the cache
-    np.testing.assert_array_equal(runs[0]["slope"], runs[1]["slope"])

@@ -18,14 +18,12 @@ With ``fastmath`` off, cold and warm runs give identical draws (tested in
 
 Compile cache
 -------------
-nutpie calls the model through two numba C callbacks (log-density + gradient, and the
-expansion to all variables) that it compiles in every process and never caches: on the Hogg
-20-point model that is ~9 of the ~12 s a fresh ``bayesmix run`` takes.  :func:`sample`
-builds the same callbacks from generated source registered under a key derived from
-PyTensor's own cache key of the compiled graph, so numba stores them in PyTensor's compile
-cache (``base_compiledir``) and a later process loads them in well under a second.  The
-callbacks do what nutpie's do (same arguments, same return codes, same draws: tested); for
-nutpie versions other than those listed in ``_NUTPIE_CACHED`` nutpie's own compile is used.
+nutpie calls the model through two numba C callbacks that it compiles in every process and
+never caches (on the Hogg 20-point model ~9 of the ~12 s a fresh ``bayesmix run`` took).
+:func:`compiled_nutpie` compiles them through :func:`bayesmix.inference.compiled.compile_nutpie`:
+numba caches the callbacks in PyTensor's compile directory, and a checked record keyed on the
+model's structure lets a later process load them without building or compiling any PyTensor
+graph (same draws either way: tested).
 """
 
 from __future__ import annotations
@@ -43,6 +41,7 @@ import numpy as np
 from bayesmix._random import as_generator, derive_seed
 from bayesmix._validate import check_choice, check_int
 from bayesmix.exceptions import DiagnosticsWarning
+from bayesmix.inference.compiled import compile_nutpie, import_nutpie
 
 __all__ = ["Fit", "RHAT_MAX", "ESS_MIN", "compiled_nutpie", "diagnostics", "find_map", "sample"]
 
@@ -59,7 +58,8 @@ class Fit:
     Attributes
     ----------
     idata : xarray.DataTree
-        ArviZ results tree (``posterior``, ``sample_stats``, ...).
+        ArviZ results tree: ``posterior`` and ``sample_stats`` of the kept draws (the
+        tuning draws are not stored, with either sampler).
     model : MixtureModel
         The model that was sampled.
     diagnostics : dict
@@ -167,188 +167,6 @@ def _start_options(mm) -> dict:
     return {}
 
 
-#: nutpie minor versions whose internal compile helpers :func:`_compile_nutpie` reuses
-_NUTPIE_CACHED = ("0.15", "0.16")
-
-_LOGP_SRC = """
-def bayesmix_nutpie_logp(dim, x_, out_, logp_, user_data_):
-    if dim != N_DIM:
-        return -1
-    ud = numba.carray(user_data_, (), RECORD)[()]["shared"]
-{extract}
-    x = numba.carray(x_, (N_DIM,))
-    out = numba.carray(out_, (N_DIM,))
-    logp = numba.carray(logp_, ())
-    logp_val, grad = INNER(x{args})
-    logp[()] = logp_val
-    out[...] = grad
-    if not np.all(np.isfinite(out)):
-        return 3
-    if not np.isfinite(logp_val):
-        return 4
-    return 0
-"""
-
-_EXPAND_SRC = """
-def bayesmix_nutpie_expand(dim, expanded, x_, out_, user_data_):
-    if dim != N_DIM:
-        return -1
-    if expanded != N_EXPANDED:
-        return -1
-    ud = numba.carray(user_data_, (), RECORD)[()]["shared"]
-{extract}
-    x = numba.carray(x_, (N_DIM,))
-    out = numba.carray(out_, (N_EXPANDED,))
-    (values,) = INNER(x{args})
-    out[...] = values
-    return 0
-"""
-
-
-def _cached_callback(kind, inner, inner_key, keys, shared_data, user_data, n_dim, n_expanded):
-    """Return a numba C callback calling ``inner``, cached on disk under PyTensor's key."""
-    import hashlib
-
-    import numba
-    import nutpie
-    from nutpie.compile_pymc import address_as_void_pointer
-    from pytensor.link.numba.cache import compile_numba_function_src
-
-    lines = []
-    for i, k in enumerate(keys):
-        shape = "(" + "".join(f"sh{i}[{d}], " for d in range(shared_data[k].ndim)) + ")"
-        lines.append(f'    sh{i} = ud["shape"]["{k}"]')
-        lines.append(
-            f'    a{i} = numba.carray(address_as_void_pointer(ud["data"]["{k}"]), {shape}, DT{i})'
-        )
-    args = "".join(f", a{i}" for i in range(len(keys)))
-    src = (_LOGP_SRC if kind == "logp" else _EXPAND_SRC).format(extract="\n".join(lines), args=args)
-    ptr = numba.types.CPointer(numba.types.double)
-    if kind == "logp":
-        sig = numba.types.int64(numba.types.uint64, ptr, ptr, ptr, numba.types.voidptr)
-    else:
-        sig = numba.types.int64(
-            numba.types.uint64, numba.types.uint64, ptr, ptr, numba.types.voidptr
-        )
-    env = {
-        "__name__": __name__,
-        "numba": numba,
-        "np": np,
-        "INNER": inner,
-        "RECORD": user_data.dtype,
-        "N_DIM": n_dim,
-        "N_EXPANDED": n_expanded,
-        "address_as_void_pointer": address_as_void_pointer,
-    }
-    env.update({f"DT{i}": shared_data[k].dtype for i, k in enumerate(keys)})
-    meta = [(k, shared_data[k].dtype.str, shared_data[k].ndim) for k in keys]
-    key = hashlib.sha256(
-        repr(
-            (
-                kind,
-                inner_key,
-                n_dim,
-                n_expanded,
-                meta,
-                user_data.dtype.descr,
-                nutpie.__version__,
-                numba.__version__,
-                src,
-            )
-        ).encode()
-    ).hexdigest()
-    name = f"bayesmix_nutpie_{kind}"
-    func = compile_numba_function_src(src, name, global_env=env, cache_key=key)
-    return numba.cfunc(sig, cache=True)(func)
-
-
-def _compile_nutpie(model, **options):
-    """Compile a PyMC model for nutpie, its numba callbacks cached across processes.
-
-    Same as ``nutpie.compile_pymc_model(model, backend="numba", **options)`` (``options``:
-    ``jitter_rvs``), except that the two C callbacks come from :func:`_cached_callback`.
-    Falls back to nutpie's compile for other nutpie versions or when PyTensor gives the
-    compiled graph no cache key.
-    """
-    import nutpie
-
-    if ".".join(nutpie.__version__.split(".")[:2]) not in _NUTPIE_CACHED:
-        return nutpie.compile_pymc_model(model, backend="numba", **options)
-    from nutpie import compile_pymc as cp
-    from pymc.initial_point import make_initial_point_fn
-    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
-
-    jitter = options.get("jitter_rvs", set(model.free_RVs))
-    point_fn = cp._wrap_with_lock(
-        make_initial_point_fn(
-            model=model,
-            overrides=None,
-            default_strategy="support_point",
-            jitter_rvs=jitter,
-            return_transformed=True,
-        )
-    )
-    n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info, repar = cp._make_functions(
-        model,
-        mode="NUMBA",
-        compute_grad=True,
-        join_expanded=True,
-        pymc_initial_point_fn=point_fn,
-        var_names=None,
-    )
-    logp_fn, expand_fn = logp_pt.vm.jit_fn, expand_pt.vm.jit_fn
-    keys = (CACHED_SRC_FUNCTIONS.get(logp_fn.py_func), CACHED_SRC_FUNCTIONS.get(expand_fn.py_func))
-    if None in keys:
-        return nutpie.compile_pymc_model(model, backend="numba", **options)
-    shared_data: dict[str, np.ndarray] = {}
-    shared_keys: dict[Any, str] = {}
-    for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
-        if var not in shared_keys:
-            # deterministic names, so the record layout is the same in every process
-            shared_keys[var] = k = f"shared{len(shared_data)}"
-            shared_data[k] = np.array(var.get_value(), order="C", copy=True)
-            shared_data[k].flags.writeable = False
-    user_data = cp.make_user_data(shared_keys, shared_data)
-    logp_c = _cached_callback(
-        "logp",
-        logp_fn,
-        keys[0],
-        [shared_keys[v] for v in logp_pt.get_shared()],
-        shared_data,
-        user_data,
-        n_dim,
-        n_expanded,
-    )
-    expand_c = _cached_callback(
-        "expand",
-        expand_fn,
-        keys[1],
-        [shared_keys[v] for v in expand_pt.get_shared()],
-        shared_data,
-        user_data,
-        n_dim,
-        n_expanded,
-    )
-    dims, coords = cp._prepare_dims_and_coords(model, shape_info, repar)
-    return cp.CompiledPyMCModel(
-        _n_dim=n_dim,
-        dims=dims,
-        _coords=coords,
-        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
-        compiled_logp_func=logp_c,
-        compiled_expand_func=expand_c,
-        initial_point_func=initial_point_fn,
-        shared_data=shared_data,
-        shared_var_keys=shared_keys,
-        user_data=user_data,
-        n_expanded=n_expanded,
-        shape_info=shape_info,
-        logp_func=logp_pt,
-        expand_func=expand_pt,
-        reparameterized_names=repar,
-    )
-
-
 #: nutpie models compiled in this process, per PyMC model and start options.  Weak keys: an
 #: entry goes with its model (the compiled model holds no reference to the PyMC model).
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -366,13 +184,12 @@ def compiled_nutpie(mm):
     per_model = _COMPILED.setdefault(mm.model, {})
     if key not in per_model:
         with _deterministic_flags():
-            per_model[key] = _compile_nutpie(mm.model, **options)
+            per_model[key] = compile_nutpie(mm.model, **options).compiled
     return per_model[key]
 
 
 def _sample_nutpie(mm, *, draws, tune, chains, seed, progressbar, cores, target_accept):
-    import nutpie
-
+    nutpie = import_nutpie()
     compiled = compiled_nutpie(mm)
     with _deterministic_flags():
         t0 = time.perf_counter()
@@ -385,6 +202,9 @@ def _sample_nutpie(mm, *, draws, tune, chains, seed, progressbar, cores, target_
             progress_bar=progressbar,
             cores=cores,
             target_accept=target_accept,
+            # tuning draws are not kept (as PyMC's sampler does): half the conversion and
+            # the netCDF; the kept draws are the same
+            save_warmup=False,
         )
         return idata, time.perf_counter() - t0
 
