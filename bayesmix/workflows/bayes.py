@@ -41,6 +41,7 @@ __all__ = [
     "bayes_report",
     "build_model",
     "check_pair_vars",
+    "first_pass_record",
     "no_cluster_hint",
     "pair_variables",
     "run_bayes",
@@ -296,8 +297,11 @@ def bayes_report(summary: dict[str, Any]) -> str:
             f"  {summary['no_cluster_hint']}",
             "",
         ]
+    lines += [summary["title"]]
+    fp = summary.get("first_pass")
+    if fp and fp.get("message"):
+        lines.append(f"first pass: {fp['message']}")
     lines += [
-        summary["title"],
         f"builder: {summary['builder']}; data: {d['source']}: {d['n_rows']} rows, "
         f"{d['n_used']} used" + (f", {d['n_unscored']} not scored" if d["n_unscored"] else ""),
     ]
@@ -387,6 +391,9 @@ def run_bayes(spec, rows, paths, *, overwrite: bool, progress=None, progressbar:
     check_pair_vars(spec, mm)
     labels = [str(v) for v in mm.component_labels]
     rows.check_new_columns(_dtypes(labels))  # before sampling
+    first_pass = first_pass_record(spec, mm)
+    if first_pass is not None and not first_pass["found"]:
+        return _no_cluster_found(spec, rows, paths, mm, labels, first_pass, overwrite=overwrite)
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -443,6 +450,8 @@ def run_bayes(spec, rows, paths, *, overwrite: bool, progress=None, progressbar:
             "how": "uniform without replacement over the rows passing [data].select, kept "
             "in input order (all of them when there are at most max_rows)",
         }
+    if first_pass is not None:
+        summary["first_pass"] = first_pass
     status = "ok"
     if cluster is not None:
         summary["cluster"] = cluster
@@ -631,6 +640,73 @@ def _cluster_astrometry_figure(spec, fit, t, p_objects):
         )
 
     return draw
+
+
+def first_pass_record(spec, mm) -> dict[str, Any] | None:
+    """Return what a cluster model's first pass found (JSON-able), or None.
+
+    ``found`` is None when the first pass was not asked (the spec gives
+    ``[builder].center``) or could not judge; False when it found no
+    significant cluster.
+    """
+    if spec.builder != "cluster_field":
+        return None
+    det = dict(mm.spec.get("first_pass") or mm.spec.get("detection") or {})
+    if not det:
+        return None
+    if "center" in spec.options:
+        det["found"] = None  # the user gave the centre: the fit goes there
+    return det
+
+
+def _no_cluster_found(spec, rows, paths, mm, labels, first_pass, *, overwrite: bool):
+    """No significant cluster in the first pass and no centre given: say so, write, stop."""
+    reason = "not scored: the first pass found no significant cluster (see summary.txt)"
+
+    def score(t, selected):
+        n = len(t)
+        out = {f"p_{lab}{suf}": np.full(n, np.nan) for lab in labels for _, suf in _PROB_VARS}
+        out["component"] = np.full(n, "", dtype=str)
+        out[REASON_COLUMN] = np.where(selected, reason, "excluded by [data].select")
+        return out
+
+    scored = rows.score(score, _dtypes(labels), paths["table"], overwrite=overwrite)
+    summary = summary_head(spec, n_rows=scored.n_rows, reasons=scored.reasons)
+    summary.update(
+        {
+            "title": f"{spec.name}: {spec.description}" if spec.description else spec.name,
+            "status": "no cluster",
+            "first_pass": first_pass,
+            "no_cluster_hint": first_pass.get("message") or no_cluster_hint(spec),
+            "components": labels,
+            "builder_spec": dict(mm.spec),
+            "warnings": [],
+            "files": sorted(p.name for k, p in paths.items() if k in _FIRST_PASS_FILES),
+        }
+    )
+    kept = {k: p for k, p in paths.items() if k in _FIRST_PASS_FILES}
+    result = RunResult(paths=kept, summary=summary, report="", status="no cluster")
+    result.notes.append("nothing was sampled: no posterior and no figures")
+    return finish(result, files={}, figures={}, report=_first_pass_report, overwrite=overwrite)
+
+
+_FIRST_PASS_FILES = ("table", "summary_json", "summary_txt")
+
+
+def _first_pass_report(summary: dict[str, Any]) -> str:
+    fp = summary["first_pass"]
+    d = summary["data"]
+    z = fp.get("significance")
+    lines = [
+        "NO CLUSTER FOUND: the first pass found no significant cluster in these data"
+        + (f" (best candidate z = {z:.1f} < 5)" if isinstance(z, (int, float)) else "")
+        + "; nothing was sampled.",
+        f"  {summary['no_cluster_hint']}",
+        "",
+        summary["title"],
+        f"builder: {summary['builder']}; data: {d['source']}: {d['n_rows']} rows",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def no_cluster_hint(spec) -> str:
