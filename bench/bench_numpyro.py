@@ -38,6 +38,10 @@ Usage::
     .venv/bin/python bench/bench_numpyro.py --model full --sizes 1e4
     .venv/bin/python bench/bench_numpyro.py --model pm2d --sizes 1e3 --chains 2 --draws 200 \\
         --tune 200      # quick check
+    .venv/bin/python bench/bench_numpyro.py --impl bayesmix,bayesmix-fused,numpyro  # + fused Op
+
+``bench/issue14_bench.py`` runs the whole comparison (quiet and under load) and appends it to
+``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -354,6 +358,28 @@ def run_bayesmix(model: str, mm, chains, draws, tune, seeds, target_accept):
     return {"runs": runs}
 
 
+def fused_variant(model: str, mm):
+    """The builder's model with the likelihood as one fused Op (``bench/fused_prototype.py``).
+
+    Only the 2-D pm model has a fused prototype until the builders use the fused Op; the
+    returned MixtureModel is the builder's with its PyMC model replaced.  Also returns the
+    largest relative difference of log-density and gradient between the two models at the
+    initial point and 3 random points (the same posterior to rounding).
+    """
+    import dataclasses
+
+    if model != "pm2d":
+        raise ValueError("bayesmix-fused: the fused prototype covers the pm2d model only")
+    sys.path[:0] = [str(HERE)]
+    from fused_prototype import compare_logp, fused_model
+
+    fused = fused_model(mm)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        worst = compare_logp(mm.model, fused, n_points=4, seed=0)
+    return dataclasses.replace(mm, model=fused), {"fused_vs_graph_max_rel": worst}
+
+
 # --------------------------------------------------------------------------------------------
 # shared
 # --------------------------------------------------------------------------------------------
@@ -394,6 +420,9 @@ def one(args) -> dict:
         mm = build(args.model, blanco1_table(n, args.data_seed))
     t_build = time.perf_counter() - t0
     seeds = [args.seed, args.seed + 1]
+    extra = {}
+    if args.one == "bayesmix-fused":
+        mm, extra = fused_variant(args.model, mm)
     if args.one == "numpyro":
         res = run_numpyro(
             args.model,
@@ -409,6 +438,7 @@ def one(args) -> dict:
         res = run_bayesmix(
             args.model, mm, args.chains, args.draws, args.tune, seeds, args.target_accept
         )
+    res.update(extra)
     res.update(
         impl=args.one,
         model=args.model,
@@ -496,43 +526,52 @@ def report(rows: list[dict]) -> str:
             )
     lines = ["\n".join(out), ""]
     ok = [r for r in rows if "error" not in r]
-    for n in sorted({r["n"] for r in ok}):
-        b = next((r for r in ok if r["n"] == n and r["impl"] == "bayesmix"), None)
-        p = next((r for r in ok if r["n"] == n and r["impl"] == "numpyro"), None)
+    for model, n in sorted({(r["model"], r["n"]) for r in ok}):
+        here = [r for r in ok if r["n"] == n and r["model"] == model]
+        p = next((r for r in here if r["impl"] == "numpyro"), None)
         if p:
             lc = p["loglik_check"]
             lines.append(
-                f"- N = {n}: log-likelihood at the initial point, NumPyro "
+                f"- {model}, N = {n}: log-likelihood at the initial point, NumPyro "
                 f"{lc[0]:.6f} vs bayesmix {lc[1]:.6f}"
             )
-        if not (b and p):
-            continue
-        bw, pw = b["runs"][-1], p["runs"][-1]
-        ratio = (min_ess(bw["params"]) / bw["sampling_s"]) / (
-            min_ess(pw["params"]) / pw["sampling_s"]
-        )
-        z = {
-            k: (bw["params"][k]["mean"] - pw["params"][k]["mean"])
-            / math.hypot(bw["params"][k]["mcse"], pw["params"][k]["mcse"])
-            for k in bw["params"]
-        }
-        means = ", ".join(
-            f"{k} {bw['params'][k]['mean']:.4f} / {pw['params'][k]['mean']:.4f}"
-            for k in bw["params"]
-        )
-        lines.append(
-            f"  - warm ESS/s ratio bayesmix / NumPyro: **{ratio:.2f}x**; posterior "
-            f"means (bayesmix / NumPyro): {means}; difference / combined MCSE: "
-            + ", ".join(f"{k} {v:+.2f}" for k, v in z.items())
-        )
+        for b in (r for r in here if r["impl"].startswith("bayesmix") and p):
+            lines.append("  - " + compare(b, p))
     return "\n".join(lines)
+
+
+def ess_per_s(run: dict) -> float:
+    return min_ess(run["params"]) / run["sampling_s"]
+
+
+def compare(b: dict, p: dict) -> str:
+    """One line: warm ESS/s ratio and posterior agreement of a bayesmix row with NumPyro's."""
+    bw, pw = b["runs"][-1], p["runs"][-1]
+    ratio = ess_per_s(bw) / ess_per_s(pw)
+    z = {
+        k: (bw["params"][k]["mean"] - pw["params"][k]["mean"])
+        / math.hypot(bw["params"][k]["mcse"], pw["params"][k]["mcse"])
+        for k in bw["params"]
+    }
+    means = ", ".join(
+        f"{k} {bw['params'][k]['mean']:.4f} / {pw['params'][k]['mean']:.4f}" for k in bw["params"]
+    )
+    fused = b.get("fused_vs_graph_max_rel")
+    note = "" if fused is None else f" (fused vs graph log-density max rel. diff {fused:.1e})"
+    return (
+        f"warm ESS/s ratio {b['impl']} / NumPyro: **{ratio:.2f}x**{note}; posterior means "
+        f"({b['impl']} / NumPyro): {means}; difference / combined MCSE: "
+        + ", ".join(f"{k} {v:+.2f}" for k, v in z.items())
+    )
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", choices=sorted(FEATURES), default="pm2d")
     ap.add_argument("--sizes", default="14785")
-    ap.add_argument("--impl", default="bayesmix,numpyro")
+    ap.add_argument(
+        "--impl", default="bayesmix,numpyro", help="comma list of bayesmix, bayesmix-fused, numpyro"
+    )
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--tune", type=int, default=1000)

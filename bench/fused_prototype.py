@@ -45,20 +45,29 @@ def fused_model(mm):
     from bayesmix.components.fused_op import fused_mixture_logp
 
     pri = mm.spec["priors"]
-    iv = {rv.name: v for rv, v in mm.model.rvs_to_initial_values.items()}
+    # the builder's starting values and transforms (its sampler coordinates), so both models
+    # have the same free variables, geometry and starts
+    start = {
+        rv.name: {
+            "initval": mm.model.rvs_to_initial_values.get(rv),
+            "default_transform": None,
+            "transform": mm.model.rvs_to_transforms.get(rv),
+        }
+        for rv in mm.model.free_RVs
+    }
     layout = FusedLayout((("gaussian",), ("fixed",)), n_features=2, error_cov=True)
     with pm.Model(coords={"component": ["cluster", "field"]}) as model:
         # feature-major copies: the kernel's loops over stars read contiguous memory
         X = pm.Data("X", np.ascontiguousarray(mm.data["X"].T))
         C = pm.Data("X_cov", np.ascontiguousarray(mm.data["X_cov"].transpose(1, 2, 0)))
         f = pm.Data("field_fixed", mm.data["field_fixed"])
-        w = prior_rv("weights", pri["weights"], dims="component", initval=iv["weights"])
-        mra = prior_rv("cluster_pmra", pri["cluster_pmra"], initval=iv["cluster_pmra"])
-        mde = prior_rv("cluster_pmdec", pri["cluster_pmdec"], initval=iv["cluster_pmdec"])
+        w = prior_rv("weights", pri["weights"], dims="component", **start["weights"])
+        mra = prior_rv("cluster_pmra", pri["cluster_pmra"], **start["cluster_pmra"])
+        mde = prior_rv("cluster_pmdec", pri["cluster_pmdec"], **start["cluster_pmdec"])
         s = prior_rv(
             "cluster_pm_dispersion",
             pri["cluster_pm_dispersion"],
-            initval=iv["cluster_pm_dispersion"],
+            **start["cluster_pm_dispersion"],
         )
         pm.Potential(
             "loglik",
