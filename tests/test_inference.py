@@ -55,6 +55,8 @@ def test_diagnostics_reported(hogg_fit):
     assert d["max_rhat"] < 1.01 and d["min_ess_bulk"] > 400 and d["divergences"] == 0
     assert hogg_fit.idata["posterior"].attrs["bayesmix_seed"] == hogg_fit.seed
     assert set(hogg_fit.posterior["weights"].coords["component"].values) == {"inlier", "outlier"}
+    # tuning draws are not stored (as with PyMC's sampler)
+    assert set(hogg_fit.idata.children) == {"posterior", "sample_stats"}
 
 
 def test_poor_diagnostics_warn(hogg_fit):
