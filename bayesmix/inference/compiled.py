@@ -590,7 +590,10 @@ def compile_nutpie(model, *, jitter_rvs=None, use_records: bool = True) -> Compi
     key, shared_vars, note = None, {}, "records off"
     if use_records:
         jittered = sorted(rv.name for rv in jitter_rvs)
-        key, found = model_key(model, extra={"jitter": jittered, "checks": _CHECK_SEEDS})
+        try:
+            key, found = model_key(model, extra={"jitter": jittered, "checks": _CHECK_SEEDS})
+        except Exception as exc:  # noqa: BLE001 - no key: compile as nutpie does
+            key, found = None, f"{type(exc).__name__}: {exc}"
         if key is None:
             note = f"no model key: {found}"
         else:
@@ -601,7 +604,7 @@ def compile_nutpie(model, *, jitter_rvs=None, use_records: bool = True) -> Compi
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
                 return CompileResult(_load(model, key, shared_vars, record), "record", key)
-            except (_Mismatch, ValueError, KeyError, TypeError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - any doubt about a record: compile in full
                 note = f"record not used ({type(exc).__name__}: {exc})"
         else:
             note = "no record yet"
