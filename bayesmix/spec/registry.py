@@ -453,8 +453,12 @@ def _build(name: str) -> Builder:
 
 
 def _installed(name: str) -> bool:
+    """Tell whether a builder can be named (without importing it: listing names is cheap)."""
     if name not in _ENTRIES:
         return name == "gmm"
+    module = _ENTRIES[name].target.partition(":")[0]
+    if module.startswith("bayesmix."):
+        return True  # part of this package
     try:
         _resolve(_ENTRIES[name].target)
     except (ImportError, AttributeError):
