@@ -16,15 +16,18 @@ Gaussian mixtures fitted in feature space (colours, magnitudes):
 
 :class:`GPzAugment` reproduces gpz_pype's semantics on bayesmix's EM engine
 and fixes its defects: restarts are ``n_init`` (gpz_pype passed its ``niter``
-on as 100 restarts); weights are exact density ratios computed in log space
-(the softened ``(p_pop + eta) / (p_train + eta)`` is available, evaluated
-stably, through ``eta``); extreme deconvolution works when measurement errors
-are given; objects that land in no mixture sample are flagged and counted, and
-``assign="best"`` puts every object in at least its best component; models are
-saved as ``.npz`` + JSON, never pickle.
+on as 100 restarts); weights are density ratios that help by default -- a
+classifier estimate clipped where held-out weights match the population best
+(:mod:`~bayesmix.gpz.ratio`; the exact mixture ratio and gpz_pype's softened
+``(p_pop + eta) / (p_train + eta)``, evaluated stably, are options), with
+diagnostics that flag weights which do not help; extreme deconvolution works
+when measurement errors are given; objects that land in no mixture sample are
+flagged and counted, and ``assign="best"`` puts every object in at least its
+best component; models are saved as ``.npz`` + JSON, never pickle.
 
 Modules: :mod:`~bayesmix.gpz.augment` (:class:`GPzAugment`),
-:mod:`~bayesmix.gpz.weights` (clipped density-ratio weights),
+:mod:`~bayesmix.gpz.weights` (clipped density-ratio weights, options, diagnostics),
+:mod:`~bayesmix.gpz.ratio` (the classifier ratio and the held-out clip),
 :mod:`~bayesmix.gpz.divide` (the one divide rule, also used by
 :func:`bayesmix.scale.gpz_divide`), :mod:`~bayesmix.gpz.kl` (KL scores) and
 :mod:`~bayesmix.gpz.tables` (feature expressions on astropy Tables, the
@@ -59,12 +62,13 @@ from bayesmix.gpz.tables import (
     read_divide_csv,
     write_divide_csv,
 )
-from bayesmix.gpz.weights import weight_diagnostics
+from bayesmix.gpz.weights import WeightWarning, weight_diagnostics
 
 __all__ = [
     "ASSIGN_RULES",
     "DivideWarning",
     "GPzAugment",
+    "WeightWarning",
     "feature_matrix",
     "gpz_divide_table",
     "gpz_weights_table",

@@ -18,9 +18,16 @@ from numpy.typing import NDArray
 from bayesmix._files import atomic_write
 from bayesmix.exceptions import DataError, FormatError, SpecError
 from bayesmix.gpz.augment import GPzAugment
-from bayesmix.gpz.weights import check_weight_bounds, weight_diagnostics
+from bayesmix.gpz.weights import (
+    DEFAULT_RATIO,
+    RATIOS,
+    REGULARISERS,
+    check_weight_options,
+    weight_diagnostics,
+)
 
 __all__ = [
+    "CHOICES",
     "feature_matrix",
     "gpz_divide_table",
     "gpz_weights_table",
@@ -28,6 +35,9 @@ __all__ = [
     "read_divide_csv",
     "write_divide_csv",
 ]
+
+#: choice sets of the table functions' options (read by bayesmix.spec's registry)
+CHOICES = {"ratio": RATIOS, "regularise": REGULARISERS}
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_.]*"
 _TERM_RE = re.compile(rf"\s*([+-]?)\s*({_NAME})\s*")
@@ -172,6 +182,9 @@ def gpz_weights_table(
     max_weight: float = 100,
     min_weight: float | None = None,
     eta: float | None = None,
+    ratio: str = DEFAULT_RATIO,
+    regularise: str = "auto",
+    ess_floor: float = 0.3,
     error_prefix: tuple[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     weights_column: str = "weights",
@@ -190,6 +203,16 @@ def gpz_weights_table(
         As for :class:`GPzAugment`.
     max_weight, min_weight, eta
         As for :meth:`GPzAugment.calc_weights`.
+    ratio : {"classifier", "mixture"}, default "classifier"
+        How the density ratio is estimated: a logistic regression of population
+        against training objects, or the two mixtures.
+    regularise : {"auto", "eta", "none"}, default "auto"
+        ``"auto"``: clip the log-ratio at the percentile whose held-out weights
+        match the population best with an effective sample of at least
+        ``ess_floor``; ``"eta"``: gpz_pype's softened mixture ratio;
+        ``"none"``: the ratio clipped at ``max_weight`` only.
+    ess_floor : float, default 0.3
+        Smallest effective-sample-size fraction ``regularise="auto"`` accepts.
     error_prefix, errors
         Error columns (:func:`feature_matrix`); given, the mixtures are
         extreme-deconvolution fits.
@@ -202,8 +225,9 @@ def gpz_weights_table(
     -------
     table : astropy.table.Table
         A copy of ``train_table`` (all columns, same rows and order) with the
-        weights added; ``meta["gpz_weights"]`` holds :func:`weight_diagnostics`
-        and the options used.
+        weights added; ``meta["gpz_weights"]`` holds the options used and
+        :func:`weight_diagnostics` (effective sample, held-out divergences and
+        ``warnings``, also issued as :class:`~bayesmix.gpz.WeightWarning`).
     augment : GPzAugment
         The fitted model (save it with :meth:`GPzAugment.save`).
 
@@ -224,7 +248,7 @@ def gpz_weights_table(
             "weights_column or remove it",
             argument="weights_column",
         )
-    max_weight, min_weight = check_weight_bounds(max_weight, min_weight)
+    o = check_weight_options(ratio, regularise, max_weight, min_weight, eta, ess_floor)
     if augment is None:
         augment = GPzAugment(
             Xp,
@@ -238,16 +262,15 @@ def gpz_weights_table(
             X_err_pop=Ep,
             X_err_train=Et,
         )
-    w = augment.calc_weights(Xt, max_weight=max_weight, min_weight=min_weight, eta=eta)
+    augment.fit_weights(Xt, Xp, X_err=Et, **o)
+    w = augment.weights(Xt)
     out = train_table.copy()
     out[weights_column] = w
     out.meta["gpz_weights"] = {
         "features": list(features),
         "n_components": augment.n_components,
-        "max_weight": max_weight,
-        "min_weight": min_weight,
-        "eta": eta,
-        "diagnostics": weight_diagnostics(w, max_weight=max_weight, min_weight=min_weight),
+        **o,
+        "diagnostics": weight_diagnostics(w, weighting=augment.weighting_),
     }
     return out, augment
 
@@ -266,6 +289,9 @@ def gpz_divide_table(
     max_weight: float = 100,
     min_weight: float | None = None,
     eta: float | None = None,
+    ratio: str = DEFAULT_RATIO,
+    regularise: str = "auto",
+    ess_floor: float = 0.3,
     n_init: int = 1,
     tol: float = 1e-3,
     rng: int | np.random.Generator | None = 0,
@@ -290,8 +316,9 @@ def gpz_divide_table(
         (pass ``table`` again when dividing the training table itself).
     n_components, threshold, n_init, tol, rng, scale, covariance_type
         As for :class:`GPzAugment`.
-    assign, return_density, weight, max_weight, min_weight, eta
-        As for :meth:`GPzAugment.divide`.
+    assign, return_density, weight, max_weight, min_weight, eta, ratio, regularise, ess_floor
+        As for :meth:`GPzAugment.divide` (the weighting rule is fitted on
+        ``train_table``, as in :func:`gpz_weights_table`).
     error_prefix, errors
         Error columns (:func:`feature_matrix`); given, extreme deconvolution is
         used and memberships account for each object's errors.
@@ -314,16 +341,17 @@ def gpz_divide_table(
     )
     if weight and train_table is None and (augment is None or augment.gmm_train is None):
         raise SpecError("weight=True needs 'train_table' (the training sample)", key="train_table")
+    o = check_weight_options(ratio, regularise, max_weight, min_weight, eta, ess_floor)
+    Xt = Et = None
+    if weight and train_table is not None:
+        Xt, Et = feature_matrix(
+            train_table,
+            features,
+            error_prefix=error_prefix,
+            errors=errors,
+            name="the training table",
+        )
     if augment is None:
-        Xt = Et = None
-        if weight:
-            Xt, Et = feature_matrix(
-                train_table,
-                features,
-                error_prefix=error_prefix,
-                errors=errors,
-                name="the training table",
-            )
         augment = GPzAugment(
             Xp,
             Xt,
@@ -337,16 +365,16 @@ def gpz_divide_table(
             X_err_pop=Ep,
             X_err_train=Et,
         )
+    if Xt is not None:  # the weighting rule is fitted on the training sample
+        augment.fit_weights(Xt, Xp, X_err=Et, **o)
     div = augment.divide(
         X,
         weight=weight,
         threshold=threshold,
-        max_weight=max_weight,
-        min_weight=min_weight,
-        eta=eta,
         return_density=return_density,
         assign=assign,
         X_err=E if augment.uses_errors_ else None,
+        **o,
     )
     div.meta["features"] = list(features)
     return div, augment

@@ -15,15 +15,22 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bayesmix._validate import check_array_1d, check_positive
+from bayesmix._validate import check_array_1d, check_choice, check_positive
 from bayesmix.exceptions import SpecError
 
 __all__ = [
+    "DEFAULT_RATIO",
+    "ESS_WARNING",
+    "RATIOS",
+    "REGULARISERS",
     "check_eta",
     "check_weight_bounds",
+    "check_weight_options",
     "clip_log_weights",
+    "WeightWarning",
     "log_ratio",
     "weight_diagnostics",
+    "weight_problems",
 ]
 
 
@@ -71,6 +78,53 @@ def check_eta(eta: Any) -> float | None:
     return float(eta)
 
 
+#: how GPz weights estimate the density ratio by default (chosen by measurement, issue 17)
+DEFAULT_RATIO = "classifier"
+#: how the density ratio is estimated (sorted): see GPzAugment.fit_weights
+RATIOS = ("classifier", "mixture")
+#: how it is regularised (sorted)
+REGULARISERS = ("auto", "eta", "none")
+
+
+def check_weight_options(
+    ratio: Any, regularise: Any, max_weight: Any, min_weight: Any, eta: Any, ess_floor: Any
+) -> dict[str, Any]:
+    """Return the weighting options checked and normalised (a dict of the six).
+
+    Giving ``eta`` (with ``regularise="auto"``) means gpz_pype's form:
+    ``regularise="eta"`` on the mixture ratio (``ratio="mixture"``);
+    ``regularise="eta"`` without ``eta`` uses gpz_pype's 1e-3.
+
+    Raises
+    ------
+    SpecError
+        Naming the option.
+    """
+    ratio = check_choice(ratio, name="ratio", choices=RATIOS)
+    regularise = check_choice(regularise, name="regularise", choices=REGULARISERS)
+    max_weight, min_weight = check_weight_bounds(max_weight, min_weight)
+    eta = check_eta(eta)
+    if eta is not None and regularise == "auto":
+        regularise = "eta"
+    if regularise == "eta":  # gpz_pype's form softens the two mixture densities
+        ratio = "mixture"
+        eta = 1e-3 if eta is None else eta
+    elif eta is not None:
+        raise SpecError(f"'eta' is used only by regularise='eta'; got {regularise!r}", key="eta")
+    if not _is_number(ess_floor) or not 0.0 <= float(ess_floor) < 1.0:
+        raise SpecError(
+            f"'ess_floor' must be a number in [0, 1); got {ess_floor!r}", key="ess_floor"
+        )
+    return {
+        "ratio": ratio,
+        "regularise": regularise,
+        "eta": eta,
+        "max_weight": max_weight,
+        "min_weight": min_weight,
+        "ess_floor": float(ess_floor),
+    }
+
+
 def clip_log_weights(
     log_w: NDArray[np.float64], max_weight: float, min_weight: float | None
 ) -> NDArray[np.float64]:
@@ -98,10 +152,22 @@ def log_ratio(
         return np.logaddexp(lp_pop, log_eta) - np.logaddexp(lp_train, log_eta)
 
 
+class WeightWarning(UserWarning):
+    """GPz weights that may not help: a small effective sample, or no held-out gain."""
+
+
+#: below this effective-sample-size fraction the weights are flagged
+ESS_WARNING = 0.2
+
+
 def weight_diagnostics(
-    weights: ArrayLike, *, max_weight: float | None = 100, min_weight: float | None = None
-) -> dict[str, float]:
-    """Summarise cost-sensitive weights: effective sample size, clipping, range.
+    weights: ArrayLike,
+    *,
+    max_weight: float | None = 100,
+    min_weight: float | None = None,
+    weighting=None,
+) -> dict[str, Any]:
+    """Summarise cost-sensitive weights: effective sample size, clipping, held-out divergence.
 
     Parameters
     ----------
@@ -110,7 +176,10 @@ def weight_diagnostics(
     max_weight, min_weight : float or None, keyword-only
         The clip bounds used to make ``weights`` (defaults as in ``calc_weights``);
         a weight within a relative 1e-12 of a bound counts as clipped.  None: that
-        side is not counted.
+        side is not counted.  Taken from ``weighting`` when it is given.
+    weighting : bayesmix.gpz.ratio.Weighting, optional
+        The rule that made the weights (``GPzAugment.weighting_``): adds how
+        it was made and its held-out divergences.
 
     Returns
     -------
@@ -118,7 +187,12 @@ def weight_diagnostics(
         ``n_objects``; ``effective_sample_size`` (Kish: ``(sum w)^2 / sum w^2``)
         and ``ess_fraction`` (divided by ``n_objects``); ``fraction_clipped``
         (= ``fraction_clipped_high + fraction_clipped_low``); ``min``, ``max``,
-        ``median`` and ``mean`` of the weights.  All values are plain floats.
+        ``median`` and ``mean`` of the weights.  With ``weighting``: ``ratio``,
+        ``regularise``, ``eta``, ``level`` (the chosen clip percentile or None)
+        and, when known, ``held_out_divergence_unweighted`` and
+        ``held_out_divergence_weighted`` (binned KL of the training sample from
+        the population, each object weighted by a model fitted without it) and
+        ``warnings`` (why the weights may not help; empty when fine).
 
     Notes
     -----
@@ -126,6 +200,8 @@ def weight_diagnostics(
     that would give a weighted mean the same variance; a small ``ess_fraction``
     means that a few heavily up-weighted objects dominate the training.
     """
+    if weighting is not None:
+        max_weight, min_weight = weighting.max_weight, weighting.min_weight
     w = check_array_1d(weights, name="weights")
     check_positive(w, name="weights", strict=False)
     n = w.shape[0]
@@ -134,7 +210,7 @@ def weight_diagnostics(
     ess = s1 * s1 / s2 if s2 > 0 else 0.0
     high = float(np.mean(w >= max_weight * (1 - 1e-12))) if max_weight is not None else 0.0
     low = float(np.mean(w <= min_weight * (1 + 1e-12))) if min_weight is not None else 0.0
-    return {
+    out: dict[str, Any] = {
         "n_objects": float(n),
         "effective_sample_size": ess,
         "ess_fraction": ess / n,
@@ -146,3 +222,40 @@ def weight_diagnostics(
         "median": float(np.median(w)),
         "mean": float(w.mean()),
     }
+    if weighting is not None:
+        out.update(ratio=weighting.ratio, regularise=weighting.regularise, eta=weighting.eta)
+        out["level"] = weighting.level
+        h = weighting.held_out
+        if h is not None:
+            out["held_out_divergence_unweighted"] = h.divergence_unweighted
+            out["held_out_divergence_weighted"] = h.divergence_weighted
+            out["held_out_divergence_noise"] = h.noise
+        out["warnings"] = weight_problems(out)
+    return out
+
+
+def weight_problems(diagnostics: dict[str, Any]) -> list[str]:
+    """Return why weights may not help, from :func:`weight_diagnostics` (empty: fine).
+
+    Flags an effective sample below ``ESS_WARNING`` (20 %) of the objects and
+    a held-out divergence that the weights do not lower (when the unweighted
+    one exceeds the binning noise of an unbiased sample, i.e. there is a
+    selection to correct).
+    """
+    out = []
+    ess = diagnostics["ess_fraction"]
+    if ess < ESS_WARNING:
+        out.append(
+            f"GPz weights: effective sample {100 * ess:.0f}% of the training objects (< "
+            f"{100 * ESS_WARNING:.0f}%): a few objects dominate; use regularise='auto' or a "
+            "lower max_weight"
+        )
+    d0 = diagnostics.get("held_out_divergence_unweighted")
+    d1 = diagnostics.get("held_out_divergence_weighted")
+    noise = diagnostics.get("held_out_divergence_noise", 0.0)
+    if d0 is not None and d1 is not None and not d1 < d0 and d0 > noise:
+        out.append(
+            f"GPz weights: held-out divergence from the population {d1:.3g} is not below the "
+            f"unweighted {d0:.3g}: the weights do not correct the selection"
+        )
+    return out

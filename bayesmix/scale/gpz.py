@@ -16,7 +16,6 @@ from bayesmix._validate import check_choice
 from bayesmix.exceptions import DataError, NotFittedError, SpecError
 from bayesmix.gpz import ASSIGN_RULES, GPzAugment
 from bayesmix.gpz.divide import check_threshold, divide_columns
-from bayesmix.gpz.weights import check_eta, check_weight_bounds, clip_log_weights
 from bayesmix.scale._dask import (
     REASON_COLUMN,
     align,
@@ -58,21 +57,26 @@ def check_augment(augment, *, need_train: bool) -> GPzAugment:
     return augment
 
 
-def weights_block(Xb, *, augment, max_weight, min_weight, eta):
-    """Weights of one block's rows (NaN for rows with a non-finite feature)."""
+def weights_block(Xb, *, augment):
+    """Weights of one block's rows under ``augment.weighting_`` (NaN: non-finite feature)."""
     Xb = np.asarray(Xb, dtype=np.float64)
     ok = unusable(Xb, None, None, False) == 0
     out = np.full(Xb.shape[0], np.nan)
     if ok.any():
         Xo = np.ascontiguousarray(Xb[ok])
-        out[ok] = by_rows(
-            lambda x: augment.calc_weights(
-                x, max_weight=max_weight, min_weight=min_weight, eta=eta
-            ),
-            Xo.shape[0],
-            Xo,
-        )
+        out[ok] = by_rows(augment.weights, Xo.shape[0], Xo)
     return out
+
+
+def _weighting(augment, options: dict) -> None:
+    """Make ``augment.weighting_`` the rule of ``options`` (none given: the fitted one)."""
+    if options:
+        augment.use_weighting(**options)
+    elif augment.weighting_ is None:
+        raise NotFittedError(
+            "GPzAugment has no weighting rule: fit it in memory on the training sample "
+            "(augment.fit_weights(X_train)) before scoring blocks"
+        )
 
 
 def _gpz_input(augment, X, columns):
@@ -86,37 +90,34 @@ def _gpz_input(augment, X, columns):
     return Xd
 
 
-def gpz_weights(
-    augment,
-    X,
-    *,
-    max_weight: float = 100,
-    min_weight: float | None = None,
-    eta: float | None = None,
-    columns=None,
-):
-    """Lazy GPz cost-sensitive weights ``p_pop(x) / p_train(x)``, block by block.
+def gpz_weights(augment, X, *, columns=None, **options):
+    """Lazy GPz cost-sensitive weights of a fitted weighting rule, block by block.
 
     Parameters
     ----------
     augment : GPzAugment
-        With both mixtures fitted.
+        With both mixtures and (unless ``options`` name a rule that needs no
+        training sample) the weighting rule fitted in memory:
+        ``augment.fit_weights(X_train)`` -- the rule is fitted on the training
+        sample, then applied to every row.
     X : dask.array.Array or dask.dataframe.DataFrame or array-like
         Features of the objects to weight (unscaled, as given to ``augment``).
-    max_weight, min_weight, eta
-        As for :meth:`bayesmix.gpz.GPzAugment.calc_weights`.
     columns : sequence of str, optional
         Feature columns of a dataframe ``X``.
+    **options
+        ``ratio``, ``regularise``, ``max_weight``, ``min_weight``, ``eta``,
+        ``ess_floor``: passed to :meth:`bayesmix.gpz.GPzAugment.use_weighting`
+        (the fitted rule must have them, or need no training sample); none:
+        the fitted rule.
 
     Returns
     -------
     dask.array.Array of shape (n_objects,)
-        Equal to ``augment.calc_weights(X)``; NaN for rows with a non-finite feature.
+        Equal to ``augment.weights(X)``; NaN for rows with a non-finite feature.
     """
     _, da = import_dask()
     check_augment(augment, need_train=True)
-    max_weight, min_weight = check_weight_bounds(max_weight, min_weight)
-    eta = check_eta(eta)
+    _weighting(augment, options)
     Xd = _gpz_input(augment, X, columns)
     return da.map_blocks(
         weights_block,
@@ -125,9 +126,6 @@ def gpz_weights(
         dtype=np.float64,
         meta=np.empty((0,)),
         augment=augment,
-        max_weight=max_weight,
-        min_weight=min_weight,
-        eta=eta,
     )
 
 
@@ -137,17 +135,12 @@ def divide_options(augment, options: dict) -> dict:
     threshold = options.get("threshold")
     threshold = augment.threshold if threshold is None else check_threshold(threshold)
     assign = check_choice(options.get("assign", "threshold"), name="assign", choices=ASSIGN_RULES)
-    max_weight, min_weight = options.get("max_weight", 100), options.get("min_weight")
-    eta = options.get("eta")
     if weight:
-        max_weight, min_weight = check_weight_bounds(max_weight, min_weight)
-        eta = check_eta(eta)
+        names = ("ratio", "regularise", "max_weight", "min_weight", "eta", "ess_floor")
+        _weighting(augment, {k: options[k] for k in names if options.get(k) is not None})
     return {
         "weight": weight,
         "threshold": threshold,
-        "max_weight": max_weight,
-        "min_weight": min_weight,
-        "eta": eta,
         "return_density": bool(options.get("return_density", False)),
         "assign": assign,
     }
@@ -166,8 +159,7 @@ def _divide_arrays(augment, Xb, Eb, opts) -> tuple[dict[str, np.ndarray], np.nda
         Eo = None if Eb is None else np.asarray(Eb, dtype=np.float64)[ok]
         log_resp = by_rows(lambda x, e: augment.log_membership(x, X_err=e), m, Xo, Eo)
         if opts["weight"]:
-            ratio = by_rows(lambda x: augment.log_density_ratio(x, eta=opts["eta"]), m, Xo)
-            weights = clip_log_weights(ratio, opts["max_weight"], opts["min_weight"])
+            weights = by_rows(augment.weights, m, Xo)
     cols = divide_columns(
         log_resp,
         threshold=opts["threshold"],
@@ -282,15 +274,13 @@ def gpz_divide(
     *,
     weight: bool = False,
     threshold: float | None = None,
-    max_weight: float = 100,
-    min_weight: float | None = None,
-    eta: float | None = None,
     return_density: bool = False,
     assign: str = "threshold",
     X_err=None,
     columns=None,
     error_columns=None,
     keep_input: bool = False,
+    **weighting,
 ):
     """Lazy GPz divide into mixture samples, partition by partition.
 
@@ -303,7 +293,7 @@ def gpz_divide(
         Features (unscaled).  A dataframe's ``columns`` (default every numeric
         column) are used and its partitions kept; a Dask array gives one
         partition per row chunk.
-    weight, threshold, max_weight, min_weight, eta, return_density, assign
+    weight, threshold, return_density, assign
         As for :meth:`bayesmix.gpz.GPzAugment.divide`.
     X_err : dask array of shape (n_objects, n_features), optional
         Feature standard deviations (XD mixtures only) when ``X`` is an array.
@@ -311,6 +301,8 @@ def gpz_divide(
         Feature and error columns when ``X`` is a dataframe.
     keep_input : bool, default False
         Keep the input columns (dataframe input) before the divide columns.
+    **weighting
+        The weighting rule of the ``weights`` column, as for :func:`gpz_weights`.
 
     Returns
     -------
@@ -338,11 +330,9 @@ def gpz_divide(
         {
             "weight": weight,
             "threshold": threshold,
-            "max_weight": max_weight,
-            "min_weight": min_weight,
-            "eta": eta,
             "return_density": return_density,
             "assign": assign,
+            **weighting,
         },
     )
     if (X_err is not None or error_columns is not None) and not augment.uses_errors_:

@@ -51,3 +51,30 @@ def simulated(n_features, seed, n_pop=3000):
     p_sel = 1.0 / (1.0 + np.exp(X[:, 0] - np.median(X[:, 0])))
     sel = rng.uniform(size=n_pop) < p_sel
     return X, X[sel]
+
+
+def candels_features(n_extra=0, seed=0):
+    """CANDELS features plus ``n_extra`` (<= 10) added ones: the four other colours of the
+    bands (+ N(0, 0.05)) and six pure-noise features (scales 1, 1, 0.3, 3, 10, 0.1)."""
+    t = load_candels_cosmos()
+    X, _ = feature_matrix(t, FEATURES)
+    r = np.random.default_rng(seed)
+    m = {b: np.asarray(t[f"lupt_{b}"], float) for b in ("F606W", "F814W", "F125W", "F160W")}
+    cols = [
+        m["F606W"] - m["F125W"],
+        m["F606W"] - m["F160W"],
+        m["F814W"] - m["F160W"],
+        m["F125W"] - m["F160W"],
+    ]
+    cols = [c + r.normal(0, 0.05, len(c)) for c in cols]
+    cols += [r.normal(0, sd, len(X)) for sd in (1, 1, 0.3, 3, 10, 0.1)]
+    return np.column_stack([X, *cols[:n_extra]])
+
+
+def soft_selection(X, i):
+    """Random soft selection ``i``: logistic in F160W at a seeded percentile (30-60) of the
+    population and width (0.3-1.0 mag) -- the issue-17 family."""
+    r = np.random.default_rng(1000 + i)
+    pct, width = r.uniform(30, 60), r.uniform(0.3, 1.0)
+    p = 1.0 / (1.0 + np.exp((X[:, 2] - np.percentile(X[:, 2], pct)) / width))
+    return r.uniform(size=len(p)) < p

@@ -50,3 +50,45 @@ def test_option_checks():
     assert check_eta(None) is None and check_eta(2) == 2.0
     with pytest.raises(SpecError, match="eta.*> 0"):
         check_eta(-1e-3)
+
+
+# ------------------------------------------------------------- issue 17: the options
+def test_weight_options_are_checked_and_normalised():
+    from bayesmix.gpz.weights import check_weight_options
+
+    o = check_weight_options("classifier", "auto", 100, None, None, 0.3)
+    assert o == {
+        "ratio": "classifier",
+        "regularise": "auto",
+        "eta": None,
+        "max_weight": 100.0,
+        "min_weight": None,
+        "ess_floor": 0.3,
+    }
+    # giving eta means gpz_pype's form: the softened mixture ratio
+    o = check_weight_options("classifier", "auto", 100, None, 1e-3, 0.3)
+    assert (o["ratio"], o["regularise"], o["eta"]) == ("mixture", "eta", 1e-3)
+    assert check_weight_options("mixture", "eta", 100, None, None, 0.3)["eta"] == 1e-3
+    for args, key in [
+        (("logistic", "auto", 100, None, None, 0.3), "ratio"),
+        (("mixture", "smooth", 100, None, None, 0.3), "regularise"),
+        (("mixture", "none", 100, None, 1e-3, 0.3), "eta"),
+        (("mixture", "auto", 100, None, None, 1.0), "ess_floor"),
+        (("mixture", "auto", 100, None, None, True), "ess_floor"),
+    ]:
+        with pytest.raises(SpecError) as info:
+            check_weight_options(*args)
+        assert info.value.key == key
+
+
+def test_weight_problems_flags_small_samples_and_no_held_out_gain():
+    from bayesmix.gpz.weights import weight_problems
+
+    ok = {"ess_fraction": 0.5, "held_out_divergence_unweighted": 0.4}
+    assert weight_problems({**ok, "held_out_divergence_weighted": 0.1}) == []
+    assert "effective sample 15%" in weight_problems({**ok, "ess_fraction": 0.15})[0]
+    flag = weight_problems({**ok, "held_out_divergence_weighted": 0.45})
+    assert len(flag) == 1 and "not below the unweighted" in flag[0]
+    # no selection to correct (unweighted divergence at the binning noise): no flag
+    quiet = {**ok, "held_out_divergence_weighted": 0.45, "held_out_divergence_noise": 0.5}
+    assert weight_problems(quiet) == []

@@ -14,6 +14,7 @@ distributed = pytest.importorskip("distributed")
 pd = pytest.importorskip("pandas")
 
 from bayesmix import scale  # noqa: E402
+from bayesmix.exceptions import NotFittedError  # noqa: E402
 
 
 def test_gpz_weights_and_divide_equal_in_memory(augment):
@@ -25,9 +26,18 @@ def test_gpz_weights_and_divide_equal_in_memory(augment):
     X[11, 1] = np.nan
     ok = np.isfinite(X).all(axis=1)
     Xd = da.from_array(X, chunks=(700, 2))
-    w = scale.gpz_weights(aug, Xd, max_weight=30).compute()
-    np.testing.assert_allclose(w[ok], aug.calc_weights(X[ok], max_weight=30), rtol=1e-12)
+    # the rule is fitted in memory on the training sample, then applied block by block
+    aug.fit_weights(aug.pop_sample_[::3], max_weight=30)
+    w = scale.gpz_weights(aug, Xd).compute()
+    np.testing.assert_allclose(w[ok], aug.weights(X[ok]), rtol=1e-12)
     assert np.isnan(w[11])
+    # a rule that needs no training sample is set up from its options
+    w_exact = scale.gpz_weights(aug, Xd, ratio="mixture", regularise="none").compute()
+    ref = np.minimum(np.exp(aug.log_density_ratio(X[ok])), 100)
+    np.testing.assert_allclose(w_exact[ok], ref, rtol=1e-12)
+    with pytest.raises(NotFittedError, match="fit_weights"):
+        scale.gpz_weights(aug, Xd, regularise="auto", ess_floor=0.5)
+    aug.fit_weights(aug.pop_sample_[::3], max_weight=30)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivideWarning)
         ref = aug.divide(X[ok], weight=True, return_density=True, threshold=0.6)
