@@ -95,10 +95,11 @@ def cluster_report(
         try:
             comparison = compare_to_field(fit, rng=rng)
         except Exception as exc:  # noqa: BLE001 - an after-sampling step never costs the fit
-            why_not = f"not computed: the comparison failed ({type(exc).__name__}: {exc})"
+            short = "; PSIS-LOO needs more draws than this quick look" if used < 100 else ""
+            why_not = f"not computed: the comparison failed ({type(exc).__name__}: {exc}){short}"
             notes.append(
-                f"the comparison with the field alone could not be computed "
-                f"({type(exc).__name__}: {exc}); with very short chains, sample more draws"
+                "the comparison with the field alone could not be computed "
+                f"({type(exc).__name__}: {exc}){short}"
             )
     else:
         why_not = (

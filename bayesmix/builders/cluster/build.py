@@ -138,8 +138,13 @@ def cluster_field(
         fixed; ``"free"`` (``("parallax",)`` only): a parameter with prior
         N(-0.017, 0.03) (Lindegren et al. 2021's mean DR3 offset).
     center : array-like over ``features``, optional
-        First-pass cluster centre (e.g. known proper motion).  Default from
-        :func:`~bayesmix.builders.cluster.detect.find_center`.
+        First-pass cluster centre (e.g. known proper motion), in the observed
+        features (the parallax before the zero-point correction).  Default from
+        :func:`~bayesmix.builders.cluster.detect.find_center`.  A hint moves what
+        depends on the centre: the stars nearest to it (1 % of the stars, 20 to
+        500, in units of each feature's robust spread) give the sky centre (unless
+        ``sky_center`` is given, hence the control field), the full model's
+        initial radius, the chains' starts and the initial cluster fraction.
     sky_center : (ra, dec), optional
         Cluster centre on the sky (deg) for choosing the control field (and the
         prior mean of ``cluster_ra``/``cluster_dec`` in the full model).
@@ -179,7 +184,10 @@ def cluster_field(
         ``field_alpha``/``field_beta``, ``field_length_scale`` in kpc), optional
         ``zero_point``; observed ``X`` over (object, feature).
         ``spec["field_params"]`` records the fixed field and its control stars,
-        ``spec["columns"]`` the ``columns`` mapping (reports read ``ra``/``dec`` by it);
+        ``spec["columns"]`` the ``columns`` mapping (reports read ``ra``/``dec`` by it),
+        ``spec["first_pass"]`` the detection (``found``, ``significance``, ``message``)
+        and where ``center``/``sky_center`` came from (``"first pass"``, ``"hint"``;
+        ``"center hint"``: the sky centre of the stars nearest to the ``center`` hint);
         ``rows`` the input rows used (``rows.used``, ``rows.reasons``) and, in
         ``rows.masks["control"]``, the control-field stars.
 
@@ -295,6 +303,17 @@ def cluster_field(
         "missing_errors": list(gd.missing_errors),
         "footprint": None if fp is None else fp.to_dict(),
         "columns": {str(k): str(c) for k, c in (columns or {}).items()},
+        "first_pass": {
+            "found": bool(stars.found["found"]),
+            "significance": float(stars.found["significance"]),
+            "message": str(stars.found["message"]),
+            "center_from": "first pass" if center is None else "hint",
+            "sky_center_from": (
+                "hint"
+                if sky_center is not None
+                else ("center hint" if center is not None else "first pass")
+            ),
+        },
     }
     return MixtureModel(
         model=model,
@@ -375,6 +394,7 @@ class _Stars:
     positions: tuple[np.ndarray, np.ndarray] | None  # full model only: (ra, dec) of the stars
     control: np.ndarray  # bool over the usable stars
     min_separation: float | None  # deg; None without positions
+    selected: np.ndarray  # bool over the usable stars: the first pass's (or hint's) cluster
     start_scale: np.ndarray  # over xfeat: half-width of the chains' starts around center
 
 
@@ -424,7 +444,13 @@ def _stars(
     D = gd.X.shape[1]
     found = find_center(data, v.xfeat, bandwidth=bandwidth, columns=columns)
     c0 = found["center"] if center is None else np.asarray(center, dtype=float).reshape(D)
+    # the first pass's cluster stars, or with a `center` hint the stars nearest to it:
+    # what the hint moves (sky centre, initial radius, starts, initial weight) follows
+    selected = found["selected"][gd.used] if center is None else _near(gd.X, c0)
+    ra_name, dec_name = cm.get("ra", "ra"), cm.get("dec", "dec")
     sky = sky_center if sky_center is not None else found["sky_center"]
+    if sky_center is None and center is not None and ra_name in gd.columns:
+        sky = _sky_centre(gd.column(ra_name)[selected], gd.column(dec_name)[selected])
     if v.kind != "full" and footprint is not None:
         raise SpecError(
             "'footprint' applies to features starting with ('ra', 'dec') only", key="footprint"
@@ -432,7 +458,6 @@ def _stars(
     control = np.ones(gd.X.shape[0], dtype=bool)
     sky_arrays: dict[str, np.ndarray] = {}
     fp = positions = None
-    ra_name, dec_name = cm.get("ra", "ra"), cm.get("dec", "dec")
     if v.kind == "full":
         ra_s, dec_s = gd.column(ra_name), gd.column(dec_name)
         fp = Footprint.from_data(ra_s, dec_s) if footprint is None else Footprint.parse(footprint)
@@ -464,19 +489,43 @@ def _stars(
         positions=positions,
         control=control,
         min_separation=rmin,
-        start_scale=_start_scale(gd, found["selected"][gd.used] if center is None else None),
+        selected=selected,
+        start_scale=_start_scale(gd, selected),
     )
 
 
-def _start_scale(gd: GaiaData, selected: np.ndarray | None) -> np.ndarray:
+def _near(X: np.ndarray, c0: np.ndarray) -> np.ndarray:
+    """Return the stars nearest to a hinted centre: 1 % of them (20 to 500), robust units."""
+    med = np.median(X, axis=0)
+    spread = 1.4826 * np.median(np.abs(X - med), axis=0)
+    spread = np.where(spread > 0, spread, np.std(X, axis=0))
+    d2 = np.sum(np.square((X - c0) / np.where(spread > 0, spread, 1.0)), axis=1)
+    k = int(np.clip(round(0.01 * X.shape[0]), min(20, X.shape[0]), 500))
+    out = np.zeros(X.shape[0], dtype=bool)
+    out[np.argsort(d2, kind="stable")[:k]] = True
+    return out
+
+
+def _sky_centre(ra: np.ndarray, dec: np.ndarray) -> tuple[float, float] | None:
+    """Circular mean RA and median Dec (deg) of stars, None without any."""
+    if ra.size == 0:
+        return None
+    r = np.radians(ra)
+    return (
+        float(np.degrees(np.arctan2(np.sin(r).mean(), np.cos(r).mean())) % 360.0),
+        float(np.median(dec)),
+    )
+
+
+def _start_scale(gd: GaiaData, selected: np.ndarray) -> np.ndarray:
     """Half-width (feature units) of the chains' starts around the first-pass centre.
 
     The apparent width of the cluster: the robust spread (1.4826 MAD) of the first
-    pass's stars when there are at least 5 (and no ``center`` hint moved the centre
-    away from them), else the median measurement error; never more than 1 (PyMC's own
-    jitter, +-1 in the feature's unit) nor less than 1e-3.
+    pass's stars (those nearest to a ``center`` hint) when there are at least 5, else
+    the median measurement error; never more than 1 (PyMC's own jitter, +-1 in the
+    feature's unit) nor less than 1e-3.
     """
-    if selected is not None and selected.sum() >= 5:
+    if selected.sum() >= 5:
         X = gd.X[selected]
         spread = 1.4826 * np.median(np.abs(X - np.median(X, axis=0)), axis=0)
     else:
@@ -554,7 +603,7 @@ def _priors(v: ClusterVariant, stars: _Stars, priors) -> tuple[dict[str, dict[st
         defaults["cluster_ra"] = {"dist": "Normal", "mu": float(sky[0]), "sigma": 1.0 / cos_d}
         defaults["cluster_dec"] = {"dist": "Normal", "mu": float(sky[1]), "sigma": 1.0}
         defaults["cluster_radius"] = {"dist": "LogNormal", "mu": math.log(0.5), "sigma": 1.5}
-        sel = stars.found["selected"][stars.gaia.used]
+        sel = stars.selected
         if sel.sum() >= 5:
             ra_s, dec_s = stars.positions
             r0 = float(np.clip(np.median(separation(ra_s[sel], dec_s[sel], *sky)), 0.02, 5.0))
@@ -569,11 +618,7 @@ def _model(
 
     gd = stars.gaia
     # initial cluster fraction: stars near the first-pass centre, relative to all
-    init_w = float(
-        np.clip(
-            stars.found["selected"][gd.used].mean() if v.kind in ("pm", "full") else 0.05, 0.01, 0.5
-        )
-    )
+    init_w = float(np.clip(stars.selected.mean() if v.kind in ("pm", "full") else 0.05, 0.01, 0.5))
     with pm.Model(coords=coords) as model:
         dvars = {"X_cov": pm.Data("X_cov", gd.X_cov, dims=("object", "feature", "feature_"))}
         if v.field == "edsd":

@@ -392,3 +392,56 @@ def test_ngc6819_joint_astrometric_model_every_chain_finds_the_cluster():
     by_chain = fit.posterior["cluster_parallax"].mean("draw").values
     assert np.all(np.abs(by_chain - 0.406) < 0.01), by_chain
     assert fit.diagnostics["max_rhat"] < 1.01
+
+
+@pytest.mark.slow
+def test_pleiades_cone_without_proper_motion_errors_builds(shared_data):
+    # the Pleiades DR3 cone has parallax_error but no pmra_error/pmdec_error: the
+    # proper motions get zero errors (with a warning naming the two columns), the
+    # parallax its own; rows without an astrometric solution are not fitted, with reason
+    from bayesmix.io import read_table
+
+    path = shared_data / "gaia_pleiades_dr3_cone" / "pleiades_gaiadr3_cone1p5deg_top50000.csv.gz"
+    t = read_table(path)
+    with pytest.warns(GaiaColumnWarning, match=r"\['pmra_error', 'pmdec_error'\].*taken as 0"):
+        mm = cluster_field(t, features=("parallax", "pmra", "pmdec"), rng=1)
+    assert mm.spec["missing_errors"] == ["pmra_error", "pmdec_error"]
+    C = mm.data["X_cov"]
+    used = np.asarray(mm.rows.used)
+    plx_err = np.asarray(t["parallax_error"], float)[used]
+    np.testing.assert_allclose(C[:, 0, 0], plx_err**2)
+    np.testing.assert_array_equal(C[:, 1:, :], 0.0)
+    assert mm.rows.n_excluded >= 6967  # the 2-parameter solutions (README)
+    assert all(r.startswith("missing ") for r in np.asarray(mm.rows.reasons)[~used])
+    # the first pass is at the cluster (Cantat-Gaudin 2020: 20.077, -45.503 mas/yr)
+    assert abs(mm.spec["center"][1] - 20.077) < 1.0 and abs(mm.spec["center"][2] + 45.503) < 1.0
+    assert np.isfinite(mm.model.compile_logp(mode="NUMBA")(mm.model.initial_point()))
+
+
+def test_center_hint_moves_the_sky_centre_and_the_starts():
+    # the cluster sits 0.8 deg north of the field's centre: the detection and a hint at
+    # the cluster's proper motion both put the sky centre there; a hint at the field's
+    # own proper motions moves it (and the control field, and the starts) with it
+    t, member = simulate(5, n=600)
+    t = dict(t)
+    t["dec"] = np.where(member, t["dec"] + 0.8, t["dec"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GaiaColumnWarning)
+        auto = cluster_field(t, rng=0)
+        hint = cluster_field(t, center=[8.0, -4.0], rng=0)
+        field = cluster_field(t, center=[2.0, -3.0], rng=0)
+    assert auto.spec["first_pass"]["center_from"] == "first pass"
+    assert hint.spec["first_pass"]["center_from"] == "hint"
+    assert hint.spec["first_pass"]["sky_center_from"] == "center hint"
+    for mm in (auto, hint):
+        assert abs(mm.spec["sky_center"][1] - (-19.2)) < 0.1, mm.spec["sky_center"]
+    assert abs(field.spec["sky_center"][1] - (-19.2)) > 0.5, field.spec["sky_center"]
+    ctl = {k: np.asarray(m.rows.masks["control"]) for k, m in (("hint", hint), ("field", field))}
+    assert (ctl["hint"] != ctl["field"]).sum() > 50
+    # the starts: the hinted centre, within the spread of the stars nearest to it
+    tr = field.model.rvs_to_transforms[field.model["cluster_pmra"]]
+    assert tr.center == 2.0 and 0.05 < tr.scale <= 1.0
+    # a sky_center hint wins over the centre hint's
+    both = cluster_field(t, center=[8.0, -4.0], sky_center=(120.0, -20.0), rng=0)
+    assert both.spec["sky_center"] == [120.0, -20.0]
+    assert both.spec["first_pass"]["sky_center_from"] == "hint"
