@@ -556,48 +556,8 @@ def inject_clusters(
     else:
         err_rows = gen.choice(err_idx, n_tot, replace=True)
 
-    # true positions and astrometry
-    true: dict[str, list[NDArray]] = {
-        k: [] for k in ("ra", "dec", "r", "parallax", "pmra", "pmdec", "radial_velocity", "cluster")
-    }
-    fractions = []
-    for k, c in enumerate(specs):
-        ra, dec, r, frac = _sky_positions(c, fp, gen, max_draws=1000 * c.n_members + 10**5)
-        fractions.append(frac)
-        m = c.n_members
-        true["ra"].append(ra)
-        true["dec"].append(dec)
-        true["r"].append(r)
-        true["parallax"].append(c.parallax + c.depth * gen.standard_normal(m))
-        true["pmra"].append(c.pmra + c.pm_dispersion * gen.standard_normal(m))
-        true["pmdec"].append(c.pmdec + c.pm_dispersion * gen.standard_normal(m))
-        rv = (
-            np.full(m, np.nan)
-            if c.radial_velocity is None
-            else c.radial_velocity + c.radial_velocity_dispersion * gen.standard_normal(m)
-        )
-        true["radial_velocity"].append(rv)
-        true["cluster"].append(np.full(m, k))
-    tv = {k: np.concatenate(v) for k, v in true.items()}
-
-    # observed = true + correlated noise
-    obs = {f: tv[f].copy() for f in values}
-    if astro:
-        e = _correlated_noise(_covariances(src, err_rows, astro, correlations), gen)
-        for j, f in enumerate(astro):
-            if f == "ra":
-                obs[f] = tv["ra"] + e[:, j] / _MAS_PER_DEG / np.cos(np.radians(tv["dec"]))
-            elif f == "dec":
-                obs[f] = tv["dec"] + e[:, j] / _MAS_PER_DEG
-            else:
-                obs[f] = tv[f] + e[:, j]
-    if "radial_velocity" in noisy:
-        obs["radial_velocity"] = (
-            tv["radial_velocity"]
-            + gen.standard_normal(n_tot) * _values(src, "radial_velocity_error")[err_rows]
-        )  # type: ignore[index]
-    if "ra" in obs:
-        obs["ra"] = obs["ra"] % 360.0
+    tv, fractions = _true_values(specs, fp, gen)
+    obs = _observe(tv, values, astro, noisy, src, err_rows, correlations, gen)
 
     table = _member_rows(host, src, obs, phot_rows, err_rows, magnitude_column, mags)
     table["injected"] = np.ones(n_tot, dtype=bool)
@@ -626,6 +586,55 @@ def inject_clusters(
         footprint=fp,
         noise_free=noise_free,
     )
+
+
+def _true_values(specs, fp, gen) -> tuple[dict[str, NDArray], list[float]]:
+    """Members' true positions, radii, astrometry, radial velocities and cluster index."""
+    true: dict[str, list[NDArray]] = {
+        k: [] for k in ("ra", "dec", "r", "parallax", "pmra", "pmdec", "radial_velocity", "cluster")
+    }
+    fractions = []
+    for k, c in enumerate(specs):
+        ra, dec, r, frac = _sky_positions(c, fp, gen, max_draws=1000 * c.n_members + 10**5)
+        fractions.append(frac)
+        m = c.n_members
+        true["ra"].append(ra)
+        true["dec"].append(dec)
+        true["r"].append(r)
+        true["parallax"].append(c.parallax + c.depth * gen.standard_normal(m))
+        true["pmra"].append(c.pmra + c.pm_dispersion * gen.standard_normal(m))
+        true["pmdec"].append(c.pmdec + c.pm_dispersion * gen.standard_normal(m))
+        rv = (
+            np.full(m, np.nan)
+            if c.radial_velocity is None
+            else c.radial_velocity + c.radial_velocity_dispersion * gen.standard_normal(m)
+        )
+        true["radial_velocity"].append(rv)
+        true["cluster"].append(np.full(m, k))
+    return {k: np.concatenate(v) for k, v in true.items()}, fractions
+
+
+def _observe(tv, values, astro, noisy, src, err_rows, correlations, gen) -> dict[str, NDArray]:
+    """Observed = true + noise from each error donor's covariance (ra, dec in deg)."""
+    n_tot = len(tv["cluster"])
+    obs = {f: tv[f].copy() for f in values}
+    if astro:
+        e = _correlated_noise(_covariances(src, err_rows, astro, correlations), gen)
+        for j, f in enumerate(astro):
+            if f == "ra":
+                obs[f] = tv["ra"] + e[:, j] / _MAS_PER_DEG / np.cos(np.radians(tv["dec"]))
+            elif f == "dec":
+                obs[f] = tv["dec"] + e[:, j] / _MAS_PER_DEG
+            else:
+                obs[f] = tv[f] + e[:, j]
+    if "radial_velocity" in noisy:
+        obs["radial_velocity"] = (
+            tv["radial_velocity"]
+            + gen.standard_normal(n_tot) * _values(src, "radial_velocity_error")[err_rows]
+        )  # type: ignore[index]
+    if "ra" in obs:
+        obs["ra"] = obs["ra"] % 360.0
+    return obs
 
 
 def _member_rows(

@@ -21,6 +21,9 @@ of the point's id, so a point gives the same numbers whatever the order of the r
   1 kpc (parallax 1 mas), 0.3 mas/yr dispersion (1.4 km/s), Plummer radius 0.1 deg.
 * ``dispersion``: pm dispersion x N at 10 mas/yr offset, 1 kpc.
 * ``distance``: distance x N at 10 mas/yr offset; dispersion 1 km/s, radius 2 pc.
+* ``boundary``: N = 50, 100 x 5, 7, 10 cluster dispersions from the field's bulk (the
+  issue-12 goals' edge); the offset in mas/yr is ``sep`` x hypot(0.3 mas/yr, the host's
+  median pm error), since members take host stars' errors.
 * ``null``: no injection; sub-cones of the host (false claims on empty fields).
 
 Modes: ``detect`` runs the first pass only (the new detection and, for comparison,
@@ -44,6 +47,9 @@ Usage::
     python bench/injection_recovery.py run --mode fit --design map --hosts ra45 --limit 3 \\
         --match "n=200|" "offset=10.0"
     python bench/injection_recovery.py summarize
+    python bench/injection_recovery.py ship    # table into the package, figures into docs
+
+The sweep of record is ``sh bench/injection_sweep.sh`` (resumable).
 """
 
 from __future__ import annotations
@@ -96,6 +102,8 @@ OFFSETS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 DISPERSIONS = (0.05, 0.1, 0.3, 1.0, 2.0)
 DISTANCES = (150.0, 500.0, 1000.0, 2000.0, 4000.0)
 N_SHORT = (50, 200, 1000)
+N_BOUNDARY = (50, 100)
+SEPARATIONS = (5.0, 7.0, 10.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,6 +149,9 @@ def points(design: str, hosts: list[str], reps: int) -> list[dict[str, Any]]:
         grid = [{"n": n, "offset": 10.0, "disp": round(1.0 * 1000.0 / d / K_TAN, 4), "dist": d,
                  "radius": round(math.degrees(2.0 / d), 4)}
                 for n in N_SHORT for d in DISTANCES]
+    elif design == "boundary":
+        grid = [{"n": n, "sep": s, "disp": 0.3, "dist": 1000.0, "radius": 0.1}
+                for n in N_BOUNDARY for s in SEPARATIONS]
     elif design == "null":
         grid = [{"n": 0}]
     else:
@@ -178,20 +189,58 @@ def make_case(p: dict[str, Any]):
     pm = np.column_stack([np.ma.filled(np.ma.asarray(host[c], dtype=float), np.nan)
                           for c in ("pmra", "pmdec")])
     bulk = np.nanmedian(pm, axis=0)
+    offset = p.get("offset")
+    if offset is None:  # design "boundary": the offset in the cluster's observed spread
+        offset = float(p["sep"]) * math.hypot(float(p["disp"]), host_pm_error(p["host"]))
     ang = gen.uniform(0, 2 * math.pi)
     r = 0.5 * size * math.sqrt(gen.random())
     th = gen.uniform(0, 2 * math.pi)
     c_ra, c_dec = from_tangent_plane(r * math.sin(th), r * math.cos(th), ra0, dec0)
     spec = ClusterSpec(
         int(p["n"]), float(c_ra) % 360.0, float(c_dec), float(p["radius"]),
-        pmra=float(bulk[0] + p["offset"] * math.cos(ang)),
-        pmdec=float(bulk[1] + p["offset"] * math.sin(ang)),
+        pmra=float(bulk[0] + offset * math.cos(ang)),
+        pmdec=float(bulk[1] + offset * math.sin(ang)),
         parallax=1000.0 / float(p["dist"]), pm_dispersion=float(p["disp"]))
     inj = inject_clusters(host, spec, footprint=fp, rng=gen)
     mad = np.nanmedian(np.abs(pm - bulk), axis=0) * 1.4826
     inj.table.meta["bench_bulk"] = [float(v) for v in bulk]
     inj.table.meta["bench_field_sd"] = float(np.mean(mad))
+    inj.table.meta["bench_offset"] = float(offset)
     return inj.table, inj
+
+
+def host_pm_error(name: str) -> float:
+    """The host's median proper-motion error (mean of pmra_error and pmdec_error, mas/yr)."""
+    t = load_host(name)
+    e = [np.ma.filled(np.ma.asarray(t[c], dtype=float), np.nan)
+         for c in ("pmra_error", "pmdec_error")]
+    return float(np.nanmedian(0.5 * (e[0] + e[1])))
+
+
+def cluster_position(table, inj) -> dict[str, float]:
+    """Where an injected cluster sits: offset from the bulk and field density under it.
+
+    ``offset_in_cluster_sd``: distance of the cluster's mean pm from the field's median
+    pm in units of the cluster's observed spread s = hypot(intrinsic dispersion, median
+    pmra_error of its members); ``offset_in_field_sd``: the same in the field's robust
+    spread; ``field_in_2sd``: host (non-member) stars whose observed pm lies within 2 s
+    of the cluster's mean pm; ``field_contrast`` = field_in_2sd / N.
+    """
+    truth = np.asarray(inj.is_member)
+    c = inj.clusters[0]
+    bulk = table.meta["bench_bulk"]
+    off = float(np.hypot(c.pmra - bulk[0], c.pmdec - bulk[1]))
+    err = (float(np.nanmedian(np.ma.filled(table["pmra_error"], np.nan)[truth]))
+           if "pmra_error" in table.colnames else 0.0)
+    s = math.hypot(c.pm_dispersion, err)
+    pm = np.column_stack([np.ma.filled(np.ma.asarray(table[k], dtype=float), np.nan)
+                          for k in ("pmra", "pmdec")])
+    d = np.hypot(pm[:, 0] - c.pmra, pm[:, 1] - c.pmdec) / s
+    inside = int(np.sum((d < 2.0) & ~truth))
+    return {"offset": round(off, 6), "offset_in_cluster_sd": off / s,
+            "offset_in_field_sd": off / table.meta["bench_field_sd"],
+            "cluster_sd_obs": s, "field_in_2sd": inside,
+            "field_contrast": inside / max(int(truth.sum()), 1)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,14 +296,7 @@ def detection_record(table, inj, seed: int) -> dict[str, Any]:
             # the first pass found the injected cluster: most stars it picked are members
             rec[tag + "on_target"] = rec[tag + "purity"] >= 0.5
         rec["recovered"] = bool(rec["found"] and rec["on_target"])
-        # how far the cluster stands from the field's bulk: in the cluster's observed pm
-        # spread (intrinsic dispersion and the members' median error) and in the field's
-        # robust pm spread (1.4826 MAD, mean of both axes)
-        off = float(np.hypot(c.pmra - rec["bulk"][0], c.pmdec - rec["bulk"][1]))
-        err = (float(np.nanmedian(np.ma.filled(table["pmra_error"], np.nan)[truth]))
-               if "pmra_error" in table.colnames else 0.0)
-        rec["offset_in_cluster_sd"] = off / math.hypot(c.pm_dispersion, err)
-        rec["offset_in_field_sd"] = off / rec["field_sd"]
+        rec.update(cluster_position(table, inj))
     return rec
 
 
@@ -280,6 +322,8 @@ def fit_record(table, inj, p, seed: int, args) -> dict[str, Any]:
     rec = detection_record(table, inj, seed)
     if not rec["found"] and not args.fit_anyway:
         rec.update(fitted=False, claim=False, recall=0.0 if inj is not None else None)
+        if inj is not None:  # every injected member missed (the run made no claim)
+            rec.update(n_hits=0, n_pos=0, n_truth_scored=int(np.sum(inj.is_member)))
         return rec
     hints = {}
     if args.first_pass == "detect" and rec["pm_center"] is not None:
@@ -310,6 +354,8 @@ def fit_record(table, inj, p, seed: int, args) -> dict[str, Any]:
         truth = np.asarray(inj.is_member)[ok]
         pr = prob[ok]
         pos = pr > 0.5
+        rec["n_hits"] = int(np.sum(pos & truth))
+        rec["n_pos"] = int(pos.sum())
         rec["recall"] = float(np.sum(pos & truth) / max(truth.sum(), 1))
         rec["precision"] = float(np.sum(pos & truth) / pos.sum()) if pos.any() else None
         rec["n_truth_scored"] = int(truth.sum())
@@ -346,6 +392,10 @@ def run(args) -> None:
             if p["id"] not in done]
     for m in args.match:
         todo = [p for p in todo if m in p["id"]]
+    if args.n_values:
+        todo = [p for p in todo if p["n"] in args.n_values]
+    if args.offset_values:
+        todo = [p for p in todo if p.get("offset") in args.offset_values]
     if args.limit:
         todo = todo[: args.limit]
     print(f"{len(todo)} runs to do ({len(done)} already in {path}); load "
@@ -375,6 +425,37 @@ def run(args) -> None:
             if k in rec), flush=True)
 
 
+def backfill(folder: Path) -> None:
+    """Recompute the keys that older records lack (each point's case is reproducible)."""
+    for path in sorted(folder.glob("*.jsonl")):
+        recs = [json.loads(line) for line in open(path) if line.strip()]
+        changed = 0
+        for r in recs:
+            if r.get("error") or r.get("design") == "null":
+                continue
+            if "field_contrast" not in r:
+                p = {k: r[k] for k in ("host", "design", "n", "rep", "id", "offset", "sep",
+                                       "disp", "dist", "radius") if k in r}
+                table, inj = make_case(p)
+                pos = cluster_position(table, inj)
+                pos.pop("offset")
+                r.update(pos)
+                changed += 1
+            if "recall" in r and r.get("recall") is not None and "n_hits" not in r:
+                n_true = r.get("n_truth_scored", r["n"])
+                hits = int(round(r["recall"] * n_true))
+                r["n_hits"] = hits
+                r["n_truth_scored"] = n_true
+                r["n_pos"] = (0 if not hits else int(round(hits / r["precision"]))
+                              if r.get("precision") else 0)
+                changed += 1
+        if changed:
+            tmp = path.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in recs))
+            os.replace(tmp, path)
+        print(f"{path.name}: {changed} records completed")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -382,13 +463,17 @@ def main(argv=None) -> None:
     r.add_argument("--mode", choices=("detect", "fit"), default="detect")
     r.add_argument("--out", default=str(OUT), help=f"results folder (default {OUT})")
     r.add_argument("--design", nargs="+", default=["map"],
-                   choices=("map", "dispersion", "distance", "null"))
+                   choices=("map", "dispersion", "distance", "boundary", "null"))
     r.add_argument("--hosts", nargs="+", default=list(HOSTS), choices=list(HOSTS))
     r.add_argument("--reps", type=int, default=1)
     r.add_argument("--limit", type=int, default=0, help="at most this many runs (pilots)")
     r.add_argument("--match", nargs="*", default=[],
                    help="only points whose id contains every one of these strings, e.g. "
                    "'n=200|' 'offset=10.0'")
+    r.add_argument("--n-values", nargs="*", type=int, default=[],
+                   help="only points with one of these numbers of members")
+    r.add_argument("--offset-values", nargs="*", type=float, default=[],
+                   help="only points with one of these pm offsets (mas/yr; map designs)")
     r.add_argument("--features", choices=sorted(FEATURES), default="pm2d",
                    help="cluster_field features of the fit (results go to fit_<features>.jsonl "
                    "unless pm2d)")
@@ -403,9 +488,23 @@ def main(argv=None) -> None:
                    help="fit even when the first pass finds no cluster")
     sm = sub.add_parser("summarize")
     sm.add_argument("--out", default=str(OUT))
+    bf = sub.add_parser("backfill", help="add the cluster-position keys (field_contrast ...) "
+                        "and the member counts to records written before they existed; "
+                        "not while a sweep writes to the same folder")
+    bf.add_argument("--out", default=str(OUT))
+    sh = sub.add_parser("ship", help="copy completeness.json into bayesmix/analysis/data/ and "
+                        "the figures into docs/figures/ (after summarize)")
+    sh.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)
     if args.cmd == "run":
         run(args)
+    elif args.cmd == "backfill":
+        backfill(Path(args.out))
+    elif args.cmd == "ship":
+        from injection_summary import ship  # type: ignore
+
+        for p in ship(Path(args.out)):
+            print(p)
     else:
         from injection_summary import summarize  # type: ignore
 

@@ -1,13 +1,16 @@
 """Summaries of the injection-recovery results (tables in Markdown, maps as a figure).
 
-Reads ``detect.jsonl`` and ``fit.jsonl`` written by ``bench/injection_recovery.py`` and
-writes ``summary.md`` (and ``maps.png`` when matplotlib is there) in the same folder.
+Reads ``detect.jsonl`` and ``fit*.jsonl`` written by ``bench/injection_recovery.py`` and
+writes, in the same folder, ``completeness.json`` (the table of
+:func:`bayesmix.analysis.completeness.build_completeness_table`, which the package ships
+for its reports), ``summary.md`` (goals with 95 % intervals, the maps' cells, per-design
+tables) and, when matplotlib is there, ``completeness_maps.png`` and ``reliability.png``.
 
 * detection rate: the new first pass claims a cluster *and* most of the stars it picks
   are injected members (``recovered``); the old first pass has no claim, so its rate is
   only "on target" (most picked stars are members);
-* recall and precision of p(cluster) > 0.5 against the injected truth (median and
-  10th percentile over replicates);
+* recall and precision of p(cluster) > 0.5 against the injected truth, members pooled
+  over the runs of a cell (quasi-binomial intervals; per-design tables: medians);
 * calibration: probabilities pooled over runs in 20 bins; expected calibration error
   ECE = sum_b (n_b / N) |mean p_b - member fraction_b|, over the stars the fits scored;
 * false claims: the fraction of empty sub-fields (``null``) on which a cluster is claimed
@@ -17,7 +20,6 @@ writes ``summary.md`` (and ``maps.png`` when matplotlib is there) in the same fo
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -84,7 +86,6 @@ def summarize(folder: Path) -> Path:
     det = [r for r in _load(folder / "detect.jsonl") if not r.get("error")]
     fits = {f.stem: [r for r in _load(f) if not r.get("error")]
             for f in sorted(folder.glob("fit*.jsonl"))}
-    fit = fits.get("fit", [])
     errors = []
     for f in sorted(folder.glob("*.jsonl")):
         recs = _load(f)
@@ -97,9 +98,14 @@ def summarize(folder: Path) -> Path:
              + ", ".join(f"{len(v)} {k} runs" for k, v in fits.items())
              + f", {len(errors)} failed runs.",
              ""]
-    lines += _goals(det, fits)
+    from bayesmix.analysis.completeness import build_completeness_table
+
+    table = build_completeness_table(
+        det, {{"fit": "pm2d"}.get(k, k.removeprefix("fit_")): v for k, v in fits.items()},
+        source=f"bench/injection_recovery.py, {folder.name}")
+    lines += _goals(table) + _goal_breakdown(fits) + _map_table(table)
     for design, kr, kc in (("map", "n", "offset"), ("dispersion", "n", "disp"),
-                           ("distance", "n", "dist")):
+                           ("distance", "n", "dist"), ("boundary", "n", "sep")):
         for host in sorted({r["host"] for r in det if r["design"] == design}):
             rows = [r for r in det if r["design"] == design and r["host"] == host]
             lines += [f"## Detection, {design}, host {host}", "",
@@ -124,44 +130,144 @@ def summarize(folder: Path) -> Path:
         lines += ["", "## Failed runs", ""] + [f"- {r['id']}: {r['error']}" for r in errors[:50]]
     out = folder / "summary.md"
     out.write_text("\n".join(lines) + "\n")
-    _completeness_json(det, fits, folder)
-    _figure(det, fit, folder)
+    (folder / "completeness.json").write_text(json.dumps(table, indent=1, sort_keys=True)
+                                              + "\n")
+    _figure(table, folder)
     return out
 
 
-def _sep(r: dict) -> float:
-    """Cluster's offset from the field's bulk in its observed pm spread (older runs: intrinsic)."""
-    if r.get("offset_in_cluster_sd") is not None:
-        return r["offset_in_cluster_sd"]
-    return r["offset"] / r["disp"] if r.get("disp") else float("nan")
+def _met(rate: dict, goal: float, *, below: bool = False) -> str:
+    """Whether a measured rate meets a goal, judged by its 95 % interval."""
+    if not rate or not rate.get("trials"):
+        return "not measured"
+    v, lo, hi = rate["value"], rate["lower"], rate["upper"]
+    if below:  # goal: value < goal
+        v, lo, hi, goal = -v, -hi, -lo, -goal
+    if lo >= goal:
+        return "met (interval clears it)"
+    if v >= goal:
+        return "likely (point meets it, interval straddles)"
+    if hi >= goal:
+        return "unclear (point misses it, interval straddles)"
+    return "not met (interval misses it)"
 
 
-def _goals(det: list[dict], fits: dict[str, list[dict]]) -> list[str]:
-    """The issue-12 goals, where they apply (N >= 50, >= 5 cluster sd from the bulk)."""
-    def applies(r):
-        return r["design"] != "null" and r["n"] >= 50 and _sep(r) >= 5
+def _r(rate: dict | None) -> str:
+    if not rate or not rate.get("trials"):
+        return "—"
+    return (f"{rate['value']:.3f} [{rate['lower']:.3f}, {rate['upper']:.3f}] "
+            f"({rate['successes']:.0f}/{rate['trials']:.0f})")
 
-    d = [r for r in det if applies(r)]
-    nulls = [r for r in det if r["design"] == "null"]
+
+def _goals(table: dict) -> list[str]:
+    """The issue-12 goals, from the completeness table (95 % intervals)."""
+    g = table["goals"]
+    fc = g["first_pass_false_claims"]
     lines = ["## Goals of issue 12 (N >= 50 and >= 5 cluster dispersions from the field's bulk)",
-             "", "| quantity | measured | goal |", "|---|---|---|",
-             f"| first-pass detection rate | {_rate([r['recovered'] for r in d])} "
-             f"({len(d)} runs) | >= 0.95 |",
-             f"| false claims of the first pass on empty fields | "
-             f"{sum(bool(r['found']) for r in nulls)}/{len(nulls)} | <= 1 % |"]
+             "",
+             "Intervals: 95 % Clopper-Pearson; recall and precision pool the members of all "
+             "runs with the quasi-binomial over-dispersion of the model (phi below); ECE "
+             "interval: bootstrap over runs; false claims: 95 % one-sided upper bound.", "",
+             "| quantity | measured [95 % interval] | goal | met |", "|---|---|---|---|",
+             f"| first-pass detection rate | {_r(g['detection_rate'])} | >= 0.95 | "
+             f"{_met(g['detection_rate'], 0.95)} |",
+             f"| first-pass false claims on empty sub-fields | {fc['claims']}/{fc['runs']}"
+             + (f" (< {fc['upper_95_one_sided']:.4f})" if fc["runs"] else "")
+             + " | <= 0.01 | "
+             + (("met (bound below it)" if fc["upper_95_one_sided"] <= 0.01 else
+                 "not shown (bound above it)") if fc["runs"] else "not measured") + " |"]
+    for model, m in ((k, v) for k, v in g.items() if isinstance(v, dict) and "recall" in v):
+        phi = table["models"][model]["overdispersion"]
+        e = m["calibration_error_p_ge_0.05"]
+        c = m["compare_to_field_false_claims"]
+        k95, nr = m["runs_with_recall_ge_0.95"]
+        lines += [
+            f"| {model}: recall of p > 0.5 (phi {phi['recall']:.1f}) | {_r(m['recall'])} | "
+            f">= 0.95 | {_met(m['recall'], 0.95)} |",
+            f"| {model}: runs with recall >= 0.95 | {k95}/{nr} | | |",
+            f"| {model}: precision of p > 0.5 (phi {phi['precision']:.1f}) | "
+            f"{_r(m['precision'])} | | |",
+            f"| {model}: calibration error, stars with p >= 0.05 | "
+            + (f"{e['value']:.3f} [{e['lower']:.3f}, {e['upper']:.3f}]" if e else "—")
+            + " | < 0.03 | "
+            + (_met({"value": e["value"], "lower": e["lower"], "upper": e["upper"],
+                     "trials": 1}, 0.03, below=True) if e else "not measured") + " |",
+            f"| {model}: compare_to_field claims on empty sub-fields (fitted anyway) | "
+            f"{c['claims']}/{c['runs']}"
+            + (f" (< {c['upper_95_one_sided']:.3f})" if c["runs"] else "") + " | <= 0.01 | "
+            "(the run stops at the first pass: see above) |"]
+    return lines + [""]
+
+
+def _goal_breakdown(fits: dict[str, list[dict]]) -> list[str]:
+    """Recall and precision in the goal region per model, host and N (where it fails)."""
+    from bayesmix.analysis.completeness import GOAL_MIN_MEMBERS, GOAL_MIN_SEPARATION, pooled_rate
+
+    lines = []
     for name, recs in fits.items():
         model = {"fit": "pm2d"}.get(name, name.removeprefix("fit_"))
-        f = [r for r in recs if applies(r)]
-        rec = [r["recall"] for r in f if r.get("recall") is not None]
-        e1, _ = ece([r for r in recs if r["design"] != "null"], skip_first=True)
-        fn = [r for r in recs if r["design"] == "null"]
-        lines += [
-            f"| {model}: median recall (runs with recall >= 0.95) | "
-            + (f"{np.median(rec):.3f} ({sum(v >= 0.95 for v in rec)}/{len(rec)})" if rec
-               else "—") + " | >= 0.95 |",
-            f"| {model}: calibration error, p >= 0.05 | {e1:.3f} | < 0.03 |",
-            f"| {model}: compare_to_field claims on empty fields | "
-            f"{sum(bool(r.get('claim')) for r in fn)}/{len(fn)} | <= 1 % |"]
+        inj = [r for r in recs if r["design"] != "null" and r.get("n_truth_scored") is not None
+               and r["n"] >= GOAL_MIN_MEMBERS
+               and r.get("offset_in_cluster_sd", -1) >= GOAL_MIN_SEPARATION]
+        if not inj:
+            continue
+        rows, worst = [], []
+        for host in sorted({r["host"] for r in inj}):
+            for n in sorted({r["n"] for r in inj if r["host"] == host}):
+                g = [r for r in inj if r["host"] == host and r["n"] == n]
+                a = np.array([[r["n_hits"], r["n_truth_scored"], r["n_pos"]] for r in g], float)
+                rc = pooled_rate(a[:, 0], a[:, 1]).to_dict()
+                pr = pooled_rate(a[:, 0], a[:, 2]).to_dict()
+                rows.append(f"| {host} | {n} | {len(g)} | {_r(rc)} | {_r(pr)} |")
+                worst.append((rc["value"], host, n))
+        ok = sum(v >= 0.95 for v, _, _ in worst)
+        v, h, n = min(worst)
+        lines += [f"## {model}: recall and precision in the goal region by host and N", "",
+                  f"Groups with pooled recall >= 0.95: {ok} of {len(worst)}; the worst: {h}, "
+                  f"N = {n}, recall {v:.3f}. Intervals here are plain binomial within the "
+                  "group (runs may scatter more).", "",
+                  "| host | N | runs | recall [95 %] | precision [95 %] |", "|---|---|---|---|---|",
+                  *rows, ""]
+    return lines
+
+
+def _map_table(table: dict) -> list[str]:
+    """Every measured cell of the maps (what the report lookup reads)."""
+    from bayesmix.analysis.completeness import binomial_rate, pooled_rate
+
+    e = table["edges"]
+
+    def rng(axis, i):
+        lo, hi = e[axis][i], e[axis][i + 1]
+        return f"{lo:g}–{hi:g}"
+
+    models = sorted(table["models"])
+    head = "| N | separation | field contrast | detection [95 %] | " + " | ".join(
+        f"{m} recall | {m} precision" for m in models) + " |"
+    lines = ["## The maps (cells of completeness.json)", "",
+             "Separation: cluster's pm offset from the field's median pm in its observed "
+             "spread hypot(dispersion, median member pmra_error); field contrast: field stars "
+             "per member within 2 spreads of its pm.", "", head,
+             "|---|---|---|---|" + "---|---|" * len(models)]
+    for d in table["detection"]:
+        i, j, k = d["cell"]
+        det = binomial_rate(d["detected"], d["runs"]).to_dict()
+        row = [rng("n_members", i), rng("separation", j), rng("field_contrast", k),
+               f"{det['value']:.2f} [{det['lower']:.2f}, {det['upper']:.2f}] "
+               f"({d['detected']}/{d['runs']})"]
+        for m in models:
+            ms = table["models"][m]
+            runs = [r for c in ms["cells"] if c["cell"] == d["cell"] for r in c["runs"]]
+            if not runs:
+                row += ["—", "—"]
+                continue
+            a = np.array([r[:3] for r in runs], float)
+            for col, key in ((1, "recall"), (2, "precision")):
+                rt = pooled_rate(a[:, 0], a[:, col],
+                                 overdispersion=ms["overdispersion"][key]).to_dict()
+                row.append(f"{rt['value']:.2f} [{rt['lower']:.2f}, {rt['upper']:.2f}] "
+                           f"({len(runs)})" if rt["trials"] else "—")
+        lines.append("| " + " | ".join(row) + " |")
     return lines + [""]
 
 
@@ -178,7 +284,7 @@ def _pipeline_section(name: str, fit: list[dict]) -> list[str]:
         return cell
 
     for design, kr, kc in (("map", "n", "offset"), ("dispersion", "n", "disp"),
-                           ("distance", "n", "dist")):
+                           ("distance", "n", "dist"), ("boundary", "n", "sep")):
         for host in sorted({r["host"] for r in fit if r["design"] == design}):
             rows = [r for r in fit if r["design"] == design and r["host"] == host]
             e, _ = ece(rows)
@@ -206,57 +312,8 @@ def _pipeline_section(name: str, fit: list[dict]) -> list[str]:
     return lines
 
 
-def _completeness_json(det: list[dict], fits: dict[str, list[dict]], folder: Path) -> None:
-    """completeness.json: per design, host, N and offset/dispersion/distance, the rates.
-
-    A compact table for reports ("clusters like this one are recovered with recall R and
-    precision P"): detection rate of the first pass, and per model the median recall,
-    precision and claim rate of the pipeline, with the number of runs behind each.
-    """
-    keys = {"map": "offset", "dispersion": "disp", "distance": "dist"}
-    cells: dict[tuple, dict[str, Any]] = {}
-    for r in det:
-        if r["design"] in keys:
-            k = (r["design"], r["host"], r["n"], r[keys[r["design"]]])
-            c = cells.setdefault(k, {"detected": []})
-            c["detected"].append(bool(r["recovered"]))
-    for name, recs in fits.items():
-        model = {"fit": "pm2d"}.get(name, name.removeprefix("fit_"))
-        for r in recs:
-            if r["design"] in keys:
-                k = (r["design"], r["host"], r["n"], r[keys[r["design"]]])
-                c = cells.setdefault(k, {"detected": []}).setdefault(model, {"recall": [],
-                                                                         "precision": [],
-                                                                         "claim": []})
-                for q in ("recall", "precision"):
-                    if r.get(q) is not None:
-                        c[q].append(r[q])
-                c["claim"].append(bool(r.get("claim")))
-    rows = []
-    for (design, host, n, x), c in sorted(cells.items()):
-        row: dict[str, Any] = {"design": design, "host": host, "n_members": n,
-                               keys[design]: x, "runs": len(c["detected"]),
-                               "detection_rate": (float(np.mean(c["detected"]))
-                                                  if c["detected"] else None)}
-        for model, m in c.items():
-            if model == "detected":
-                continue
-            row[model] = {"runs": len(m["claim"]),
-                          "recall": float(np.median(m["recall"])) if m["recall"] else None,
-                          "precision": (float(np.median(m["precision"])) if m["precision"]
-                                        else None),
-                          "claim_rate": float(np.mean(m["claim"]))}
-        rows.append(row)
-    nulls = [r for r in det if r["design"] == "null"]
-    out = {"definition": "bench/injection_recovery.py; detection_rate: first pass claims the "
-           "cluster and most stars it picks are injected members; recall/precision: p > 0.5 vs "
-           "the injected truth (median over runs); claim_rate: compare_to_field",
-           "false_claims": {"runs": len(nulls), "claims": sum(bool(r["found"]) for r in nulls)},
-           "cells": rows}
-    (folder / "completeness.json").write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
-
-
-def _figure(det, fit, folder: Path) -> None:
+def _figure(table: dict, folder: Path) -> None:
+    """completeness_maps.png (rates per cell) and reliability.png (calibration per model)."""
     try:
         import matplotlib
 
@@ -264,36 +321,82 @@ def _figure(det, fit, folder: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:  # pragma: no cover
         return
-    hosts = sorted({r["host"] for r in det if r["design"] == "map"})
-    if not hosts:
-        return
-    fig, axes = plt.subplots(2, len(hosts), figsize=(3.4 * len(hosts), 6.5), squeeze=False,
-                             layout="constrained")
-    for j, host in enumerate(hosts):
-        for i, (recs, key, title) in enumerate(((det, "recovered", "detected"),
-                                                 (fit, "recall", "recall"))):
-            rows = [r for r in recs if r["design"] == "map" and r["host"] == host
-                    and r.get(key) is not None]
-            ax = axes[i, j]
-            if not rows:
-                ax.set_axis_off()
-                continue
-            ns = sorted({r["n"] for r in rows})
-            offs = sorted({r["offset"] for r in rows})
-            img = np.full((len(ns), len(offs)), np.nan)
-            for a, n in enumerate(ns):
-                for b, o in enumerate(offs):
-                    v = [float(r[key]) for r in rows if r["n"] == n and r["offset"] == o]
-                    img[a, b] = np.mean(v) if v else math.nan
+    from bayesmix.analysis.completeness import pooled_rate
+
+    e = table["edges"]
+    nn, ns, nc = (len(e[k]) - 1 for k in ("n_members", "separation", "field_contrast"))
+    panels = [("first-pass detection", {tuple(d["cell"]): (d["detected"] / d["runs"], d["runs"])
+                                        for d in table["detection"]})]
+    for model in sorted(table["models"]):
+        ms = table["models"][model]
+        vals = {}
+        for c in ms["cells"]:
+            a = np.array([r[:3] for r in c["runs"]], float)
+            rt = pooled_rate(a[:, 0], a[:, 1])
+            vals[tuple(c["cell"])] = (rt.value, len(c["runs"]))
+        if vals:
+            panels.append((f"{model} recall (p > 0.5)", vals))
+    fig, axes = plt.subplots(len(panels), nc, figsize=(3.3 * nc, 2.9 * len(panels)),
+                             squeeze=False, layout="constrained")
+    im = None
+    for i, (title, vals) in enumerate(panels):
+        for k in range(nc):
+            ax = axes[i, k]
+            img = np.full((nn, ns), np.nan)
+            for (a, b, c), (v, _) in vals.items():
+                if c == k:
+                    img[a, b] = v
             im = ax.imshow(img, origin="lower", vmin=0, vmax=1, cmap="viridis", aspect="auto")
-            ax.set_xticks(range(len(offs)), [f"{o:g}" for o in offs])
-            ax.set_yticks(range(len(ns)), [str(n) for n in ns])
-            ax.set_title(f"{host}: {title}", fontsize=9)
-            ax.set_xlabel("pm offset from field bulk (mas/yr)", fontsize=8)
-            ax.set_ylabel("members", fontsize=8)
-    fig.colorbar(im, ax=axes, shrink=0.6)
-    fig.savefig(folder / "maps.png", dpi=110)
+            for (a, b, c), (v, runs) in vals.items():
+                if c == k:
+                    ax.text(b, a, f"{v:.2f}\n{runs}", ha="center", va="center", fontsize=6,
+                            color="w" if v < 0.6 else "k")
+            ax.set_xticks(range(ns), [f"{x:g}" for x in e["separation"][:-1]], fontsize=7)
+            ax.set_yticks(range(nn), [f"{x:g}" for x in e["n_members"][:-1]], fontsize=7)
+            lo, hi = e["field_contrast"][k], e["field_contrast"][k + 1]
+            ax.set_title(f"{title}\nfield contrast {lo:g}–{hi:g}", fontsize=8)
+            ax.set_xlabel("separation from the bulk (cluster spreads, bin start)", fontsize=7)
+            ax.set_ylabel("members (bin start)", fontsize=7)
+    if im is not None:
+        fig.colorbar(im, ax=axes, shrink=0.5, label="rate (cell: value, runs)")
+    fig.savefig(folder / "completeness_maps.png", dpi=110)
     plt.close(fig)
+    cals = {m: ms["calibration"] for m, ms in table["models"].items() if ms.get("calibration")}
+    if not cals:
+        return
+    fig, ax = plt.subplots(figsize=(4.2, 4.0), layout="constrained")
+    ax.plot([0, 1], [0, 1], color="0.6", lw=0.8)
+    for m, cal in sorted(cals.items()):
+        b = cal["bins"]
+        ece1 = cal["ece_p_ge_0.05"]
+        ax.plot([x["mean_p"] for x in b], [x["member_fraction"] for x in b], "o-", ms=3,
+                label=f"{m}: ECE(p >= 0.05) {ece1['value']:.3f} "
+                f"[{ece1['lower']:.3f}, {ece1['upper']:.3f}], {cal['runs']} fits")
+    ax.set_xlabel("predicted membership probability (bin mean)")
+    ax.set_ylabel("fraction of injected members")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.savefig(folder / "reliability.png", dpi=110)
+    plt.close(fig)
+
+
+def ship(folder: Path) -> list[Path]:
+    """Copy the table into the package and the figures into docs/figures/."""
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent
+    pairs = [(folder / "completeness.json", root / "bayesmix" / "analysis" / "data" /
+              "completeness.json"),
+             (folder / "completeness_maps.png", root / "docs" / "figures" /
+              "injection_completeness_maps.png"),
+             (folder / "reliability.png", root / "docs" / "figures" /
+              "injection_reliability.png")]
+    done = []
+    for src, dst in pairs:
+        if src.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+            done.append(dst)
+    return done
 
 
 if __name__ == "__main__":
