@@ -63,6 +63,7 @@ __all__ = [
     "binomial_rate",
     "build_completeness_table",
     "cluster_position",
+    "completeness_of_fit",
     "completeness_report",
     "expected_completeness",
     "load_completeness_table",
@@ -774,3 +775,47 @@ def completeness_report(
     out = est.to_dict()
     out.pop("query")
     return {"position": pos, **out}
+
+
+def completeness_of_fit(
+    fit: Any,
+    cluster: Mapping[str, Any],
+    p_cluster: ArrayLike,
+    *,
+    table: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """:func:`completeness_report` of a sampled ``cluster_field`` fit (what runners call).
+
+    Parameters
+    ----------
+    fit : Fit
+        A sampled :func:`~bayesmix.builders.cluster_field` model: its
+        ``model.spec["features"]`` and the fitted stars' ``model.data["X"]`` (values,
+        features without ra/dec, in order) and ``model.data["X_cov"]`` (error
+        covariances) give the proper motions and the pmra errors.
+    cluster : mapping
+        Its :func:`~bayesmix.analysis.cluster_report`.
+    p_cluster : array-like of shape (n_fitted,)
+        Membership probability of each fitted star (the rows of ``X``).
+    table : mapping, optional
+        Default: the shipped table.
+
+    Returns
+    -------
+    dict
+        As :func:`completeness_report`.
+    """
+    features = [str(f) for f in fit.model.spec["features"]]
+    xfeat = [f for f in features if f not in ("ra", "dec")]
+    X = np.asarray(fit.model.data["X"], dtype=float)
+    C = np.asarray(fit.model.data["X_cov"], dtype=float)
+    i, j = xfeat.index("pmra"), xfeat.index("pmdec")
+    return completeness_report(
+        cluster,
+        features=features,
+        pmra=X[:, i],
+        pmdec=X[:, j],
+        p_cluster=p_cluster,
+        pmra_error=np.sqrt(np.clip(C[:, i, i], 0.0, None)),
+        table=table,
+    )

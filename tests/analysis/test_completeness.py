@@ -13,6 +13,7 @@ from bayesmix.analysis.completeness import (
     binomial_interval,
     build_completeness_table,
     cluster_position,
+    completeness_of_fit,
     completeness_report,
     expected_completeness,
     load_completeness_table,
@@ -365,3 +366,32 @@ def test_completeness_report_combines_both(rng):
     assert rep["inside"] and rep["recall"]["value"] == pytest.approx(580 / 600)
     assert rep["detection"]["trials"] == 4
     assert "recall 0.97" in rep["sentence"]
+
+
+def test_completeness_of_fit_reads_the_fitted_stars(rng):
+    from types import SimpleNamespace
+
+    cluster, pm, err, p = _cluster_run(rng)
+    plx = rng.normal(1.0, 0.2, len(p))
+    X = np.column_stack([plx, pm])
+    C = np.zeros((len(p), 3, 3))
+    C[:, 0, 0] = 0.04
+    C[:, 1, 1] = err**2
+    C[:, 2, 2] = (1.1 * err) ** 2
+    fit = SimpleNamespace(
+        model=SimpleNamespace(
+            spec={"features": ["ra", "dec", "parallax", "pmra", "pmdec"]},
+            data={"X": X, "X_cov": C},
+        )
+    )
+    got = completeness_of_fit(fit, cluster, p)
+    want = completeness_report(
+        cluster,
+        features=("ra", "dec", "parallax", "pmra", "pmdec"),
+        pmra=pm[:, 0],
+        pmdec=pm[:, 1],
+        p_cluster=p,
+        pmra_error=err,
+    )
+    assert got["position"] == want["position"]
+    assert got["sentence"] == want["sentence"]
