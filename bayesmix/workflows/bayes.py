@@ -321,7 +321,7 @@ def bayes_report(summary: dict[str, Any]) -> str:
         f", {diag.get('divergences', 0)} divergences",
         "",
         f"{'parameter':<28} {'mean':>11} {'sd':>10} {'16%':>11} {'50%':>11} {'84%':>11} "
-        f"{'R-hat':>6} {'ESS':>6}",
+        f"{'R-hat':>6} {'ESS':>6}  unit",
     ]
     shown = set(summary["model_variables"])
     for name, p in summary["parameters"].items():
@@ -330,7 +330,7 @@ def bayes_report(summary: dict[str, Any]) -> str:
         lines.append(
             f"{name:<28} {p['mean']:>11.4g} {p['sd']:>10.3g} {p['q16']:>11.4g} "
             f"{p['q50']:>11.4g} {p['q84']:>11.4g} {_fmt(p['r_hat'], '.3f'):>6} "
-            f"{_fmt(p['ess_bulk'], '.0f'):>6}"
+            f"{_fmt(p['ess_bulk'], '.0f'):>6}  {p.get('unit') or ''}".rstrip()
         )
     lines += [
         "(the model's parameters; summary.json lists every posterior variable)",
@@ -387,7 +387,14 @@ def run_bayes(spec, rows, paths, *, overwrite: bool, progress=None, progressbar:
     table, selected, n_from = rows.fit_table()
     if progress:
         progress(f"building {spec.builder} on {int(np.sum(selected))} of {len(table)} rows")
-    mm, fitted_rows, reasons = build_model(spec, table, selected)
+    with warnings.catch_warnings(record=True) as build_caught:
+        warnings.simplefilter("always")
+        mm, fitted_rows, reasons = build_model(spec, table, selected)
+    build_messages = [
+        m
+        for m in caught_messages(build_caught)
+        if not m.startswith(("DeprecationWarning", "PendingDeprecationWarning", "FutureWarning"))
+    ]
     check_pair_vars(spec, mm)
     labels = [str(v) for v in mm.component_labels]
     rows.check_new_columns(_dtypes(labels))  # before sampling
@@ -435,7 +442,7 @@ def run_bayes(spec, rows, paths, *, overwrite: bool, progress=None, progressbar:
                 )
             )
             cluster = cluster_report(fit, p_cluster, reference=spec.reference, rng=spec.seed)
-    messages = [
+    messages = build_messages + [
         m
         for m in caught_messages(caught)
         if m.startswith(("DiagnosticsWarning", "ConvergenceWarning"))

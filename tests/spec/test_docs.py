@@ -70,7 +70,7 @@ name = "line_outlier"
         ('name = "line_outlier"', 'name = "line_outliers"'),  # unknown builder
         ("seed = 1", "seed = -1"),  # below minimum
         ("seed = 1", ""),  # required
-        ('y_err = "sigma_y"', ""),  # a builder's required column
+        ('y = "y"\n', ""),  # a builder's required column
         ('y_err = "sigma_y"', 'y_err = "sigma_y"\nz = "x"'),  # a builder's unknown column
         ('name = "line_outlier"', 'name = "line_outlier"\n[sampler]\ndraws = 0'),
         ('name = "line_outlier"', 'name = "line_outlier"\n[priors.slope]\nmu = 0'),  # no dist

@@ -187,7 +187,7 @@ def test_cluster_field_options(old, new, match):
             r"\[builder\]\.name must be one of .*'line_outlier'.*got 'line_outliers'",
         ),
         (HOGG, 'name = "line_outlier"', "", r"^\[builder\]\.name is missing; choose one of"),
-        (HOGG, 'y_err = "sigma_y"', "", r"\[data.columns\]\.y_err is required"),
+        (HOGG, 'y = "y"\n', "", r"\[data.columns\]\.y is required"),
         (
             HOGG,
             'y_err = "sigma_y"',
