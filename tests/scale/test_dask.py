@@ -48,6 +48,8 @@ def test_distributed_fit_scoring_membership(client, blobs, fitted, line_fit, aug
         )
         mem = ds.compute()
         aug, Xpop = augment
+        if aug.weighting_ is None:  # the rule is fitted in memory (a subsample stands in
+            aug.fit_weights(Xpop[::3])  # for the training sample here), then scored on workers
         w = scale.gpz_weights(aug, da.from_array(Xpop, chunks=(900, 2))).compute()
     assert_same_fit(got, ref)
     assert got.persisted_
@@ -56,7 +58,7 @@ def test_distributed_fit_scoring_membership(client, blobs, fitted, line_fit, aug
     np.testing.assert_allclose(
         mem["probability"].values, mref["probability"].values, rtol=1e-12, atol=1e-15
     )
-    np.testing.assert_allclose(w, aug.calc_weights(Xpop), rtol=1e-12)
+    np.testing.assert_allclose(w, aug.weights(Xpop), rtol=1e-12)
 
 
 def _slow_source(block):

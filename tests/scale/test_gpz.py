@@ -26,7 +26,8 @@ def test_gpz_weights_and_divide_equal_in_memory(augment):
     X[11, 1] = np.nan
     ok = np.isfinite(X).all(axis=1)
     Xd = da.from_array(X, chunks=(700, 2))
-    # the rule is fitted in memory on the training sample, then applied block by block
+    # the rule is fitted in memory on the training sample (here a subsample of the
+    # population stands in for it), then applied block by block
     aug.fit_weights(aug.pop_sample_[::3], max_weight=30)
     w = scale.gpz_weights(aug, Xd).compute()
     np.testing.assert_allclose(w[ok], aug.weights(X[ok]), rtol=1e-12)
