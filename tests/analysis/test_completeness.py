@@ -395,3 +395,57 @@ def test_completeness_of_fit_reads_the_fitted_stars(rng):
     )
     assert got["position"] == want["position"]
     assert got["sentence"] == want["sentence"]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::bayesmix.exceptions.DiagnosticsWarning")  # short chains
+def test_a_fitted_cluster_sits_where_it_was_injected(shared_data):
+    # the fit-based position (what reports use) against the truth-based one (what the
+    # sweep bins on), for a cluster injected into the real RA 45 DR3 field
+    from bayesmix.builders import cluster_field
+    from bayesmix.inference import sample
+    from bayesmix.io import read_table
+    from bayesmix.membership import membership
+    from bayesmix.simulate import ClusterSpec, inject_clusters
+
+    field = read_table(
+        shared_data / "gaia_field_dr3_ra45_dec0" / "gaiadr3_field_ra45_dec0_r0p5.csv.gz"
+    )
+    pm = np.column_stack([np.ma.filled(field[c], np.nan) for c in ("pmra", "pmdec")])
+    bulk = np.nanmedian(pm, axis=0)
+    c = ClusterSpec(
+        300,
+        44.9,
+        -0.05,
+        0.1,
+        pmra=bulk[0] + 4.0,
+        pmdec=bulk[1] + 3.0,
+        parallax=1.0,
+        pm_dispersion=0.3,
+    )
+    inj = inject_clusters(field, c, rng=5)
+    t = inj.table
+    truth = np.asarray(inj.is_member)
+    err = np.ma.filled(t["pmra_error"], np.nan).astype(float)
+    obs = np.column_stack([np.ma.filled(t[k], np.nan).astype(float) for k in ("pmra", "pmdec")])
+    s = math.hypot(0.3, np.nanmedian(err[truth]))
+    sep_true = math.dist((c.pmra, c.pmdec), bulk) / s
+    inside = np.hypot(obs[:, 0] - c.pmra, obs[:, 1] - c.pmdec) < 2 * s
+    contrast_true = np.sum(inside & ~truth) / 300
+    mm = cluster_field(t, features=("pmra", "pmdec"), rng=1)
+    fit = sample(mm, draws=300, tune=300, chains=2, rng=1, progressbar=False)
+    p = np.asarray(membership(fit, quantiles=False)["probability"].sel(component="cluster").values)
+    post = fit.posterior
+    cluster = {
+        "parameters": {
+            k: {"mean": float(post[k].mean())}
+            for k in ("cluster_pmra", "cluster_pmdec", "cluster_pm_dispersion")
+        },
+        "members": {"expected": float(p.sum())},
+    }
+    rep = completeness_of_fit(fit, cluster, p)
+    pos = rep["position"]
+    assert pos["n_members"] == pytest.approx(300, rel=0.15)
+    assert pos["separation"] == pytest.approx(sep_true, rel=0.15)
+    assert pos["field_contrast"] == pytest.approx(contrast_true, abs=0.05)
+    assert rep["sentence"].startswith(("clusters like this one", "this cluster"))
