@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -38,9 +39,13 @@ __all__ = ["Footprint", "PlaneRegion", "from_tangent_plane", "separation", "tang
 _DEG = math.pi / 180.0
 #: square degrees per steradian
 _DEG2_PER_SR = (180.0 / math.pi) ** 2
-#: Gauss-Legendre nodes and weights on [-pi/2, pi/2]
-_GAUSS_LEGENDRE = (lambda x, w: (x * math.pi / 2, w * math.pi / 2))(
-    *np.polynomial.legendre.leggauss(256))
+
+
+@cache
+def _gauss_legendre() -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Gauss-Legendre nodes and weights on [-pi/2, pi/2] (256 points; computed on first use)."""
+    x, w = np.polynomial.legendre.leggauss(256)
+    return x * math.pi / 2, w * math.pi / 2
 
 
 def separation(ra: ArrayLike, dec: ArrayLike, ra0: float, dec0: float) -> NDArray[np.float64]:
@@ -174,7 +179,7 @@ class PlaneRegion:
         m_in = b.sum(b.square(rr) / (a2[..., None] + b.square(rr)), axis=-1) / self.n_angles
         # centre outside: rays within beta of the direction to the disc centre cross it,
         # entering at R1 and leaving at R2 = d cos(psi) -+ sqrt(rho^2 - d^2 sin^2 psi)
-        t, w = _GAUSS_LEGENDRE
+        t, w = _gauss_legendre()
         od2 = b.where(inside, 4.0 * rho2, d2)[..., None]
         od = b.sqrt(od2)
         beta = b.arctan(self.radius / b.sqrt(od2 - rho2))

@@ -147,9 +147,6 @@ class MixtureModel:
     log_terms: Callable[..., Any] = field(repr=False)
     prepare_rows: Callable[..., Any] = field(repr=False)
     rows: RowRecord = field(repr=False)
-    # compile cache of bayesmix.inference.sample (its nutpie model) and nothing else: no
-    # builder or report reads it.  It goes once inference keeps its own cache.
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def component_labels(self) -> tuple[str, ...]:

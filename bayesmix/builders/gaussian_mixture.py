@@ -114,7 +114,7 @@ def gaussian_mixture(
     -------
     MixtureModel
         Variables ``weights`` (component), ``means`` (component, feature),
-        ``cov_chol`` (component, feature, feature_), the Cholesky factor of each
+        ``cov_chol`` (``component``, ``feature``, ``feature_``), the Cholesky factor of each
         component's intrinsic covariance, and the observed ``X``.
 
     Raises

@@ -178,8 +178,8 @@ def cluster_field(
     MixtureModel
         Components ``cluster`` and ``field`` over the ``component`` dim;
         variables ``weights`` (component), ``cluster_<feature>`` (mas/yr or mas),
-        ``cluster_pm_dispersion`` (mas/yr) or ``cluster_chol`` (feature,
-        feature_), ``cluster_parallax_dispersion`` (mas), field parameters
+        ``cluster_pm_dispersion`` (mas/yr) or ``cluster_chol`` (``feature``,
+        ``feature_``), ``cluster_parallax_dispersion`` (mas), field parameters
         (``field_weights``/``field_means``/``field_chol`` over ``field_component``,
         ``field_alpha``/``field_beta``, ``field_length_scale`` in kpc), optional
         ``zero_point``; observed ``X`` over (object, feature).

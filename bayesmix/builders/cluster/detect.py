@@ -68,8 +68,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
-from scipy.stats import norm
 
 from bayesmix._random import as_generator
 from bayesmix.exceptions import DataError
@@ -177,6 +175,8 @@ class Detection:
     @property
     def p_value(self) -> float:
         """One-sided p-value of :attr:`significance`."""
+        from scipy.stats import norm
+
         return float(norm.sf(self.significance))
 
     def to_dict(self) -> dict[str, Any]:
@@ -241,6 +241,8 @@ def _z_from_logp(logp: float) -> float:
     """Return the z of a one-sided log p-value (0 for p >= 0.5; asymptotic beyond exp(-700))."""
     logp = min(logp, math.log(0.5))
     if logp > -700.0:
+        from scipy.stats import norm
+
         return float(norm.isf(math.exp(logp)))
     return float(math.sqrt(-2.0 * logp - math.log(-4.0 * math.pi * logp)))
 
@@ -351,6 +353,8 @@ def _candidates(A: NDArray, plx_err, gen, n_seeds: int, n_per_scale: int):
         if seeds.size > n_seeds:
             seeds = np.sort(gen.choice(seeds, n_seeds, replace=False))
         m = ap["metric"]
+        from scipy.spatial import cKDTree
+
         tree = cKDTree(A[pool] * m)
         Y = A[seeds] * m
         n_trials += seeds.size
@@ -601,7 +605,7 @@ def _rank(cand: list[dict[str, Any]], n_trials: int) -> dict[str, Any] | None:
             else float("nan")
         )
         z_a = (
-            _z_from_logp(float(norm.logsf(c["z_pm"])) + math.log(max(n_trials, 1)))
+            _z_from_logp(float(_norm().logsf(c["z_pm"])) + math.log(max(n_trials, 1)))
             if c["resolved"]
             else float("nan")
         )
@@ -831,3 +835,10 @@ def find_center(
         ),
         "detection": det,
     }
+
+
+def _norm():
+    """scipy.stats.norm, imported on first use (scipy.stats costs ~0.7 s to import)."""
+    from scipy.stats import norm
+
+    return norm
