@@ -379,9 +379,19 @@ class BaseMixture(EstimatorProtocol):
             float(ws.sum()),
         )
 
-    def _scaling(self, sample, lo, hi) -> FeatureScaling:
-        """Return the internal feature scaling of a fit (see :mod:`bayesmix.em.scaling`)."""
-        return choose_scaling(sample, lo, hi, spherical=self.covariance_type == "spherical")
+    def _scaling(self, sample, lo, hi, data=None) -> FeatureScaling:
+        """Return the internal feature scaling of a fit (see :mod:`bayesmix.em.scaling`).
+
+        ``data``: all objects when in memory, so that a refusal names the row.
+        """
+        return choose_scaling(
+            sample,
+            lo,
+            hi,
+            spherical=self.covariance_type == "spherical",
+            data=data,
+            feature_names=getattr(self, "feature_names_in_", None),
+        )
 
     def _in_memory(self, X, S, sample_weight, observed) -> dict[str, Any]:
         """Return the arguments of ``_fit_statistics`` for validated rows held in memory.
@@ -393,7 +403,7 @@ class BaseMixture(EstimatorProtocol):
         sw = check_sample_weight(sample_weight, n=n)
         sw = np.ones(n) if sw is None else sw
         lo, hi = extent(X)
-        scaling = self._scaling(X, lo, hi)
+        scaling = self._scaling(X, lo, hi, data=X)
         X, S = scaling.data(X), scaling.covariances(S)
         fill = None if observed is None else np.nanmean(X, axis=0)
         return {

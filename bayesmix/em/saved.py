@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import zipfile
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -29,8 +27,11 @@ from bayesmix.exceptions import FormatError
 
 __all__ = ["Meta", "SavedArrays", "check_version", "read_npz"]
 
-#: errors numpy and zipfile raise on a damaged archive or member
-_READ_ERRORS = (ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, OSError)
+#: what numpy and zipfile raise on a damaged archive or member: ValueError, EOFError,
+#: zipfile.BadZipFile, zlib.error, KeyError, OSError, NotImplementedError (an unknown zip
+#: version), tokenize.TokenError and SyntaxError (numpy parses a .npy header as a literal),
+#: MemoryError (a huge declared shape), ... -- any of them means a damaged file
+_READ_ERRORS = (Exception,)
 
 
 def read_npz(path: str | os.PathLike, *, what: str) -> dict[str, np.ndarray]:

@@ -176,6 +176,8 @@ def choose_scaling(
     *,
     spherical: bool = False,
     name: str = "X",
+    data: NDArray[np.float64] | None = None,
+    feature_names=None,
 ) -> FeatureScaling:
     """Choose the internal scaling of a fit, or refuse data float64 cannot fit.
 
@@ -191,6 +193,10 @@ def choose_scaling(
         One common scale for all features (``covariance_type="spherical"``).
     name : str
         Name of the data in messages.
+    data : ndarray of shape (n_objects, n_features), optional
+        All objects (in memory): messages then name the first offending row.
+    feature_names : sequence of str, optional
+        Feature names for messages (a data frame's columns).
 
     Returns
     -------
@@ -205,23 +211,37 @@ def choose_scaling(
     """
     lo = np.asarray(lo, dtype=np.float64)
     hi = np.asarray(hi, dtype=np.float64)
+
+    def label(j: int) -> str:
+        named = f" ({feature_names[j]!r})" if feature_names is not None else ""
+        return f"feature {j}{named} of '{name}'"
+
+    def at_row(j: int, value: float) -> str:
+        if data is None:
+            return ""
+        rows = np.flatnonzero(data[:, j] == value)
+        return f" at row {int(rows[0])}" if rows.size else ""
+
     for j in np.flatnonzero(~(lo <= hi)):
-        raise DataError(f"feature {j} of '{name}' has no observed value", argument=name)
+        raise DataError(f"{label(j)} has no observed value", argument=name)
     med, spread = _spreads(sample)
     with np.errstate(over="ignore"):
         width = hi - lo
     remedy = "divide the feature by a constant (and scale the fitted parameters back)"
     for j, sj in enumerate(spread):
         if not np.isfinite(sj) or sj > LIMIT or not np.isfinite(width[j]):
+            far = hi[j] if abs(hi[j]) >= abs(lo[j]) else lo[j]
+            where = at_row(j, far)
+            extreme = f"; {far:.3g}{where}" if where else ""
             raise DataError(
-                f"feature {j} of '{name}' spreads over ~{sj:.3g} (values from {lo[j]:.3g} to "
-                f"{hi[j]:.3g}): beyond ~{LIMIT:.1g} its covariances cannot be held in float64 "
-                f"(largest ~1.8e308); {remedy}.",
+                f"{label(j)} spreads over ~{sj:.3g} (values from {lo[j]:.3g} to "
+                f"{hi[j]:.3g}{extreme}): beyond ~{LIMIT:.1g} its covariances cannot be held "
+                f"in float64 (largest ~1.8e308); {remedy}.",
                 argument=name,
             )
         if 0 < sj < 1.0 / LIMIT:
             raise DataError(
-                f"feature {j} of '{name}' varies by only ~{sj:.3g}: below ~{1 / LIMIT:.1g} its "
+                f"{label(j)} varies by only ~{sj:.3g}: below ~{1 / LIMIT:.1g} its "
                 "covariances cannot be held in float64 (smallest normal ~2.2e-308); multiply "
                 "the feature by a constant (and scale the fitted parameters back).",
                 argument=name,
@@ -237,10 +257,12 @@ def choose_scaling(
         reach = np.maximum(hi - center, center - lo) / scale
     for j in np.flatnonzero(~(reach <= LIMIT)):
         far = hi[j] if hi[j] - center[j] >= center[j] - lo[j] else lo[j]
+        where = at_row(j, far)
         raise DataError(
-            f"feature {j} of '{name}' has a value {far:.3g} about {reach[j] * scale[j]:.3g} from "
+            f"{label(j)} has a value {far:.3g}{where} about {reach[j] * scale[j]:.3g} from "
             f"the median {med[j]:.3g} while the feature spreads over ~{spread[j]:.3g}: squared "
             "distances overflow float64; remove the outlying rows or rescale the feature.",
             argument=name,
+            rows=[int(where.split()[-1])] if where else None,
         )
     return FeatureScaling(center.astype(np.float64), scale.astype(np.float64))

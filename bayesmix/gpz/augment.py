@@ -37,37 +37,17 @@ from bayesmix.gpz.divide import (
     divide_summary,
     warn_divide,
 )
-from bayesmix.gpz.kl import kl_score
-from bayesmix.gpz.ratio import (
-    ClipChoice,
-    Weighting,
-    choose_clip,
-    cross_fitted,
-    ess_fraction,
-    fit_logistic_ratio,
-    load_weighting,
-)
-from bayesmix.gpz.weights import (
-    DEFAULT_RATIO,
-    WeightWarning,
-    check_eta,
-    check_weight_options,
-    clip_log_weights,
-    log_ratio,
-    weight_diagnostics,
-)
+from bayesmix.gpz.ratio import Weighting, load_weighting
+from bayesmix.gpz.weighting import SAMPLE_ROWS, WeightingRules
+from bayesmix.gpz.weights import DEFAULT_RATIO, check_eta, check_weight_options, log_ratio
 
-__all__ = ["FORMAT_VERSION", "POP_SAMPLE", "GPzAugment"]
+__all__ = ["FORMAT_VERSION", "GPzAugment"]
 
 #: version of the saved ``.npz`` layout
 FORMAT_VERSION = 1
-#: most population objects kept (seeded sample) for the classifier and the divergences
-POP_SAMPLE = 20_000
-#: bins per feature of the held-out divergence (kl_score's default)
-KL_BINS = 30
 
 
-class GPzAugment:
+class GPzAugment(WeightingRules):
     """Gaussian mixtures of a photometric population and a spectroscopic training sample.
 
     Fits one mixture to the reference population (``gmm_pop``) and one to the
@@ -213,6 +193,8 @@ class GPzAugment:
         self.n_features_in_: int | None = None
         self.Y_train = None
         self.pop_sample_: NDArray[np.float64] | None = None
+        self.train_sample_: NDArray[np.float64] | None = None
+        self.train_err_sample_: NDArray[np.float64] | None = None
         self.weighting_: Weighting | None = None
         if X_train is not None and X_pop is None:
             warnings.warn(
@@ -356,11 +338,9 @@ class GPzAugment:
         self.gmm_pop = self._fit_mixture(self._transform(X), err)
         self.gmm_train = None  # a training mixture from another scaling would not compare
         self.weighting_ = None
+        self.train_sample_ = self.train_err_sample_ = None
         # a seeded sample of the population: the classifier's and the divergences' reference
-        keep = np.arange(X.shape[0])
-        if X.shape[0] > POP_SAMPLE:
-            keep = np.sort(as_generator(self.seed_).choice(X.shape[0], POP_SAMPLE, replace=False))
-        self.pop_sample_ = np.ascontiguousarray(X[keep])
+        self.pop_sample_ = X[self._kept_rows(X.shape[0])]
         return self
 
     def fit_training(self, X_train: ArrayLike, *, X_err: ArrayLike | None = None) -> GPzAugment:
@@ -397,7 +377,18 @@ class GPzAugment:
         err = self._transform_err(X_err, X.shape, "X_err_train")
         self.gmm_train = self._fit_mixture(self._transform(X), err)
         self._n_train_fit = X.shape[0]
+        # the sample the weighting rule is fitted on (seeded, at most SAMPLE_ROWS rows)
+        keep = self._kept_rows(X.shape[0])
+        self.train_sample_ = X[keep]
+        self.train_err_sample_ = None if X_err is None else np.asarray(X_err, float)[keep]
+        self.weighting_ = None
         return self
+
+    def _kept_rows(self, n: int) -> NDArray[np.intp]:
+        """Rows kept as a sample: all, or a seeded subset of ``SAMPLE_ROWS``."""
+        if n <= SAMPLE_ROWS:
+            return np.arange(n)
+        return np.sort(as_generator(self.seed_).choice(n, SAMPLE_ROWS, replace=False))
 
     # ------------------------------------------------------------------ weights
     def log_density_ratio(self, X: ArrayLike, *, eta: float | None = None) -> NDArray[np.float64]:
@@ -417,170 +408,6 @@ class GPzAugment:
         lp_train = self.gmm_train.score_samples(Xs)
         return log_ratio(lp_pop, lp_train, eta)
 
-    def _pop_reference(self, X_pop) -> NDArray[np.float64]:
-        """Return the population objects of the classifier and the divergences."""
-        if X_pop is not None:
-            return self._check_X(X_pop, "X_pop")
-        if self.pop_sample_ is None:
-            raise NotFittedError(
-                "this model keeps no population sample (saved by an older bayesmix?): pass X_pop"
-            )
-        return self.pop_sample_
-
-    def fit_weights(
-        self,
-        X_train: ArrayLike,
-        X_pop: ArrayLike | None = None,
-        *,
-        ratio: str = DEFAULT_RATIO,
-        regularise: str = "auto",
-        max_weight: float = 100,
-        min_weight: float | None = None,
-        eta: float | None = None,
-        ess_floor: float = 0.3,
-        X_err: ArrayLike | None = None,
-    ) -> GPzAugment:
-        """Fit the weighting rule on the training sample (stored as ``weighting_``).
-
-        Parameters
-        ----------
-        X_train : array-like of shape (n_train, n_features)
-            The training sample (the objects the mixture ``gmm_train`` describes).
-        X_pop : array-like of shape (n_pop, n_features), optional
-            Population objects for the classifier and the divergences; default
-            the sample kept by :meth:`fit_population` (``pop_sample_``).
-        ratio : {"classifier", "mixture"}, keyword-only
-            ``"mixture"``: ``ln gmm_pop(x) - ln gmm_train(x)``; ``"classifier"``:
-            a logistic regression of population against training objects
-            (:func:`bayesmix.gpz.ratio.fit_logistic_ratio`).
-        regularise : {"auto", "eta", "none"}
-            ``"auto"``: the log-ratio is clipped at the percentile (of the
-            training objects' values, in ``CLIP_LEVELS``) whose held-out weights
-            -- each training object weighted by a model fitted without it, two
-            folds -- give the smallest binned divergence from the population
-            with an effective sample size of at least ``ess_floor``; scale-free,
-            so the same at any number of features and in any units.  ``"eta"``:
-            gpz_pype's ``(p_pop + eta) / (p_train + eta)`` (mixture ratio;
-            ``eta`` default 1e-3); ``"none"``: the ratio itself.  Giving ``eta``
-            selects ``"eta"``.
-        max_weight, min_weight : float
-            Absolute clip bounds, applied last (as for :meth:`calc_weights`).
-        eta : float or None
-        ess_floor : float, default 0.3
-            Smallest effective-sample-size fraction ``"auto"`` accepts.
-        X_err : array-like of shape (n_train, n_features), optional
-            Feature errors of ``X_train`` for the held-out training mixtures of
-            an extreme-deconvolution model (default zero).
-
-        Returns
-        -------
-        self
-        """
-        o = check_weight_options(ratio, regularise, max_weight, min_weight, eta, ess_floor)
-        if self.gmm_pop is None or self.gmm_train is None:
-            raise NotFittedError("both mixtures are needed: fit the population and training first")
-        X = self._check_X(X_train, "X_train")
-        Xp = self._pop_reference(X_pop)
-        err = None if X_err is None else self._transform_err(X_err, X.shape, "X_err")
-        logistic = None
-        if o["ratio"] == "classifier":
-            logistic = fit_logistic_ratio(Xp, X, rng=self.seed_)
-            r = logistic.log_ratio(X)
-
-            def part(rows):  # the penalty chosen on all objects
-                return fit_logistic_ratio(Xp, X[rows], penalty=logistic.penalty).log_ratio
-        else:
-            r = self.log_density_ratio(X, eta=o["eta"])
-            lp_pop = self.gmm_pop.score_samples
-
-            def part(rows):
-                gm = self._fit_mixture(self._transform(X[rows]), None if err is None else err[rows])
-                return lambda Z: log_ratio(
-                    lp_pop(self._transform(Z)), gm.score_samples(self._transform(Z)), o["eta"]
-                )
-
-        def bound(log_w):
-            return clip_log_weights(log_w, o["max_weight"], o["min_weight"])
-
-        def divergence(w):
-            raw, weighted = kl_score(Xp, X, w, nbins=KL_BINS)
-            return raw if w is None else weighted
-
-        held = cross_fitted(part, X, rng=self.seed_)
-        noise = X.shape[1] * (KL_BINS - 1) / (2.0 * X.shape[0])  # KL of an unbiased sample
-        log_clip, level = np.inf, None
-        if o["regularise"] == "auto":
-            choice = choose_clip(
-                held, divergence, ess_floor=o["ess_floor"], bound=bound, noise=noise
-            )
-            level = choice.level
-            log_clip = float(np.percentile(r, level)) if level < 100 else np.inf
-        else:
-            w = bound(held)
-            d0, d1 = divergence(None), divergence(w)
-            choice = ClipChoice(100.0, (100.0,), (d1,), (ess_fraction(w),), d0, noise)
-        self.weighting_ = Weighting(
-            **o, log_clip=log_clip, level=level, logistic=logistic, held_out=choice
-        )
-        diagnostics = weight_diagnostics(self.weights(X), weighting=self.weighting_)
-        for problem in diagnostics["warnings"]:
-            warnings.warn(problem, WeightWarning, stacklevel=2)
-        return self
-
-    def weights(self, X: ArrayLike) -> NDArray[np.float64]:
-        """Weights of any objects under the fitted rule ``weighting_`` (row by row).
-
-        Returns
-        -------
-        ndarray of shape (n_objects,)
-            Finite, within ``[min_weight or 0, max_weight]``.
-        """
-        wt = self.weighting_
-        if wt is None:
-            raise NotFittedError("no weighting rule: call fit_weights(X_train) (or calc_weights)")
-        Xv = self._check_X(X, "X")
-        if wt.logistic is not None:
-            r = wt.logistic.log_ratio(Xv)
-        else:
-            r = self.log_density_ratio(Xv, eta=wt.eta)
-        return clip_log_weights(np.minimum(r, wt.log_clip), wt.max_weight, wt.min_weight)
-
-    def use_weighting(
-        self,
-        *,
-        ratio: str = DEFAULT_RATIO,
-        regularise: str = "auto",
-        max_weight: float = 100,
-        min_weight: float | None = None,
-        eta: float | None = None,
-        ess_floor: float = 0.3,
-    ) -> GPzAugment:
-        """Make ``weighting_`` the rule with these options, without a training sample.
-
-        Keeps the fitted rule if it has these options; sets up the rules that
-        need no training sample (``ratio="mixture"`` with ``regularise="none"``
-        or ``"eta"``); otherwise raises.  What :func:`bayesmix.scale.gpz_weights`
-        uses before scoring blocks.
-
-        Raises
-        ------
-        NotFittedError
-            A rule fitted on the training sample (``"auto"``, ``"classifier"``)
-            that :meth:`fit_weights` has not fitted.
-        """
-        o = check_weight_options(ratio, regularise, max_weight, min_weight, eta, ess_floor)
-        if self.weighting_ is not None and self.weighting_.options() == o:
-            return self
-        if o["ratio"] != "mixture" or o["regularise"] == "auto":
-            raise NotFittedError(
-                f"weights with ratio={o['ratio']!r}, regularise={o['regularise']!r} are fitted "
-                "on the training sample: call fit_weights(X_train) first"
-            )
-        if self.gmm_train is None:
-            raise NotFittedError("the training mixture is needed: call fit_training(X_train)")
-        self.weighting_ = Weighting(**o, log_clip=np.inf, level=None, logistic=None, held_out=None)
-        return self
-
     def calc_weights(
         self,
         X_train: ArrayLike,
@@ -597,8 +424,9 @@ class GPzAugment:
 
         Fits what is missing -- the population mixture (from ``X_pop``), the
         training mixture (from ``X_train``, as in gpz_pype) and the weighting
-        rule (:meth:`fit_weights` on ``X_train``; reused while the options are
-        unchanged) -- and returns the weights of ``X_train``.
+        rule (:meth:`fit_weights` on the training sample the model keeps;
+        reused while the options are unchanged) -- and returns the weights of
+        the ``X_train`` objects (any objects: the rule applies row by row).
 
         Parameters
         ----------
@@ -653,7 +481,7 @@ class GPzAugment:
         if self.gmm_train is None:
             self.fit_training(X)
         if self.weighting_ is None or self.weighting_.options() != o:
-            self.fit_weights(X, X_pop, **o)
+            self.fit_weights(None, X_pop, **o)  # on the training sample the model keeps
         return self.weights(X)
 
     # ------------------------------------------------------------------- divide
@@ -687,8 +515,7 @@ class GPzAugment:
         max_weight, min_weight, eta, ratio, regularise, ess_floor
             The weighting rule when ``weight=True`` (as for :meth:`calc_weights`):
             the fitted ``weighting_`` if it has these options, else one fitted
-            on ``X`` (call :meth:`fit_weights` with the training sample first
-            when ``X`` is not the training sample).
+            on the kept training sample (:meth:`fit_weights`).
         return_density : bool, default False
             Add the membership probabilities as ``p0..p{K-1}`` (gpz_pype's name).
         assign : {"threshold", "best"}, default "threshold"
@@ -740,7 +567,7 @@ class GPzAugment:
         weights = None
         if weight:
             if self.weighting_ is None or self.weighting_.options() != o:
-                self.fit_weights(X, **o)
+                self.fit_weights(**o)  # on the kept training sample
             weights = self.weights(X)
         columns = divide_columns(
             log_resp,
@@ -807,8 +634,9 @@ class GPzAugment:
         if self.Y_train is not None:
             Y = np.asarray(self.Y_train)
             arrays["Y_train"] = Y if Y.dtype.kind in "biufcUS" else Y.astype(str)
-        if self.pop_sample_ is not None:
-            arrays["pop_sample"] = self.pop_sample_
+        for name in ("pop_sample", "train_sample", "train_err_sample"):
+            if getattr(self, f"{name}_") is not None:
+                arrays[name] = getattr(self, f"{name}_")
         if self.weighting_ is not None:
             arrays.update(self.weighting_.to_arrays("weighting__"))
 
@@ -854,8 +682,9 @@ class GPzAugment:
         obj.uses_errors_ = fitted["uses_errors"]
         obj.n_features_in_ = D = fitted["n_features_in"]
         extra = {"Y_train"} if fitted["has_Y_train"] else set()
-        if D is not None:
-            extra |= {"center", "scale"} | ({"pop_sample"} if saved.has("pop_sample") else set())
+        if D is not None:  # the kept samples: files of older versions have none
+            samples = ("pop_sample", "train_sample", "train_err_sample")
+            extra |= {"center", "scale"} | {k for k in samples if saved.has(k)}
         parts = [name for name in ("pop", "train") if fitted[f"has_{name}"]]
         if fitted["has_train"] and saved.part("weighting__").names():
             parts.append("weighting")
@@ -870,10 +699,15 @@ class GPzAugment:
             obj.scale_ = saved.array("scale", shape=(D,), positive=True)
             if not params["scale"] and (np.any(obj.center_ != 0) or np.any(obj.scale_ != 1)):
                 raise saved.fail("center", "must be zeros (and 'scale' ones) with scale = false")
-        if "pop_sample" in extra:  # files of older versions keep none
-            obj.pop_sample_ = saved.array(
-                "pop_sample", shape=(None, D), context=f"n_features_in = {D}"
-            )
+        for k in ("pop_sample", "train_sample", "train_err_sample"):
+            if k in extra:
+                minimum = 0.0 if k == "train_err_sample" else None
+                a = saved.array(k, shape=(None, D), minimum=minimum, context=f"n_features_in = {D}")
+                setattr(obj, f"{k}_", a)
+        if (obj.train_err_sample_ is not None) and (
+            obj.train_sample_ is None or obj.train_err_sample_.shape != obj.train_sample_.shape
+        ):
+            raise saved.fail("train_err_sample", "must match train_sample's shape")
         if "weighting" in parts:
             obj.weighting_ = load_weighting(saved.part("weighting__"), D)
         for part in [p for p in parts if p != "weighting"]:

@@ -85,6 +85,14 @@ def parse_feature(expr: str, columns: Sequence[str] | None = None) -> list[tuple
     return terms
 
 
+def _is_number_text(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def feature_matrix(
     table,
     features: Sequence[str],
@@ -119,7 +127,10 @@ def feature_matrix(
     Raises
     ------
     DataError
-        An unknown column (the message lists the available ones).
+        An unknown column (the message lists the available ones), or a
+        non-numeric value (naming the column and its first bad row).
+    SpecError
+        No feature, or a feature given twice.
     """
     if isinstance(features, str):
         features = [features]
@@ -136,7 +147,17 @@ def feature_matrix(
                 argument="features",
             )
         c = table[col]
-        data = np.ma.getdata(c).astype(np.float64, copy=True)
+        raw = np.ma.getdata(c)
+        try:
+            data = np.asarray(raw).astype(np.float64, copy=True)
+        except (TypeError, ValueError):
+            values = np.asarray(raw).ravel()
+            bad = next(i for i, v in enumerate(values) if not _is_number_text(v))
+            raise DataError(
+                f"{what} column {col!r} of {name} must be numeric; row {bad} has {values[bad]!r}",
+                argument="features",
+                rows=[bad],
+            ) from None
         mask = np.ma.getmaskarray(c)
         if mask.any():
             data[mask] = np.nan
@@ -153,6 +174,16 @@ def feature_matrix(
             argument="features",
         )
 
+    seen: dict[str, int] = {}
+    for i, expr in enumerate(features):
+        key = "".join(str(expr).split())
+        if key in seen:
+            raise SpecError(
+                f"'features' names {expr!r} twice (entries {seen[key]} and {i}): a feature "
+                "given twice makes every covariance singular",
+                key="features",
+            )
+        seen[key] = i
     cols, errs = [], []
     for expr in features:
         terms = parse_feature(expr, colnames)
