@@ -516,3 +516,18 @@ def test_old_default_is_flagged_and_options_are_kept(candels):
         aug.calc_weights(X[sel], ess_floor=1.5)
     with pytest.raises(SpecError, match="'eta' is used only by regularise='eta'"):
         aug.calc_weights(X[sel], eta=1e-3, regularise="none")
+
+
+def test_the_rule_is_fitted_on_the_kept_training_sample(candels):
+    """calc_weights of any objects uses the rule fitted on the training sample the model
+    keeps, never on the objects being weighted (so Dask blocks and partitions agree)."""
+    X, sel, aug = candels
+    aug = copy.deepcopy(aug)
+    aug.weighting_ = None
+    np.testing.assert_array_equal(aug.train_sample_, X[sel])
+    w_pop = aug.calc_weights(X[:700])  # not the training sample: the rule still is
+    rule = aug.weighting_
+    aug.fit_weights(X[sel])
+    assert aug.weighting_.log_clip == rule.log_clip
+    np.testing.assert_array_equal(aug.weights(X[:700]), w_pop)
+    np.testing.assert_array_equal(aug.calc_weights(X[700:900]), aug.weights(X[700:900]))
