@@ -399,7 +399,7 @@ def run_bayes(spec, rows, paths, *, overwrite: bool, progress=None, progressbar:
     labels = [str(v) for v in mm.component_labels]
     rows.check_new_columns(_dtypes(labels))  # before sampling
     first_pass = first_pass_record(spec, mm)
-    if first_pass is not None and not first_pass["found"]:
+    if first_pass is not None and first_pass.get("found") is False:
         return _no_cluster_found(spec, rows, paths, mm, labels, first_pass, overwrite=overwrite)
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:

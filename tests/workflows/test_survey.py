@@ -415,3 +415,75 @@ def test_local_cluster_losing_a_worker_gives_the_same_tables(sky, tmp_path):
         for k, v in a.items():
             if k != "wall_s" and isinstance(v, float) and np.isfinite(v):
                 assert b[k] == pytest.approx(v, rel=1e-12, abs=0), (a["name"], k)
+
+
+@pytest.mark.slow
+def test_real_fields_as_one_catalogue(shared_data, tmp_path):
+    """Blanco 1, NGC 6819, the Pleiades and the empty RA45 field: one catalogue, one survey.
+
+    The list gives Cantat-Gaudin et al. (2020)'s proper motions as hints (as a survey of a
+    catalogue of clusters would) except for the empty field.  A cluster's numbers equal a
+    single `bayesmix run` of the spec the survey wrote (1e-12).
+    """
+    from bayesmix.datasets import load_blanco1, load_ngc6819
+    from bayesmix.io import read_table
+
+    cat = tmp_path / "cat"
+    cat.mkdir()
+    pleiades = read_table(
+        shared_data / "gaia_pleiades_dr3_cone" / "pleiades_gaiadr3_cone1p5deg_top50000.csv.gz"
+    )
+    for name, t in (
+        ("blanco1", load_blanco1()),
+        ("ngc6819", load_ngc6819()),
+        ("pleiades", pleiades),
+        ("ra45", load_gaia_field_ra45()),
+    ):
+        t.write(cat / f"{name}.parquet")
+    Table(
+        {
+            "name": ["Blanco_1", "NGC_6819", "Melotte_22", "empty_ra45"],
+            "ra": [0.853, 295.327, 56.75, 45.0],
+            "dec": [-29.958, 40.190, 24.12, 0.0],
+            "radius": [2.5, 0.38, 1.5, 0.5],
+            "pmra": [18.739, -2.916, 20.077, np.nan],
+            "pmdec": [2.602, -3.856, -45.503, np.nan],
+        }
+    ).write(tmp_path / "list.csv")
+    res = run_survey(
+        cat,
+        tmp_path / "list.csv",
+        tmp_path / "s",
+        scheduler="synchronous",
+        draws=200,
+        tune=200,
+        chains=1,
+    )
+    by = {r["name"]: r for r in res.rows}
+    assert by["empty_ra45"]["status"] == "no cluster"
+    for name, (pmra, pmdec) in {
+        "Blanco_1": (18.739, 2.602),
+        "NGC_6819": (-2.916, -3.856),
+        "Melotte_22": (20.077, -45.503),
+    }.items():
+        r = by[name]
+        assert r["status"] == "ok", (name, r["reason"])
+        # published means come from other member lists (and DR2 for NGC 6819): 0.2 mas/yr
+        assert abs(r["cluster_pmra_mean"] - pmra) < 0.2, name
+        assert abs(r["cluster_pmdec_mean"] - pmdec) < 0.2, name
+    assert (
+        main(
+            [
+                "run",
+                str(tmp_path / "s" / "specs" / "NGC_6819.toml"),
+                "--out",
+                str(tmp_path / "single"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    a = Table.read(tmp_path / "s" / "clusters" / "NGC_6819" / "membership.parquet")
+    b = Table.read(tmp_path / "single" / "membership.parquet")
+    for c in ("p_cluster", "p_cluster_sd", "p_cluster_q16", "p_cluster_q84"):
+        np.testing.assert_allclose(np.asarray(a[c]), np.asarray(b[c]), rtol=1e-12, atol=0)
