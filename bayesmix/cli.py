@@ -346,7 +346,26 @@ def _add_gpz(sub) -> None:
             "--eta",
             type=_float_type,
             default=None,
-            help="gpz_pype's softened weights (p_pop + eta)/(p_train + eta)",
+            help="gpz_pype's softened weights (p_pop + eta)/(p_train + eta); implies "
+            "--regularise eta",
+        )
+        p.add_argument(
+            "--ratio",
+            default=None,
+            help="density ratio of the weights: classifier (a calibrated logistic regression "
+            "of population against training; the default) or mixture (the two mixtures)",
+        )
+        p.add_argument(
+            "--regularise",
+            default=None,
+            help="auto (clip the log-ratio where held-out weights match the population best, "
+            "keeping the effective sample above --ess-floor; the default), eta or none",
+        )
+        p.add_argument(
+            "--ess-floor",
+            type=_float_type,
+            default=None,
+            help="smallest effective-sample fraction the auto clip accepts (default 0.3)",
         )
         p.add_argument(
             "--errors",
@@ -689,7 +708,7 @@ def _run_gpz(args) -> int:
     src = Path(args.table)
     builder: dict = {"name": f"gpz_{args.gpz_action}", "n_components": args.n_components}
     builder["n_init"] = args.n_init
-    for key in ("max_weight", "eta"):
+    for key in ("max_weight", "eta", "ratio", "regularise", "ess_floor"):
         if getattr(args, key) is not None:
             builder[key] = getattr(args, key)
     if args.errors:
@@ -720,6 +739,9 @@ def _run_gpz(args) -> int:
         "[builder].n_init": "--n-init",
         "[builder].max_weight": "--max-weight",
         "[builder].eta": "--eta",
+        "[builder].ratio": "--ratio",
+        "[builder].regularise": "--regularise",
+        "[builder].ess_floor": "--ess-floor",
         "[builder].threshold": "--threshold",
         "[builder].assign": "--assign",
         "[builder].error_prefix": "--errors",

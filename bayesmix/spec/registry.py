@@ -108,6 +108,7 @@ _LIMITS: dict[str, dict[str, Any]] = {
     "bandwidth": _POSITIVE,
     "field_min_separation": _POSITIVE,
     "threshold": {**_POSITIVE, "maximum": 1.0, "exclusive_maximum": True},
+    "ess_floor": {"minimum": 0.0, "maximum": 1.0, "exclusive_maximum": True},
 }
 
 
@@ -286,10 +287,11 @@ class _Entry:
 _GPZ_DOCS = (
     "bayesmix.gpz:GPzAugment",
     "bayesmix.gpz:GPzAugment.calc_weights",
+    "bayesmix.gpz:GPzAugment.fit_weights",
     "bayesmix.em:GaussianMixture",
 )
 _GPZ = ("n_components", "n_init", "tol", "scale", "covariance_type")
-_GPZ += ("max_weight", "min_weight", "eta", "error_prefix")
+_GPZ += ("ratio", "regularise", "max_weight", "min_weight", "eta", "ess_floor", "error_prefix")
 _ENTRIES: dict[str, _Entry] = {
     "line_outlier": _Entry(
         "bayes",

@@ -31,7 +31,7 @@ from bayesmix.workflows.outputs import (
 __all__ = ["divide_layout", "gpz_report", "run_gpz"]
 
 _FIT_OPTIONS = ("n_components", "n_init", "tol", "scale", "covariance_type")
-_WEIGHT_OPTIONS = ("max_weight", "min_weight", "eta")
+_WEIGHT_OPTIONS = ("ratio", "regularise", "max_weight", "min_weight", "eta", "ess_floor")
 
 
 def _check_error_columns(t, spec, prefix, source: str) -> None:
@@ -118,6 +118,11 @@ def _fit(spec, rows, progress):
         X_err_train=Et,
         **kw,
     )
+    if weight:
+        # the weighting rule, fitted once on the training and population rows of the fit;
+        # every row (every partition) is then weighted by the same rule
+        wopts = {k: o[k] for k in _WEIGHT_OPTIONS if k in o}
+        augment.fit_weights(Xt, Xp[okp], X_err=Et, **wopts)
     fit = {
         "population_rows": int(okp.sum()),
         "population_of_rows": int(n_pop),
@@ -128,14 +133,13 @@ def _fit(spec, rows, progress):
 
 
 def _weights_columns(augment, spec):
-    wopts = {k: spec.options[k] for k in _WEIGHT_OPTIONS if k in spec.options}
 
     def score(t, selected):
         X, _, ok, reason = _features(t, spec)
         usable = selected & ok
         w = np.full(len(t), np.nan)
         if usable.any():
-            w[usable] = augment.calc_weights(X[usable], **wopts)
+            w[usable] = augment.weights(X[usable])
         reason = np.where(selected, reason, "excluded by [data].select")
         return {"weights": w, REASON_COLUMN: reason.astype(str)}
 
@@ -321,18 +325,14 @@ def run_gpz(spec, rows, paths, *, overwrite: bool, progress=None):
             }
         )
         if spec.kind == "gpz_weights":
-            wopts = {k: o[k] for k in _WEIGHT_OPTIONS if k in o}
-            w_fit = augment.calc_weights(Xt, **wopts)
+            w_fit = augment.weights(Xt)
             kl_raw, kl_w = kl_score(Xp, Xt, w_fit)
+            settings = spec.settings()
             summary["weights"] = {
                 "features": list(spec.data.features),
                 "n_components": K,
-                "max_weight": float(o.get("max_weight", 100.0)),
-                "min_weight": o.get("min_weight"),
-                "eta": o.get("eta"),
-                "diagnostics": weight_diagnostics(
-                    w_fit, max_weight=o.get("max_weight", 100.0), min_weight=o.get("min_weight")
-                ),
+                **{k: settings.get(k) for k in _WEIGHT_OPTIONS},
+                "diagnostics": weight_diagnostics(w_fit, weighting=augment.weighting_),
             }
             summary["kl_score"] = {"unweighted": kl_raw, "weighted": kl_w}
         else:
@@ -384,7 +384,7 @@ def run_gpz(spec, rows, paths, *, overwrite: bool, progress=None):
         def histograms():
             from bayesmix.plot import plot_weighted_histograms
 
-            w = augment.calc_weights(Xt, **{k: o[k] for k in _WEIGHT_OPTIONS if k in o})
+            w = augment.weights(Xt)
             return plot_weighted_histograms(Xp, Xt, w, names=list(spec.data.features))
 
         figures["figure_histograms"] = histograms
