@@ -56,6 +56,11 @@ def row_label(i: int, ids: Sequence | NDArray | None = None) -> str:
     return f"row {i} (id {ids[i]})"
 
 
+def _shown(v: float) -> str:
+    """Return a value as a message shows it (NaN spelled so; inf and -inf as Python does)."""
+    return "NaN" if np.isnan(v) else repr(float(v))
+
+
 def _first_bad_row(bad: NDArray[np.bool_]) -> int:
     if bad.ndim > 1:
         bad = bad.reshape(bad.shape[0], -1).any(axis=1)
@@ -103,7 +108,8 @@ def check_matrix(
         i = _first_bad_row(bad)
         j = int(np.flatnonzero(bad[i])[0])
         raise DataError(
-            f"'{name}' has a non-finite value ({arr[i, j]}) at {row_label(i, ids)}, column {j}; "
+            f"'{name}' has a non-finite value ({_shown(arr[i, j])}) at {row_label(i, ids)}, "
+            f"column {j}; "
             f"{int(bad.any(axis=1).sum())} row(s) affected. Remove or impute these rows"
             + ("" if allow_nan else " (or use nan_policy='marginalize' where offered)")
             + ".",
@@ -144,7 +150,7 @@ def check_array_1d(
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"'{name}' has a non-finite value ({arr[i]}) at {row_label(i, ids)}; "
+            f"'{name}' has a non-finite value ({_shown(arr[i])}) at {row_label(i, ids)}; "
             f"{int(bad.sum())} value(s) affected.",
             argument=name,
             rows=np.flatnonzero(bad)[:100],

@@ -199,18 +199,7 @@ CASES = [
     ),
 ]
 
-KNOWN = {
-    "gpz-table-text": (
-        "helper A, gpz.feature_matrix",
-        "gpz_weights_table with a text column 'a': raw ValueError \"could not convert string "
-        "to float: np.str_('x')\"; expected DataError naming column 'a' and row 0",
-    ),
-    "gpz-table-twice": (
-        "helper A, gpz.gpz_weights_table/feature_matrix",
-        "features ['a', 'a']: accepted, a 2-D mixture of one feature twice (singular); "
-        "expected DataError/SpecError naming 'a' (issue 13.3)",
-    ),
-}
+KNOWN: dict[str, tuple[str, str]] = {}
 
 
 @pytest.mark.parametrize(("case", "call", "error", "message"), CASES, ids=[c[0] for c in CASES])

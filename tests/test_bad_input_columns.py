@@ -262,16 +262,7 @@ def test_missing_values_keep_their_row_and_change_no_other_row(tmp_path, command
 
 @pytest.mark.parametrize("command", ["weights", "divide"])
 @pytest.mark.parametrize("fault", ["negative", "nan", "masked"])
-def test_bad_gpz_errors_leave_the_row_unscored(request, tmp_path, command, fault):
-    if fault == "negative":
-        known_failure(
-            request,
-            "helper A, gpz.feature_matrix (and lead, workflows/gpz._features)",
-            f"gpz {command} --errors m_:e_ with e_b = -0.3 in row 12: row scored as if the "
-            "error were +0.3 (feature_matrix returns sqrt(sum of squared errors), so the "
-            "runner's E >= 0 check never sees the sign); expected the row unscored with a "
-            "reason naming the negative error (issue 13.5)",
-        )
+def test_bad_gpz_errors_leave_the_row_unscored(tmp_path, command, fault):
     t = _errors(two_blobs())
     if fault == "negative":
         t["e_b"][12] = -0.3

@@ -188,15 +188,6 @@ UNUSABLE = [
 
 #: failing today: (role, case) -> (owner, exact failure)
 UNUSABLE_KNOWN = {
-    ("gpz-weights-train", "text-value"): (
-        "helper A, gpz.feature_matrix",
-        "exit 1 'ValueError: could not convert string to float: np.str_('x')'; expected exit 2 "
-        "naming column 'b' and row 2 (use bayesmix.io.table_to_array)",
-    ),
-    ("gpz-weights-train", "text-column"): (
-        "helper A, gpz.feature_matrix",
-        "exit 1 'ValueError: could not convert string to float'; expected exit 2 naming 'b'",
-    ),
 }
 
 
@@ -366,30 +357,16 @@ DASK_FAULTS = {
     "empty-part-file": lambda f: (f / "part.1.parquet").write_bytes(b""),
     "not-parquet-part": lambda f: (f / "part.1.parquet").write_text(GOOD_CSV),
 }
-DASK_KNOWN = (
-    "lead, workflows/rows.py (Dask rows)",
-    "gmm fit FOLDER --dask with a damaged part: exit 1 with pyarrow's message (ArrowInvalid "
-    "'Parquet magic bytes not found' / 'Parquet file size is 0 bytes'); expected exit 2 naming "
-    "the part file (read_table's checks, or pyarrow's errors caught per file)",
-)
 
 
 @pytest.mark.parametrize("fault", DASK_FAULTS)
-def test_damaged_parquet_part_over_dask_names_the_file(request, tmp_path, fault):
-    known_failure(request, *DASK_KNOWN)
+def test_damaged_parquet_part_over_dask_names_the_file(tmp_path, fault):
     folder = _parts(tmp_path / "parts", two_blobs(90))
     DASK_FAULTS[fault](folder)
     assert_refused(tmp_path, ["gmm", "fit", "parts", *DASK, "--out", "o"], 2, r"part.1.parquet")
 
 
-def test_parquet_parts_with_other_columns_over_dask_are_named(request, tmp_path):
-    known_failure(
-        request,
-        "lead, workflows/rows.py (Dask rows)",
-        "gmm fit FOLDER --dask where part.1 has column 'c' instead of 'b': exit 1 "
-        '"KeyError: \\"[\'b\'] not in index\\""; expected exit 2 naming the part and the '
-        "column (as the in-memory reader: 'do not share their columns')",
-    )
+def test_parquet_parts_with_other_columns_over_dask_are_named(tmp_path):
     _parts(tmp_path / "parts", two_blobs(90), rename=("b", "c"))
     assert_refused(tmp_path, ["gmm", "fit", "parts", *DASK, "--out", "o"], 2, r"part.1|'b'")
 

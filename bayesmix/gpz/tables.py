@@ -154,7 +154,8 @@ def feature_matrix(
             values = np.asarray(raw).ravel()
             bad = next(i for i, v in enumerate(values) if not _is_number_text(v))
             raise DataError(
-                f"{what} column {col!r} of {name} must be numeric; row {bad} has {values[bad]!r}",
+                f"{what} column {col!r} of {name} is not numeric: row {bad} holds "
+                f"{str(values[bad])!r}",
                 argument="features",
                 rows=[bad],
             ) from None

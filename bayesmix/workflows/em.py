@@ -12,6 +12,7 @@ algorithm, seeds and selection), the components are ordered by their mean in
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -123,18 +124,18 @@ def describe_lines(selected: dict[str, Any]) -> list[str]:
     lines = []
     for lab in selected["labels"]:
         c = selected["components"][lab]
-        mean = ", ".join(f"{k}={c['mean'][k]:+.3f}" for k in columns)
+        mean = ", ".join(f"{k}={c['mean'][k]:+.6g}" for k in columns)
         cov = np.asarray(c["covariance"])
         sd = np.sqrt(np.diag(cov))
         corr = f", corr {cov[0, 1] / (sd[0] * sd[1]):+.2f}" if len(columns) == 2 else ""
         lines.append(
             f"  {lab:>6}: weight {c['weight']:.3f}, mean ({mean}), "
-            f"sd ({', '.join(f'{v:.3f}' for v in sd)}){corr}"
+            f"sd ({', '.join(f'{v:.4g}' for v in sd)}){corr}"
         )
         if len(columns) == 2:
             lines.append(
-                f"          covariance [[{cov[0, 0]:.5f}, {cov[0, 1]:+.5f}], "
-                f"[{cov[1, 0]:+.5f}, {cov[1, 1]:.5f}]]"
+                f"          covariance [[{cov[0, 0]:.6g}, {cov[0, 1]:+.6g}], "
+                f"[{cov[1, 0]:+.6g}, {cov[1, 1]:.6g}]]"
             )
     return lines
 
@@ -175,6 +176,28 @@ def em_report(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _in_table_terms(exc: DataError, feats, source: str, row_index) -> DataError:
+    """Say an EM data error in the table's terms: its column, its file, its row number."""
+
+    def column(m):
+        j = int(m.group(1))
+        return f"column {feats[j]!r} of {source}" if j < len(feats) else m.group(0)
+
+    def row(m):
+        i = int(m.group(1))
+        ok = row_index is not None and i < len(row_index)
+        return f"row {int(row_index[i])}" if ok else m.group(0)
+
+    msg = re.sub(r"feature (\d+)(?: \('[^']*'\))? of 'X'", column, str(exc))
+    msg = re.sub(r"\brow (\d+)\b", row, msg)
+    rows = (
+        [int(row_index[r]) for r in exc.rows if r < len(row_index)]
+        if row_index is not None
+        else exc.rows
+    )
+    return DataError(msg, argument="[data].features", rows=rows)
+
+
 def run_em(spec, rows, paths, *, overwrite: bool, progress=None, verbose: bool = False):
     """Fit, select, score and write an EM spec (see the module docstring).
 
@@ -204,6 +227,7 @@ def run_em(spec, rows, paths, *, overwrite: bool, progress=None, verbose: bool =
     def features(t):
         return table_to_array(t, feats, source=source)
 
+    finite = None
     if rows.dask:
         X_fit, cols = rows.matrix(features, len(feats))
         n_used = int(X_fit.shape[0].compute())
@@ -227,7 +251,11 @@ def run_em(spec, rows, paths, *, overwrite: bool, progress=None, verbose: bool =
         )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        selection = _select(X_fit, settings, seed=spec.seed, verbose=verbose, columns=cols)
+        try:
+            selection = _select(X_fit, settings, seed=spec.seed, verbose=verbose, columns=cols)
+        except DataError as exc:
+            rows_in_table = None if rows.dask else np.flatnonzero(rows.selected & finite)
+            raise _in_table_terms(exc, feats, source, rows_in_table) from exc
     order_by = spec.options.get("order_by")
     fitted = relabel(selection.best, by=feats.index(order_by) if order_by else 0)
     labels = list(fitted.labels)

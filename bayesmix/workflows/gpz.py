@@ -54,6 +54,19 @@ def _check_error_columns(t, spec, prefix, source: str) -> None:
                 )
 
 
+def _error_columns(t, spec, prefix) -> list[str]:
+    """Return the error columns the features' terms use (``[builder].error_prefix``)."""
+    from bayesmix.gpz import parse_feature
+
+    out: list[str] = []
+    for expr in spec.data.features:
+        for _, col in parse_feature(expr, t.colnames):
+            err = prefix[1] + col[len(prefix[0]) :]
+            if err not in out:
+                out.append(err)
+    return out
+
+
 def _features(t, spec):
     """Features (and errors) of a table; which rows are usable; why the others are not."""
     from bayesmix.gpz import feature_matrix
@@ -68,7 +81,12 @@ def _features(t, spec):
     finite = np.isfinite(X).all(axis=1)
     reason = np.where(finite, "", "missing or non-finite feature value").astype(object)
     if E is not None:
-        bad_e = finite & ~(np.isfinite(E) & (E >= 0)).all(axis=1)
+        # feature_matrix adds the terms' errors in quadrature: look at the columns for signs
+        negative = np.zeros(len(t), dtype=bool)
+        for col in _error_columns(t, spec, prefix):
+            v = np.ma.filled(np.ma.asarray(t[col], dtype=np.float64), np.nan)
+            negative |= v < 0
+        bad_e = finite & (~np.isfinite(E).all(axis=1) | negative)
         reason[bad_e] = "missing, non-finite or negative feature error"
         finite &= ~bad_e
     return X, E, finite, reason

@@ -238,6 +238,37 @@ def _count_selected(pdf, part: _Partition) -> int:
     return int(part.selected(part.table(pdf)).sum())
 
 
+def _check_parts(path: str) -> None:
+    """Refuse (naming the file) a Parquet part that cannot be read or has other columns."""
+    import pyarrow.parquet as pq
+
+    first: tuple[Path, list[str]] | None = None
+    for f in parquet_files(path):
+        try:
+            names = [n for n in pq.read_schema(f).names if not n.startswith("__")]
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds for damage
+            raise DataError(
+                f"Parquet part '{f}' cannot be read: {' '.join(str(exc).split())}",
+                argument="[data].path",
+            ) from None
+        if first is None:
+            first = (f, names)
+        elif names != first[1]:
+            extra = [n for n in names if n not in first[1]]
+            missing = [n for n in first[1] if n not in names]
+            what = (
+                f"has column(s) {extra} that '{first[0].name}' has not"
+                if extra
+                else f"lacks column(s) {missing}"
+                if missing
+                else "orders its columns otherwise"
+            )
+            raise DataError(
+                f"Parquet part '{f}' {what}; every part of a catalogue needs the same columns",
+                argument="[data].path",
+            )
+
+
 class DaskRows:
     """The spec's Parquet data as a Dask dataframe (see the module docstring).
 
@@ -280,6 +311,7 @@ class DaskRows:
         self.spec = spec
         self.fit_rows = fit_rows
         self.path = self._parquet_path(spec.data.source, option, "[data].path")
+        _check_parts(self.path)
         self.ddf = dd.read_parquet(self.path)
         names = tuple(str(c) for c in self.ddf.columns)
         check_spec_columns(spec, names, figures=False)

@@ -44,11 +44,6 @@ EXPECTED_FAILURES = {
         "a non-numeric value raises bayesmix's DataError (a ValueError naming 'X' and the "
         "problem), where the check wants numpy's TypeError"
     ),
-    "check_estimators_nan_inf": (
-        "NaN is refused with a DataError naming the row, but bayesmix._validate.check_matrix "
-        "prints the value as 'nan' and the check looks for 'NaN' or 'inf' (owner asked to "
-        "print NaN)"
-    ),
 }
 #: only where the optimum depends on the random start (two or more components)
 SEEDING = {
