@@ -95,7 +95,10 @@ def fit_field_xd(
             "lower field_components or field_min_separation",
             argument="field_components",
         )
-    xd = XDGaussianMixture(K, rng=rng, n_init=2).fit(X[control], X_cov=X_cov[control])
+    # XD converges slowly on ridges (Bovy et al. 2011): room for them, the tolerance kept
+    xd = XDGaussianMixture(K, rng=rng, n_init=2, max_iter=10_000).fit(
+        X[control], X_cov=X_cov[control]
+    )
     order = np.argsort(-xd.weights_)
     return FieldFit(
         weights=xd.weights_[order].tolist(),
