@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from bayesmix.exceptions import DataError
 
@@ -42,6 +41,8 @@ def ellipse_radius(level: float) -> float:
     if not 0.0 < lev < 1.0:
         raise DataError(f"'level' must lie strictly between 0 and 1; got {level!r}",
                         argument="level")
+    from scipy import stats  # on first use: scipy.stats costs ~0.7 s to import
+
     return float(np.sqrt(stats.chi2.ppf(lev, df=2)))
 
 

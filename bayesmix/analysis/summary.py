@@ -6,7 +6,6 @@ they are used by the ``bayesmix run`` reports and work on any builder's fit.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -36,21 +35,19 @@ def parameter_summary(fit: Any) -> dict[str, dict[str, float | None]]:
     Notes
     -----
     R-hat is the rank-normalised split R-hat and the ESS are the bulk and tail
-    effective sample sizes of Vehtari et al. (2021), from ``arviz_stats``.
+    effective sample sizes of Vehtari et al. (2021), from
+    :mod:`bayesmix.inference.convergence` (the tail ESS at the 5 and 95 % quantiles, as
+    ``bayesmix.inference.diagnostics`` reports it).
 
     References
     ----------
     Vehtari, A., Gelman, A., Simpson, D., Carpenter, B. & Bürkner, P.-C. 2021,
     Bayesian Analysis 16, 667.
     """
-    import arviz_stats
+    from bayesmix.inference.convergence import posterior_diagnostics
 
     post = fit.posterior
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # constant elements
-        rhat = arviz_stats.rhat(post)
-        bulk = arviz_stats.ess(post, method="bulk")
-        tail = arviz_stats.ess(post, method="tail")
+    diag = posterior_diagnostics(post)
     out: dict[str, dict[str, float | None]] = {}
     for name in post.data_vars:
         da = post[name].transpose("chain", "draw", ...)
@@ -58,9 +55,9 @@ def parameter_summary(fit: Any) -> dict[str, dict[str, float | None]]:
         vals = np.asarray(da.values, dtype=np.float64).reshape(
             da.sizes["chain"] * da.sizes["draw"], -1
         )
-        r = np.asarray(rhat[name].transpose(*extra).values, dtype=float).reshape(-1)
-        eb = np.asarray(bulk[name].transpose(*extra).values, dtype=float).reshape(-1)
-        et = np.asarray(tail[name].transpose(*extra).values, dtype=float).reshape(-1)
+        r = np.asarray(diag[name]["r_hat"], dtype=float).reshape(-1)
+        eb = np.asarray(diag[name]["ess_bulk"], dtype=float).reshape(-1)
+        et = np.asarray(diag[name]["ess_tail"], dtype=float).reshape(-1)
         coords = [list(da[d].values) for d in extra]
         for j in range(vals.shape[1]):
             col = vals[:, j]
