@@ -361,19 +361,10 @@ def _fmt(v, f: str) -> str:
 def run_bayes(spec, rows, paths, *, overwrite: bool, progress=None, progressbar: bool = False):
     """Build, sample, score and write a Bayesian spec (see the module docstring).
 
-    Parameters
-    ----------
-    spec : bayesmix.spec.Spec
-        A spec of kind ``"bayes"``.
-    rows : MemoryRows or DaskRows
-    paths : dict of str to Path
-        From :func:`bayesmix.workflows.outputs.check_output_paths`.
-    overwrite, progress, progressbar
-        As for :func:`bayesmix.workflows.run.run_spec`.
-
-    Returns
-    -------
-    RunResult
+    The arguments are those :func:`bayesmix.workflows.run.run_spec` passes on: the
+    spec (of this kind), its rows (:func:`~bayesmix.workflows.rows.open_rows`), the
+    outputs to write (kind -> path) and the options; returns a
+    :class:`~bayesmix.workflows.outputs.RunResult`.
     """
     from bayesmix.analysis import cluster_report, parameter_summary
     from bayesmix.membership import membership

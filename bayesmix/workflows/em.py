@@ -23,6 +23,7 @@ from bayesmix.io import table_to_array
 from bayesmix.workflows.outputs import (
     REASON_COLUMN,
     RunResult,
+    best_probability_axes,
     caught_messages,
     finish,
     scatter_columns,
@@ -201,20 +202,10 @@ def _in_table_terms(exc: DataError, feats, source: str, row_index) -> DataError:
 def run_em(spec, rows, paths, *, overwrite: bool, progress=None, verbose: bool = False):
     """Fit, select, score and write an EM spec (see the module docstring).
 
-    Parameters
-    ----------
-    spec : bayesmix.spec.Spec
-        A spec of kind ``"em"``.
-    rows : MemoryRows or DaskRows
-        Its rows (:func:`bayesmix.workflows.rows.open_rows`).
-    paths : dict of str to Path
-        From :func:`bayesmix.workflows.outputs.check_output_paths`.
-    overwrite, progress, verbose
-        As for :func:`bayesmix.workflows.run.run_spec`.
-
-    Returns
-    -------
-    RunResult
+    The arguments are those :func:`bayesmix.workflows.run.run_spec` passes on: the
+    spec (of this kind), its rows (:func:`~bayesmix.workflows.rows.open_rows`), the
+    outputs to write (kind -> path) and the options; returns a
+    :class:`~bayesmix.workflows.outputs.RunResult`.
     """
     from bayesmix.workflows.gmm import relabel
 
@@ -337,23 +328,12 @@ def _figures(spec, paths, selection, fitted, scored, feats):
         cols = scatter_columns(spec)
 
         def membership():
-            from bayesmix.plot import new_axes, plot_ellipses, plot_membership
+            from bayesmix.plot import plot_ellipses
 
             t = scored.table
             xy, _ = table_to_array(t, list(cols), source="the table")
             p = np.column_stack([np.asarray(t[f"p_{lab}"], float) for lab in fitted.labels])
-            proba = np.where(np.isfinite(p).all(axis=1), np.nanmax(p, axis=1, initial=0), np.nan)
-            ax = new_axes(figsize=(7, 5))
-            plot_membership(
-                xy[:, 0],
-                xy[:, 1],
-                proba,
-                ax=ax,
-                xlabel=cols[0],
-                ylabel=cols[1],
-                cmap="viridis",
-                colorbar_label="probability of the assigned component",
-            )
+            ax = best_probability_axes(xy, p, cols, "assigned")
             if list(cols) == feats[:2]:
                 plot_ellipses(
                     fitted.means[:, :2],

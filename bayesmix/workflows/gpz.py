@@ -287,21 +287,10 @@ def gpz_report(summary: dict[str, Any]) -> str:
 def run_gpz(spec, rows, paths, *, overwrite: bool, progress=None):
     """Fit the GPz mixtures, score every row and write the outputs (module docstring).
 
-    Parameters
-    ----------
-    spec : bayesmix.spec.Spec
-        Of kind ``"gpz_weights"`` or ``"gpz_divide"``.
-    rows : MemoryRows or DaskRows
-    paths : dict of str to Path
-        The outputs to write, by kind (``table``, ``summary_json``,
-        ``summary_txt``, ``model``, ``divide``, ``figure_*``); kinds left out
-        are not written.
-    overwrite, progress
-        As for :func:`bayesmix.workflows.run.run_spec`.
-
-    Returns
-    -------
-    RunResult
+    The arguments are those :func:`bayesmix.workflows.run.run_spec` passes on: the
+    spec (of this kind), its rows (:func:`~bayesmix.workflows.rows.open_rows`), the
+    outputs to write (kind -> path) and the options; returns a
+    :class:`~bayesmix.workflows.outputs.RunResult`.
     """
     from bayesmix.gpz import kl_score, weight_diagnostics
 
@@ -413,8 +402,7 @@ def run_gpz(spec, rows, paths, *, overwrite: bool, progress=None):
 
 def _divide_figure(spec, table, K):
     from bayesmix.io import table_to_array
-    from bayesmix.plot import new_axes, plot_membership
-    from bayesmix.workflows.outputs import scatter_columns
+    from bayesmix.workflows.outputs import best_probability_axes, scatter_columns
 
     cols = scatter_columns(spec)
     if cols[0] in table.colnames and cols[1] in table.colnames:
@@ -422,16 +410,4 @@ def _divide_figure(spec, table, K):
     else:  # feature expressions
         xy, _, _, _ = _features(table, spec)
     p = np.column_stack([np.asarray(table[f"p{k}"], float) for k in range(K)])
-    pmax = np.where(np.isfinite(p).all(axis=1), np.nanmax(p, axis=1, initial=0.0), np.nan)
-    ax = new_axes(figsize=(7, 5))
-    plot_membership(
-        xy[:, 0],
-        xy[:, 1],
-        pmax,
-        ax=ax,
-        xlabel=cols[0],
-        ylabel=cols[1],
-        cmap="viridis",
-        colorbar_label="probability of the best component",
-    )
-    return ax.figure
+    return best_probability_axes(xy, p, cols, "best").figure

@@ -31,6 +31,7 @@ __all__ = [
     "FIGURE_FILES",
     "REASON_COLUMN",
     "RunResult",
+    "best_probability_axes",
     "caught_messages",
     "check_output_paths",
     "check_run_outputs",
@@ -92,6 +93,30 @@ def scatter_columns(spec) -> tuple[str, str] | None:
         return (singles[0], singles[1]) if len(singles) >= 2 else None
     feats = list(spec.data.features)
     return (feats[0], feats[1]) if len(feats) >= 2 else None
+
+
+def best_probability_axes(xy: np.ndarray, p: np.ndarray, cols, what: str):
+    """Draw rows in a plane coloured by their most probable component's probability.
+
+    ``xy`` (n, 2) are the plane's values, ``p`` (n, K) the membership columns
+    (NaN rows are not scored), ``cols`` the axis labels, ``what`` the
+    colour bar's component word ("assigned", "best").  Returns the Axes.
+    """
+    from bayesmix.plot import new_axes, plot_membership
+
+    best = np.where(np.isfinite(p).all(axis=1), np.nanmax(p, axis=1, initial=0.0), np.nan)
+    ax = new_axes(figsize=(7, 5))
+    plot_membership(
+        xy[:, 0],
+        xy[:, 1],
+        best,
+        ax=ax,
+        xlabel=cols[0],
+        ylabel=cols[1],
+        cmap="viridis",
+        colorbar_label=f"probability of the {what} component",
+    )
+    return ax
 
 
 def fit_figures(figures: Iterable[str]) -> list[str]:
