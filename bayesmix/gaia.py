@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from bayesmix._deprecation import moved_names
 from bayesmix._validate import row_label
 from bayesmix.exceptions import DataError
 
@@ -399,18 +400,5 @@ def gaia_arrays(
 
 #: moved public name -> where to import it from now
 _MOVED = {"merge_membership": "bayesmix.analysis"}
-
-
-def __getattr__(name: str):
-    # ``merge_membership`` needs bayesmix.membership, a higher layer: it moved to
-    # bayesmix.analysis; this deprecated path resolves it there with a FutureWarning.
-    if name in _MOVED:
-        import importlib
-
-        warnings.warn(
-            f"bayesmix.gaia.{name} moved; import it from {_MOVED[name]}",
-            FutureWarning,
-            stacklevel=2,
-        )
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module 'bayesmix.gaia' has no attribute {name!r}")
+# ``merge_membership`` needs bayesmix.membership, a higher layer: it moved to bayesmix.analysis
+__getattr__ = moved_names(__name__, _MOVED)

@@ -85,7 +85,7 @@ def test_merge_membership_moved_to_analysis():
     import bayesmix.analysis
     import bayesmix.gaia
 
-    with pytest.warns(FutureWarning, match="import it from bayesmix.analysis"):
+    with pytest.warns(FutureWarning, match="moved; use bayesmix.analysis.merge_membership"):
         assert bayesmix.gaia.merge_membership is bayesmix.analysis.merge_membership
     assert "merge_membership" not in bayesmix.gaia.__all__
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):

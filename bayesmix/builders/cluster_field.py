@@ -9,9 +9,7 @@ are still importable from here; the moved names below resolve with a
 
 from __future__ import annotations
 
-import importlib
-import warnings
-
+from bayesmix._deprecation import moved_names
 from bayesmix.builders.cluster.build import CHOICES, FIELD_CHOICES, cluster_field
 
 __all__ = ["CHOICES", "FIELD_CHOICES", "cluster_field"]
@@ -28,12 +26,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        warnings.warn(
-            f"bayesmix.builders.cluster_field.{name} moved; import it from {_MOVED[name]}",
-            FutureWarning,
-            stacklevel=2,
-        )
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module 'bayesmix.builders.cluster_field' has no attribute {name!r}")
+__getattr__ = moved_names(__name__, _MOVED)
