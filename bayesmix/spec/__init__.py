@@ -69,6 +69,7 @@ any fitting).
 
 from __future__ import annotations
 
+from bayesmix.spec import model
 from bayesmix.spec.data import (
     available_datasets,
     check_columns,
@@ -77,7 +78,11 @@ from bayesmix.spec.data import (
     read_data,
 )
 from bayesmix.spec.docs import json_schema, spec_reference
-from bayesmix.spec.model import (
+from bayesmix.spec.model import (  # noqa: F401 - the data model, exported whole (model.__all__)
+    CLUSTER_FIGURE_COLUMNS,
+    FIGURES,
+    KINDS,
+    PARQUET_SUFFIXES,
     DataSpec,
     OutputSpec,
     SamplerSpec,
@@ -90,16 +95,11 @@ from bayesmix.spec.model import (
 from bayesmix.spec.parse import load_spec, parse_spec
 from bayesmix.spec.registry import BUILDERS, SAMPLERS, available_builders
 
+#: the data model's names (:data:`bayesmix.spec.model.__all__`) and the functions
 __all__ = [
+    *model.__all__,
     "BUILDERS",
     "SAMPLERS",
-    "DataSpec",
-    "OutputSpec",
-    "SamplerSpec",
-    "Selection",
-    "Spec",
-    "SpecData",
-    "TableSource",
     "available_builders",
     "available_datasets",
     "check_columns",
@@ -107,7 +107,6 @@ __all__ = [
     "figure_column",
     "json_schema",
     "load_spec",
-    "parquet_files",
     "parse_spec",
     "read_data",
     "spec_reference",

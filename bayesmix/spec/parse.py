@@ -305,35 +305,32 @@ def _parse_data(
                 key="[data].features",
             )
         features = _parse_features(tab["features"], info, options)
-    population = None
-    if gpz:
-        if "population" not in tab:
-            raise SpecError(
-                "[data.population] is missing: the population table (path or "
-                "dataset) the training sample is compared with",
-                key="[data.population]",
-            )
-        ptab = check_table(tab["population"], "[data.population]")
-        POPULATION.check_keys(ptab)
-        population = _parse_source(ptab, "[data.population]", base)
-    training = None
-    if "training" in tab:
-        if not options.get("weight", False):
-            raise SpecError(
-                "[data.training] is the training sample of the weights; it needs "
-                "[builder].weight = true",
-                key="[data.training]",
-            )
-        ttab = check_table(tab["training"], "[data.training]")
-        TRAINING.check_keys(ttab)
-        training = _parse_source(ttab, "[data.training]", base)
+    if gpz and "population" not in tab:
+        raise SpecError(
+            "[data.population] is missing: the population table (path or "
+            "dataset) the training sample is compared with",
+            key="[data.population]",
+        )
+    if "training" in tab and not options.get("weight", False):
+        raise SpecError(
+            "[data.training] is the training sample of the weights; it needs "
+            "[builder].weight = true",
+            key="[data.training]",
+        )
+    # the further tables ([data].population, [data].training): each a source of its own
+    further = {}
+    for name, section in (("population", POPULATION), ("training", TRAINING)):
+        if name in tab:
+            sub = check_table(tab[name], section.name)
+            section.check_keys(sub)
+            further[name] = _parse_source(sub, section.name, base)
     return DataSpec(
         source=source,
         ids=ids,
         columns=columns,
         features=features,
-        population=population,
-        training=training,
+        population=further.get("population"),
+        training=further.get("training"),
     )
 
 

@@ -292,31 +292,44 @@ _GPZ_DOCS = (
 )
 _GPZ = ("n_components", "n_init", "tol", "scale", "covariance_type")
 _GPZ += ("ratio", "regularise", "max_weight", "min_weight", "eta", "ess_floor", "error_prefix")
+
+
+def _bayes(name: str, description: str, **fields: Any) -> tuple[str, _Entry]:
+    """Return the entry of Bayesian builder ``name`` of :mod:`bayesmix.builders`.
+
+    Its ``priors`` argument is filled from ``[priors]``, not ``[builder]``.
+    """
+    exclude = ("priors", *fields.pop("exclude", ()))
+    target = f"bayesmix.builders:{name}"
+    return name, _Entry("bayes", target, description, exclude=exclude, **fields)
+
+
 _ENTRIES: dict[str, _Entry] = {
-    "line_outlier": _Entry(
-        "bayes",
-        "bayesmix.builders:line_outlier",
-        "straight line plus outliers (Hogg, Bovy & Lang 2010)",
-        columns="arguments",
-        exclude=("priors", "ids"),
-        n_components=2,
-    ),
-    "gaussian_mixture": _Entry(
-        "bayes",
-        "bayesmix.builders:gaussian_mixture",
-        "Bayesian Gaussian mixture (deconvolving per-object errors)",
-        columns="arguments",
-        # X_cov: per-object (n, d, d) covariances have no column mapping; use X_err
-        exclude=("priors", "ids", "X_cov"),
-    ),
-    "cluster_field": _Entry(
-        "bayes",
-        "bayesmix.builders:cluster_field",
-        "star cluster plus field (Gaia astrometry)",
-        columns="table",
-        # columns: [data.columns] (Gaia name = column); rng: the spec's seed
-        exclude=("priors", "columns", "rng"),
-        n_components=2,
+    **dict(
+        (
+            _bayes(
+                "line_outlier",
+                "straight line plus outliers (Hogg, Bovy & Lang 2010)",
+                columns="arguments",
+                exclude=("ids",),
+                n_components=2,
+            ),
+            # X_cov: per-object (n, d, d) covariances have no column mapping; use X_err
+            _bayes(
+                "gaussian_mixture",
+                "Bayesian Gaussian mixture (deconvolving per-object errors)",
+                columns="arguments",
+                exclude=("ids", "X_cov"),
+            ),
+            # columns: [data.columns] (Gaia name = column); rng: the spec's seed
+            _bayes(
+                "cluster_field",
+                "star cluster plus field (Gaia astrometry)",
+                columns="table",
+                exclude=("columns", "rng"),
+                n_components=2,
+            ),
+        )
     ),
     "gpz_weights": _Entry(
         "gpz_weights",
