@@ -23,6 +23,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["EXIT_CODES", "build_parser", "main"]
 
@@ -82,79 +83,81 @@ def _float_type(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
 
 
-def _debug(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--debug",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="on an error, also print the traceback (the exit code is the same)",
-    )
+#: the kind of every option, written once: its ``add_argument`` keywords besides the help
+#: (and besides the default, where a subcommand has its own); see :func:`_add`
+_KINDS: dict[str, dict[str, Any]] = {
+    "--out": {"type": _out_type, "metavar": "DIR"},
+    "--seed": {"type": _seed, "metavar": "N"},
+    "--draws": {"type": _positive_int, "metavar": "N"},
+    "--tune": {"type": _seed, "metavar": "N"},
+    "--chains": {"type": _positive_int, "metavar": "N"},
+    "--workers": {"type": _positive_int, "metavar": "N"},
+    "--fit-rows": {"type": _positive_int, "metavar": "N"},
+    "--n-components": {"metavar": "K"},
+    "--n-init": {"type": _positive_int, "metavar": "N"},
+    "--max-iter": {"type": _positive_int, "metavar": "N"},
+    "--tol": {"type": _float_type},
+    "--max-weight": {"type": _float_type},
+    "--eta": {"type": _float_type},
+    "--ess-floor": {"type": _float_type},
+    "--threshold": {"type": _float_type},
+    "--scheduler": {"metavar": "ADDRESS"},
+    "--columns": {"metavar": "A,B,...", "required": True},
+    "--features": {"metavar": "F1,F2,...", "required": True},
+    "--clusters": {"metavar": "LIST", "required": True},
+    "--spec": {"metavar": "TEMPLATE"},
+    "--pop": {"metavar": "POP"},
+    "--train": {"metavar": "TRAIN"},
+    "--errors": {"metavar": "PREFIX:ERRPREFIX"},
+    "--debug": {"action": "store_true", "default": argparse.SUPPRESS},
+    **dict.fromkeys(
+        ("--overwrite", "--quiet", "--dask", "--no-full", "--return-density", "--weight"),
+        {"action": "store_true"},
+    ),
+}
+
+#: the sampler options ``run``, ``demo`` and ``survey`` override, and their help
+_SAMPLER = {
+    "--draws": "posterior draws per chain",
+    "--tune": "tuning steps per chain",
+    "--chains": "number of chains",
+}
+
+
+def _add(p: argparse.ArgumentParser, name: str, help_: str, **kw: Any) -> None:
+    """Add option ``name`` of :data:`_KINDS` to ``p`` (``kw``: its default or other changes)."""
+    p.add_argument(name, help=help_, **{**_KINDS.get(name, {}), **kw})
 
 
 def _quiet_overwrite(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace existing output files (otherwise they are never replaced)",
-    )
-    p.add_argument(
-        "--quiet",
-        action="store_true",
-        help="print nothing except errors (results are still written)",
-    )
-    _debug(p)
+    _add(p, "--overwrite", "replace existing output files (otherwise they are never replaced)")
+    _add(p, "--quiet", "print nothing except errors (results are still written)")
+    _add(p, "--debug", "on an error, also print the traceback (the exit code is the same)")
 
 
 def _dask_options(p: argparse.ArgumentParser, *, fit_rows_default: str) -> None:
-    p.add_argument(
-        "--dask",
-        action="store_true",
-        help="Parquet input (file, folder or glob): run over Dask and write the table as "
-        "Parquet, partition by partition",
-    )
-    p.add_argument(
+    dask = "Parquet input (file, folder or glob): run over Dask and write the table as Parquet"
+    _add(p, "--dask", dask + ", partition by partition")
+    _add(
+        p,
         "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="a dask.distributed scheduler address (tcp://host:8786), or "
+        "a dask.distributed scheduler address (tcp://host:8786), or "
         "threads/processes/synchronous; implies --dask",
     )
-    p.add_argument(
-        "--fit-rows",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="with --dask: rows sampled (seeded) for in-memory fits (Bayesian models, GPz "
-        f"mixtures; default: {fit_rows_default}, all rows when fewer)",
-    )
+    rows = "rows sampled (seeded) for in-memory fits (Bayesian models, GPz mixtures"
+    _add(p, "--fit-rows", f"with --dask: {rows}; default: {fit_rows_default}, all rows when fewer)")
+
+
+def _sampler_options(p: argparse.ArgumentParser, default: str) -> None:
+    """``--draws``, ``--tune``, ``--chains``; ``default`` says where their defaults come from."""
+    for name, help_ in _SAMPLER.items():
+        _add(p, name, f"{help_} (default: {default.format(name[2:])})", default=None)
 
 
 def _spec_options(p: argparse.ArgumentParser) -> None:
     """Options ``run`` and ``demo`` share (besides --out): overwrite, seed, sampling."""
-    p.add_argument(
-        "--seed", type=_seed, default=None, metavar="N", help="random seed (default: the spec's)"
-    )
-    p.add_argument(
-        "--draws",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="posterior draws per chain (default: the spec's [sampler].draws)",
-    )
-    p.add_argument(
-        "--tune",
-        type=_seed,
-        default=None,
-        metavar="N",
-        help="tuning steps per chain (default: the spec's [sampler].tune)",
-    )
-    p.add_argument(
-        "--chains",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="number of chains (default: the spec's [sampler].chains)",
-    )
+    _add(p, "--seed", "random seed (default: the spec's)", default=None)
+    _sampler_options(p, "the spec's [sampler].{}")
     _quiet_overwrite(p)
 
 
@@ -162,29 +165,20 @@ def _add_demo(sub) -> None:
     demo = sub.add_parser(
         "demo",
         help="Blanco 1 cluster membership from Gaia DR2 (two bundled specs)",
-        description="Run the bundled spec blanco1_pm2d (bayesmix/specs/blanco1_pm2d.toml, "
-        "the same file as models/blanco1_pm2d.toml) exactly as 'bayesmix run' would: the "
-        "open cluster Blanco 1 plus a 3-Gaussian XD field in (pmra, pmdec), 14,785 Gaia DR2 "
-        "stars, 4 chains x 1000 draws. Prints the cluster's proper motion, dispersion and "
-        "number of members next to the published values, the membership counts and "
-        "whether the data need a cluster at all; writes the membership table (every input "
-        "row, input order), summary.json, summary.txt, the posterior and figures to --out. "
-        "Then the same for the full model (bayesmix/specs/blanco1_full.toml: Plummer "
-        "cluster on the sky, parallax and proper motions jointly; adds the cluster's centre, "
-        "radius, distance and 3-D position) into --out/full, unless --no-full.",
+        description="""Run the bundled spec blanco1_pm2d (bayesmix/specs/blanco1_pm2d.toml, the
+        same file as models/blanco1_pm2d.toml) exactly as 'bayesmix run' would: the open cluster
+        Blanco 1 plus a 3-Gaussian XD field in (pmra, pmdec), 14,785 Gaia DR2 stars, 4 chains x
+        1000 draws. Prints the cluster's proper motion, dispersion and number of members next to
+        the published values, the membership counts and whether the data need a cluster at all;
+        writes the membership table (every input row, input order), summary.json, summary.txt,
+        the posterior and figures to --out. Then the same for the full model
+        (bayesmix/specs/blanco1_full.toml: Plummer cluster on the sky, parallax and proper
+        motions jointly; adds the cluster's centre, radius, distance and 3-D position) into
+        --out/full, unless --no-full.""",
     )
-    demo.add_argument(
-        "--out",
-        type=_out_type,
-        default="out/demo",
-        metavar="DIR",
-        help="output folder (default: out/demo); the full model's go to DIR/full",
-    )
-    demo.add_argument(
-        "--no-full",
-        action="store_true",
-        help="skip the second job, the full model (bundled spec blanco1_full)",
-    )
+    full = "the full model's go to DIR/full"
+    _add(demo, "--out", f"output folder (default: out/demo); {full}", default="out/demo")
+    _add(demo, "--no-full", "skip the second job, the full model (bundled spec blanco1_full)")
     _spec_options(demo)
     demo.set_defaults(handler=_run_demo)
 
@@ -193,20 +187,14 @@ def _add_run(sub) -> None:
     run = sub.add_parser(
         "run",
         help="run an analysis spec (models/<name>.toml)",
-        description="Validate a TOML analysis spec (data, columns, builder and options, "
-        "priors, sampler, outputs), fit it, and write to --out: the input table with "
-        "membership columns added (every input row, input order), summary.json, summary.txt, "
-        "the posterior (Bayesian builders) and figures. Nothing is fitted before the whole "
-        "spec, its data and its outputs check out.",
+        description="""Validate a TOML analysis spec (data, columns, builder and options,
+        priors, sampler, outputs), fit it, and write to --out: the input table with membership
+        columns added (every input row, input order), summary.json, summary.txt, the posterior
+        (Bayesian builders) and figures. Nothing is fitted before the whole spec, its data and
+        its outputs check out.""",
     )
     run.add_argument("spec", metavar="SPEC", help="the spec file (TOML)")
-    run.add_argument(
-        "--out",
-        type=_out_type,
-        default=None,
-        metavar="DIR",
-        help="output folder (default: out/<spec name>)",
-    )
+    _add(run, "--out", "output folder (default: out/<spec name>)", default=None)
     _spec_options(run)
     _dask_options(run, fit_rows_default="20000")
     run.set_defaults(handler=_run_spec)
@@ -214,76 +202,78 @@ def _add_run(sub) -> None:
 
 def _add_gmm(sub) -> None:
     gmm = sub.add_parser("gmm", help="Gaussian mixtures fitted by EM")
-    _debug(gmm)
+    _add(gmm, "--debug", "on an error, also print the traceback (the exit code is the same)")
     gmm_sub = gmm.add_subparsers(dest="gmm_command", metavar="ACTION", parser_class=_Parser)
     fit = gmm_sub.add_parser(
         "fit",
         help="fit Gaussian mixtures to table columns, select K by BIC/AIC",
-        description="Fit Gaussian mixtures (EM) to chosen numeric columns of a table (CSV, "
-        "CSV.gz, ECSV, FITS, VOTable, Parquet), select the number of components by BIC or "
-        "AIC, and write the membership table (input rows and columns kept, p_<label>, "
-        "component and unscored_reason added), summary.json, summary.txt and figures to "
-        "--out. The same as 'bayesmix run' with a [builder] name = \"gmm\" spec.",
+        description="""Fit Gaussian mixtures (EM) to chosen numeric columns of a table (CSV,
+        CSV.gz, ECSV, FITS, VOTable, Parquet), select the number of components by BIC or AIC,
+        and write the membership table (input rows and columns kept, p_<label>, component and
+        unscored_reason added), summary.json, summary.txt and figures to --out. The same as
+        'bayesmix run' with a [builder] name = "gmm" spec.""",
     )
     fit.add_argument("table", metavar="TABLE", help="input table file")
-    fit.add_argument(
-        "--columns", required=True, metavar="A,B,...", help="comma-separated numeric columns"
-    )
-    fit.add_argument(
-        "--n-components",
-        default="1-6",
-        metavar="K",
-        help="candidate numbers of components: '3', '1-6' or '1,2,4' (default: 1-6)",
-    )
-    fit.add_argument(
-        "--covariance-type",
-        default="full",
-        help="covariance structure: full, diag, spherical or tied (default: full)",
-    )
-    fit.add_argument(
-        "--criterion",
-        default="bic",
-        help="model-selection criterion, bic or aic, lower is better (default: bic)",
-    )
-    fit.add_argument(
-        "--n-init",
-        type=_positive_int,
-        default=4,
-        metavar="N",
-        help="EM starts per candidate, best kept (default: 4)",
-    )
-    fit.add_argument(
-        "--max-iter",
-        type=_positive_int,
-        default=500,
-        metavar="N",
-        help="maximum EM iterations per start (default: 500)",
-    )
-    fit.add_argument(
-        "--tol",
-        type=_float_type,
-        default=1e-5,
-        help="EM convergence tolerance on the mean log-likelihood (default: 1e-5)",
-    )
-    fit.add_argument(
-        "--out", type=_out_type, default="out/gmm", metavar="DIR", help="output folder"
-    )
-    fit.add_argument(
-        "--seed",
-        type=_seed,
-        default=None,
-        metavar="N",
-        help="random seed (default: a fresh one, printed and saved in summary.json)",
-    )
+    _add(fit, "--columns", "comma-separated numeric columns")
+    k = "candidate numbers of components: '3', '1-6' or '1,2,4' (default: 1-6)"
+    _add(fit, "--n-components", k, default="1-6")
+    cov = "covariance structure: full, diag, spherical or tied (default: full)"
+    _add(fit, "--covariance-type", cov, default="full")
+    crit = "model-selection criterion, bic or aic, lower is better (default: bic)"
+    _add(fit, "--criterion", crit, default="bic")
+    _add(fit, "--n-init", "EM starts per candidate, best kept (default: 4)", default=4)
+    _add(fit, "--max-iter", "maximum EM iterations per start (default: 500)", default=500)
+    tol = "EM convergence tolerance on the mean log-likelihood (default: 1e-5)"
+    _add(fit, "--tol", tol, default=1e-5)
+    _add(fit, "--out", "output folder", default="out/gmm")
+    seed = "random seed (default: a fresh one, printed and saved in summary.json)"
+    _add(fit, "--seed", seed, default=None)
     _quiet_overwrite(fit)
     _dask_options(fit, fit_rows_default="not used: EM runs over every row")
     fit.set_defaults(handler=_run_gmm_fit)
     gmm.set_defaults(handler=lambda args: _missing_action(gmm))
 
 
+def _gpz_options(p: argparse.ArgumentParser, action: str) -> None:
+    """Add the options of ``gpz weights`` or ``gpz divide`` (``action``)."""
+    _add(p, "--pop", "population table (default: the input table itself, with a warning)")
+    features = "comma-separated columns or colour expressions, e.g. "
+    _add(p, "--features", features + "'lupt_F606W-lupt_F814W,lupt_F160W'")
+    k = "mixture components (default: 10)"
+    _add(p, "--n-components", k, type=_positive_int, default=10)
+    _add(p, "--n-init", "EM starts, best kept (default: 1)", default=1)
+    _add(p, "--max-weight", "upper clip of the weights (default: the library's)")
+    eta = "gpz_pype's softened weights (p_pop + eta)/(p_train + eta); implies --regularise eta"
+    _add(p, "--eta", eta)
+    ratio = "a calibrated logistic regression of population against training; the default"
+    mixture = "mixture (the two mixtures)"
+    _add(p, "--ratio", f"density ratio of the weights: classifier ({ratio}) or {mixture}")
+    reg = "clip the log-ratio where held-out weights match the population best, keeping "
+    floor = "the effective sample above --ess-floor; the default"
+    _add(p, "--regularise", f"auto ({reg}{floor}), eta or none")
+    ess = "smallest effective-sample fraction the auto clip accepts (default 0.3)"
+    _add(p, "--ess-floor", ess)
+    errors = "extreme deconvolution with error columns, e.g. 'lupt_:lupterr_'"
+    _add(p, "--errors", errors)
+    _add(p, "--seed", "random seed (0)", default=0)
+    out = f"output file (default: next to the input, <name>_{action}.csv)"
+    _add(p, "--out", out, metavar="PATH", default=None)
+    _quiet_overwrite(p)
+    _dask_options(p, fit_rows_default="1000000")
+    if action != "divide":
+        return
+    _add(p, "--train", "training table (for --weight)")
+    threshold = "component-probability threshold of m<k> (default: 0.5)"
+    _add(p, "--threshold", threshold, default=0.5)
+    best = "threshold (gpz_pype's rule) or best: every object also joins its best component"
+    _add(p, "--assign", best + " (default: threshold)", default="threshold")
+    _add(p, "--return-density", "add the p0..p{K-1} probability columns")
+    _add(p, "--weight", "add a weights column (the training sample: --train, else the table)")
+
+
 def _add_gpz(sub) -> None:
     gpz = sub.add_parser("gpz", help="GPz training-set weights and mixture divides")
-    _debug(gpz)
+    _add(gpz, "--debug", "on an error, also print the traceback (the exit code is the same)")
     gpz_sub = gpz.add_subparsers(dest="gpz_command", metavar="ACTION", parser_class=_Parser)
     for action, target, what in (
         ("weights", "TRAIN", "training table to weight"),
@@ -309,106 +299,7 @@ def _add_gpz(sub) -> None:
             ),
         )
         p.add_argument("table", metavar=target, help=what)
-        p.add_argument(
-            "--pop",
-            default=None,
-            metavar="POP",
-            help="population table (default: the input table itself, with a warning)",
-        )
-        p.add_argument(
-            "--features",
-            required=True,
-            metavar="F1,F2,...",
-            help="comma-separated columns or colour expressions, e.g. "
-            "'lupt_F606W-lupt_F814W,lupt_F160W'",
-        )
-        p.add_argument(
-            "--n-components",
-            type=_positive_int,
-            default=10,
-            metavar="K",
-            help="mixture components (default: 10)",
-        )
-        p.add_argument(
-            "--n-init",
-            type=_positive_int,
-            default=1,
-            metavar="N",
-            help="EM starts, best kept (default: 1)",
-        )
-        p.add_argument(
-            "--max-weight",
-            type=_float_type,
-            default=None,
-            help="upper clip of the weights (default: the library's)",
-        )
-        p.add_argument(
-            "--eta",
-            type=_float_type,
-            default=None,
-            help="gpz_pype's softened weights (p_pop + eta)/(p_train + eta); implies "
-            "--regularise eta",
-        )
-        p.add_argument(
-            "--ratio",
-            default=None,
-            help="density ratio of the weights: classifier (a calibrated logistic regression "
-            "of population against training; the default) or mixture (the two mixtures)",
-        )
-        p.add_argument(
-            "--regularise",
-            default=None,
-            help="auto (clip the log-ratio where held-out weights match the population best, "
-            "keeping the effective sample above --ess-floor; the default), eta or none",
-        )
-        p.add_argument(
-            "--ess-floor",
-            type=_float_type,
-            default=None,
-            help="smallest effective-sample fraction the auto clip accepts (default 0.3)",
-        )
-        p.add_argument(
-            "--errors",
-            default=None,
-            metavar="PREFIX:ERRPREFIX",
-            help="extreme deconvolution with error columns, e.g. 'lupt_:lupterr_'",
-        )
-        p.add_argument("--seed", type=_seed, default=0, metavar="N", help="random seed (0)")
-        p.add_argument(
-            "--out",
-            type=_out_type,
-            default=None,
-            metavar="PATH",
-            help=f"output file (default: next to the input, <name>_{action}.csv)",
-        )
-        _quiet_overwrite(p)
-        _dask_options(p, fit_rows_default="1000000")
-        if action == "divide":
-            p.add_argument(
-                "--train", default=None, metavar="TRAIN", help="training table (for --weight)"
-            )
-            p.add_argument(
-                "--threshold",
-                type=_float_type,
-                default=0.5,
-                help="component-probability threshold of m<k> (default: 0.5)",
-            )
-            p.add_argument(
-                "--assign",
-                default="threshold",
-                help="threshold (gpz_pype's rule) or best: every object also joins its best "
-                "component (default: threshold)",
-            )
-            p.add_argument(
-                "--return-density",
-                action="store_true",
-                help="add the p0..p{K-1} probability columns",
-            )
-            p.add_argument(
-                "--weight",
-                action="store_true",
-                help="add a weights column (the training sample: --train, else the table)",
-            )
+        _gpz_options(p, action)
         p.set_defaults(handler=_run_gpz, gpz_action=action)
     gpz.set_defaults(handler=lambda args: _missing_action(gpz))
 
@@ -417,54 +308,25 @@ def _add_survey(sub) -> None:
     p = sub.add_parser(
         "survey",
         help="fit many clusters from one catalogue (one Dask task per cluster)",
-        description="Fit a cluster-vs-field model to every cluster of a list (name, ra, dec, "
-        "radius in deg, optional pmra, pmdec, parallax hints) from one catalogue: a Parquet "
-        "file, folder or glob, or a HATS catalogue (read with LSDB). Each cluster is one task: "
-        "cut the cone, fit the template spec (seed from the cluster's name), write "
-        "members/<name>.parquet and results/<name>.json. At the end clusters.parquet and "
-        "clusters.csv (one row per cluster: status ok / no cluster / failed, parameters, "
-        "counts, evidence, diagnostics, wall time) and survey.json. A rerun skips the "
-        "clusters already finished.",
+        description="""Fit a cluster-vs-field model to every cluster of a list (name, ra, dec,
+        radius in deg, optional pmra, pmdec, parallax hints) from one catalogue: a Parquet file,
+        folder or glob, or a HATS catalogue (read with LSDB). Each cluster is one task: cut the
+        cone, fit the template spec (seed from the cluster's name), write members/<name>.parquet
+        and results/<name>.json. At the end clusters.parquet and clusters.csv (one row per
+        cluster: status ok / no cluster / failed, parameters, counts, evidence, diagnostics,
+        wall time) and survey.json. A rerun skips the clusters already finished.""",
     )
     p.add_argument("catalogue", metavar="CATALOGUE", help="Parquet file, folder or glob, or HATS")
-    p.add_argument(
-        "--clusters", required=True, metavar="LIST", help="cluster list (CSV, ECSV, FITS, ...)"
-    )
-    p.add_argument(
-        "--spec",
-        default="pm2d",
-        metavar="TEMPLATE",
-        help="template spec: a TOML file, or pm2d / full (bundled; default pm2d)",
-    )
-    p.add_argument(
-        "--out", type=_out_type, default="out/survey", metavar="DIR", help="survey folder"
-    )
-    p.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="a dask.distributed scheduler address (tcp://host:8786), or synchronous (in "
-        "this process); default: a LocalCluster of --workers processes",
-    )
-    p.add_argument(
-        "--workers",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="workers of the default LocalCluster (default: the number of cores)",
-    )
-    for name, help_ in (
-        ("--draws", "posterior draws per chain (default: the template's)"),
-        ("--tune", "tuning steps per chain (default: the template's)"),
-        ("--chains", "number of chains (default: the template's)"),
-    ):
-        p.add_argument(
-            name,
-            type=_positive_int if name != "--tune" else _seed,
-            default=None,
-            metavar="N",
-            help=help_,
-        )
+    _add(p, "--clusters", "cluster list (CSV, ECSV, FITS, ...)")
+    template = "template spec: a TOML file, or pm2d / full (bundled; default pm2d)"
+    _add(p, "--spec", template, default="pm2d")
+    _add(p, "--out", "survey folder", default="out/survey")
+    address = "a dask.distributed scheduler address (tcp://host:8786), or synchronous (in "
+    local = "this process); default: a LocalCluster of --workers processes"
+    _add(p, "--scheduler", address + local, default=None)
+    workers = "workers of the default LocalCluster (default: the number of cores)"
+    _add(p, "--workers", workers, default=None)
+    _sampler_options(p, "the template's")
     _quiet_overwrite(p)
     p.set_defaults(handler=_run_survey)
 
@@ -518,6 +380,16 @@ def _progress(args):
     return lambda msg: print(f"bayesmix: {msg} ...", file=sys.stderr, flush=True)
 
 
+def _reporting(args) -> dict:
+    """Return the keywords of ``run_spec`` that ``--overwrite`` and ``--quiet`` set."""
+    return {
+        "overwrite": args.overwrite,
+        "progress": _progress(args),
+        "progressbar": not args.quiet and sys.stderr.isatty(),
+        "verbose": not args.quiet,
+    }
+
+
 def _print_result(args, result, out) -> None:
     """Print a run's report, notes and written files (nothing with --quiet)."""
     if args.quiet:
@@ -560,10 +432,7 @@ def _run(args, spec, out, *, paths=None, keys: dict[str, str] | None = None) -> 
         result = run_spec(
             spec,
             out,
-            overwrite=args.overwrite,
-            progress=_progress(args),
-            progressbar=not args.quiet and sys.stderr.isatty(),
-            verbose=not args.quiet,
+            **_reporting(args),
             dask=use_dask,
             scheduler=args.scheduler,
             fit_rows=args.fit_rows,
@@ -608,14 +477,7 @@ def _run_demo(args) -> int:
                 f"{spec.name} ({spec.path})",
                 flush=True,
             )
-        result = run_spec(
-            spec,
-            out,
-            overwrite=args.overwrite,
-            progress=_progress(args),
-            progressbar=not args.quiet and sys.stderr.isatty(),
-            verbose=not args.quiet,
-        )
+        result = run_spec(spec, out, **_reporting(args))
         _print_result(args, result, out)
         if result.status == "no cluster":
             return EXIT_NO_CLUSTER
