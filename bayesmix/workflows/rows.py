@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_FIT_ROWS",
     "DaskRows",
     "MemoryRows",
+    "Rows",
     "Scored",
     "open_rows",
 ]
@@ -80,7 +81,101 @@ def _stats(values: Mapping[str, np.ndarray], sums: Sequence[str], counts: Sequen
     return s, k
 
 
-class MemoryRows:
+class Rows:
+    """The interface a runner is written against: :class:`MemoryRows` or :class:`DaskRows`.
+
+    Attributes
+    ----------
+    dask : bool
+        Whether the rows are read with Dask.
+    spec : bayesmix.spec.Spec
+    """
+
+    dask: bool
+    spec: Any
+
+    @property
+    def source(self) -> str:
+        """Short name of the data source for messages."""
+        return self.spec.data.source.name
+
+    @property
+    def column_names(self) -> Sequence[str]:
+        """Names of the input columns."""
+        raise NotImplementedError
+
+    def check_new_columns(self, names) -> None:
+        """Refuse (before any fitting) new column names that an input column already has."""
+        new_columns(self.column_names, dict.fromkeys(names), source=self.source)
+
+    def fit_table(self, fit_rows: int | None = None):
+        """Return the rows a fit sees: (table, selected mask, number of rows drawn from).
+
+        ``fit_rows``: the most rows sampled over Dask (default: the run's).
+        """
+        raise NotImplementedError
+
+    def population_table(self, fit_rows: int | None = None):
+        """Return the GPz population a fit sees: (table, number of rows it was drawn from)."""
+        raise NotImplementedError
+
+    def _training(self, fit_rows: int | None):
+        """Return ``[data.training]`` as a fit sees it, (table, rows drawn from), or None."""
+        raise NotImplementedError
+
+    def training_table(self, fit_rows: int | None = None):
+        """Return the GPz training sample a fit sees: (table, selected mask, rows drawn from).
+
+        ``[data.training]`` when the spec has one (every row selected), else the
+        rows of ``[data]`` (:meth:`fit_table`).
+        """
+        training = self._training(fit_rows)
+        if training is None:
+            return self.fit_table(fit_rows)
+        t, n = training
+        return t, np.ones(len(t), dtype=bool), n
+
+    def score(
+        self,
+        score: Score,
+        dtypes: Mapping[str, str],
+        path: Path,
+        *,
+        overwrite: bool,
+        sums: Sequence[str] = (),
+        counts: Sequence[str] = (),
+        write: bool = True,
+    ) -> Scored:
+        """Score every row, add the new columns after the input columns and write ``path``.
+
+        Parameters
+        ----------
+        score : callable
+            ``score(table, selected) -> {column: values}`` (module docstring).
+        dtypes : mapping of str to str
+            The new columns and their dtypes; refused if an input column has the name.
+        path : Path
+            The output: a table file in memory, a Parquet folder over Dask (written
+            atomically).
+        overwrite : bool
+            Replace an existing output.
+        sums, counts : sequence of str
+            New columns to sum (NaN ignored) and to count values of.
+        write : bool, default True
+            Write the output (else only score).
+
+        Returns
+        -------
+        Scored
+        """
+        self.check_new_columns(dtypes)
+        return self._score(score, dtypes, path, overwrite, (sums, counts), write)
+
+    def _score(self, score, dtypes, path, overwrite, stats, write) -> Scored:
+        raise NotImplementedError
+
+
+class MemoryRows(Rows):
     """The spec's table in memory (see the module docstring).
 
     Attributes
@@ -108,47 +203,21 @@ class MemoryRows:
         self.n_rows = len(self.table)
 
     @property
-    def source(self) -> str:
-        """Short name of the data source for messages."""
-        return self.spec.data.source.name
+    def column_names(self) -> Sequence[str]:  # noqa: D102 - see Rows
+        return self.table.colnames
 
-    def check_new_columns(self, names) -> None:
-        """Refuse (before any fitting) new column names that an input column already has."""
-        new_columns(self.table.colnames, dict.fromkeys(names), source=self.source)
-
-    def fit_table(self, fit_rows: int | None = None):
-        """Return the rows a fit sees: (table, selected mask, number of rows drawn from)."""
+    def fit_table(self, fit_rows: int | None = None):  # noqa: D102 - see Rows
         return self.table, self.selected, int(self.selected.sum())
 
-    def population_table(self, fit_rows: int | None = None):
-        """Return the GPz population a fit sees: (table, number of rows it was drawn from)."""
+    def population_table(self, fit_rows: int | None = None):  # noqa: D102 - see Rows
         return self.population, len(self.population)
 
-    def training_table(self, fit_rows: int | None = None):
-        """Return the GPz training sample a fit sees: (table, selected mask, rows drawn from).
+    def _training(self, fit_rows):
+        return None if self.training is None else (self.training, len(self.training))
 
-        ``[data.training]`` when the spec has one, else the rows of ``[data]``.
-        """
-        if self.training is None:
-            return self.fit_table(fit_rows)
-        t = self.training
-        return t, np.ones(len(t), dtype=bool), len(t)
-
-    def score(
-        self,
-        score: Score,
-        dtypes: Mapping[str, str],
-        path: Path,
-        *,
-        overwrite: bool,
-        sums: Sequence[str] = (),
-        counts: Sequence[str] = (),
-        write: bool = True,
-    ) -> Scored:
-        """Score every row, add the new columns to a copy of the table and write it to ``path``."""
+    def _score(self, score, dtypes, path, overwrite, stats, write) -> Scored:
         from astropy.table import Table
 
-        new_columns(self.table.colnames, dict.fromkeys(dtypes), source=self.source)
         values = score(self.table, self.selected)
         cols = new_columns(self.table.colnames, values, source=self.source)
         out = Table(self.table, copy=True)
@@ -158,7 +227,7 @@ class MemoryRows:
             from bayesmix.io import write_table
 
             write_table(out, path, overwrite=overwrite)
-        s, k = _stats(values, sums, counts)
+        s, k = _stats(values, *stats)
         return Scored(
             n_rows=len(out),
             reasons=count_reasons(values[REASON_COLUMN]),
@@ -269,7 +338,7 @@ def _check_parts(path: str) -> None:
             )
 
 
-class DaskRows:
+class DaskRows(Rows):
     """The spec's Parquet data as a Dask dataframe (see the module docstring).
 
     Parameters
@@ -346,9 +415,8 @@ class DaskRows:
         return str(path)
 
     @property
-    def source(self) -> str:
-        """Short name of the data source for messages."""
-        return self.spec.data.source.name
+    def column_names(self) -> Sequence[str]:  # noqa: D102 - see Rows
+        return self.part.names
 
     def _sample(self, ddf, part: _Partition, n_max: int, seed: int):
         """Return a seeded uniform sample of at most ``n_max`` selected rows, in input order."""
@@ -381,10 +449,6 @@ class DaskRows:
         sample = sample.reset_index(drop=True)
         return _frame_to_table(sample, [str(c) for c in sample.columns]), total
 
-    def check_new_columns(self, names) -> None:
-        """Refuse (before any fitting) new column names that an input column already has."""
-        new_columns(self.part.names, dict.fromkeys(names), source=self.source)
-
     def fit_table(self, fit_rows: int | None = None):
         """Return a seeded sample of the selected rows: (table, all-true mask, rows drawn from)."""
         t, total = self._sample(self.ddf, self.part, fit_rows or self.fit_rows, self.spec.seed)
@@ -413,15 +477,14 @@ class DaskRows:
             pop, "[data.population]", fit_rows or self.fit_rows, self.spec.seed + 1
         )
 
-    def training_table(self, fit_rows: int | None = None):
-        """Return the GPz training sample: ``[data.training]`` (seed + 2), else the rows."""
+    def _training(self, fit_rows):
+        """Return ``[data.training]`` sampled as the population is, with seed + 2 (or None)."""
         tr = self.spec.data.training
         if tr is None:
-            return self.fit_table(fit_rows)
-        t, n = self._side_table(
+            return None
+        return self._side_table(
             tr, "[data.training]", fit_rows or self.fit_rows, self.spec.seed + 2
         )
-        return t, np.ones(len(t), dtype=bool), n
 
     def matrix(self, features: Callable[[Any], tuple[np.ndarray, np.ndarray]], n_features: int):
         """Return the usable rows' feature matrix as a Dask dataframe of columns ``f0..``.
@@ -442,24 +505,14 @@ class DaskRows:
         meta = pd.DataFrame({c: np.array([], dtype=np.float64) for c in cols})
         return self.ddf.map_partitions(part_fn, meta=meta), cols
 
-    def score(
-        self,
-        score: Score,
-        dtypes: Mapping[str, str],
-        path: Path,
-        *,
-        overwrite: bool,
-        sums: Sequence[str] = (),
-        counts: Sequence[str] = (),
-        write: bool = True,
-    ) -> Scored:
+    def _score(self, score, dtypes, path, overwrite, stats, write) -> Scored:
         """Score every partition and write the Parquet folder ``path`` (atomically)."""
         import dask
         import pandas as pd
 
         from bayesmix._files import atomic_write_folder
 
-        new_columns(self.ddf.columns, dict.fromkeys(dtypes), source=self.source)
+        sums, counts = stats
         meta = self.ddf._meta.copy()
         for name, dtype in dtypes.items():
             meta[name] = pd.Series([], dtype=dtype, index=meta.index[:0])
