@@ -96,19 +96,23 @@ class FittedMixture:
         """Membership probabilities, shape (n_objects, n_components), labelled order."""
         return np.asarray(self.model.predict_proba(X))[:, self.order]
 
-    def summary(self, X: NDArray[np.float64], columns: Sequence[str]) -> dict[str, Any]:
-        """JSON-able description: parameters per labelled component and fit statistics."""
-        m = self.model
+    def components(self, columns: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """JSON-able parameters per label: weight, mean and std per column, covariance."""
         comps = {}
         for i, lab in enumerate(self.labels):
+            cov = self.covariances[i]
             comps[lab] = {
                 "weight": float(self.weights[i]),
                 "mean": dict(zip(columns, self.means[i].tolist(), strict=True)),
-                "covariance": self.covariances[i].tolist(),
-                "std": dict(
-                    zip(columns, np.sqrt(np.diag(self.covariances[i])).tolist(), strict=True)
-                ),
+                "covariance": cov.tolist(),
+                "std": dict(zip(columns, np.sqrt(np.diag(cov)).tolist(), strict=True)),
             }
+        return comps
+
+    def summary(self, X: NDArray[np.float64], columns: Sequence[str]) -> dict[str, Any]:
+        """JSON-able description: parameters per labelled component and fit statistics."""
+        m = self.model
+        comps = self.components(columns)
         return {
             "n_components": self.n_components,
             "labels": list(self.labels),
@@ -296,15 +300,9 @@ def fit_gmm_selection(
         seed = derive_seed(rng)
     else:
         seed = check_int(rng, name="seed", minimum=0)
-    settings = {
-        "candidates": cands,
-        "criterion": criterion,
-        "covariance_type": covariance_type,
-        "n_init": n_init,
-        "max_iter": max_iter,
-        "tol": float(tol),
-        "init": "kmeans++",
-    }
+    em_options = {"criterion": criterion, "covariance_type": covariance_type}
+    em_options.update(n_init=n_init, max_iter=max_iter)  # with tol: select_n_components
+    settings = {"candidates": cands, **em_options, "tol": float(tol), "init": "kmeans++"}
     if progress is not None:
         progress(
             f"fitting Gaussian mixtures with {', '.join(map(str, cands))} components to "
@@ -312,17 +310,8 @@ def fit_gmm_selection(
         )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sel = select_n_components(
-            X[usable],
-            candidates=cands,
-            criterion=criterion,
-            covariance_type=covariance_type,
-            n_init=n_init,
-            max_iter=max_iter,
-            tol=tol,
-            rng=as_generator(seed),
-            verbose=verbose,
-        )
+        gen = as_generator(seed)
+        sel = select_n_components(X[usable], cands, **em_options, tol=tol, rng=gen, verbose=verbose)
     messages = []
     for w in caught:
         msg = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
@@ -457,13 +446,10 @@ def describe_components(fitted: FittedMixture, columns: Sequence[str]) -> list[s
     """Lines describing each component: weight, mean, standard deviations, correlation."""
     from bayesmix.workflows.em import describe_lines
 
-    comps = {}
-    for i, lab in enumerate(fitted.labels):
-        comps[lab] = {
-            "weight": float(fitted.weights[i]),
-            "mean": dict(zip(columns, fitted.means[i].tolist(), strict=True)),
-            "covariance": fitted.covariances[i].tolist(),
-        }
     return describe_lines(
-        {"labels": list(fitted.labels), "components": comps, "covariance_order": list(columns)}
+        {
+            "labels": list(fitted.labels),
+            "components": fitted.components(columns),
+            "covariance_order": list(columns),
+        }
     )
