@@ -125,19 +125,11 @@ class BaseMixture(EstimatorProtocol):
         verbose: bool = False,
         random_state: int | np.random.RandomState | None = None,
     ):
-        self.n_components = n_components
-        self.covariance_type = covariance_type
-        self.tol = tol
-        self.reg_covar = reg_covar
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.init = init
-        self.nan_policy = nan_policy
-        self.background = background
-        self.frozen = frozen
-        self.rng = rng
-        self.verbose = verbose
-        self.random_state = random_state
+        # scikit-learn's rule: keep every hyperparameter as given (checked when fitting)
+        given = dict(locals())
+        del given["self"]
+        for name, value in given.items():
+            setattr(self, name, value)
 
     # ------------------------------------------------------------------ params
     def _seed(self) -> int | np.random.Generator | None:

@@ -141,18 +141,21 @@ def _chunk_normalise(lp, L, K, log_bg, mx, s):
             s[n] += e
 
 
+@nb.njit(cache=True, inline="always")
+def _chunk_work(D, K):
+    """Work arrays of one chunk for :func:`_chunk_log_prob` and :func:`_chunk_normalise`."""
+    xt = np.empty((D, CHUNK))
+    lp = np.empty((K, CHUNK))
+    return xt, np.empty(CHUNK), np.empty(CHUNK), lp, np.empty(CHUNK), np.empty(CHUNK)
+
+
 @nb.njit(cache=True, fastmath=_FM)
 def _gmm_stats_chunk(ci, X, sw, mu, P, log_det_P, log_w, log_bg, c, ll, Nk, Nbg, S1, S2):
     N, D = X.shape
     K = mu.shape[0]
     start = ci * CHUNK
     L = min(CHUNK, N - start)
-    xt = np.empty((D, CHUNK))
-    acc = np.empty(CHUNK)
-    y = np.empty(CHUNK)
-    lp = np.empty((K, CHUNK))
-    mx = np.empty(CHUNK)
-    s = np.empty(CHUNK)
+    xt, acc, y, lp, mx, s = _chunk_work(D, K)
     ws = np.empty(CHUNK)
     r = np.empty(CHUNK)
     dd = np.empty((D, CHUNK))
@@ -197,21 +200,24 @@ def _gmm_stats_range(c0, c1, X, sw, mu, P, log_det_P, log_w, log_bg, c, ll, Nk, 
         _gmm_stats_chunk(ci, X, sw, mu, P, log_det_P, log_w, log_bg, c, ll, Nk, Nbg, S1, S2)
 
 
-def gmm_stats(X, sw, mu, P, log_det_P, log_w, log_bg, c):
-    """Fused E-step and sufficient statistics for a Gaussian mixture (complete data).
-
-    Returns per-chunk (ll, N_k, N_bg, S1, S2); S2 holds the upper triangle only.
-    """
-    N, D = X.shape
-    K = mu.shape[0]
+def _chunk_sums(N: int, K: int, D: int):
+    """Return the number of chunks and zeroed per-chunk sums (ll, N_k, N_bg, S1, S2)."""
     nc = n_chunks(N)
-    out = (
+    return nc, (
         np.zeros(nc),
         np.zeros((nc, K)),
         np.zeros(nc),
         np.zeros((nc, K, D)),
         np.zeros((nc, K, D, D)),
     )
+
+
+def gmm_stats(X, sw, mu, P, log_det_P, log_w, log_bg, c):
+    """Fused E-step and sufficient statistics for a Gaussian mixture (complete data).
+
+    Returns per-chunk (ll, N_k, N_bg, S1, S2); S2 holds the upper triangle only.
+    """
+    nc, out = _chunk_sums(X.shape[0], *mu.shape)
     _run(_gmm_stats_range, nc, (X, sw, mu, P, log_det_P, log_w, float(log_bg), c, *out))
     return out
 
@@ -223,12 +229,7 @@ def _gmm_score_chunk(ci, X, mu, P, log_det_P, log_w, log_bg, want_resp, out_lse,
     has_bg = out_log_resp.shape[1] > K
     start = ci * CHUNK
     L = min(CHUNK, N - start)
-    xt = np.empty((D, CHUNK))
-    acc = np.empty(CHUNK)
-    y = np.empty(CHUNK)
-    lp = np.empty((K, CHUNK))
-    mx = np.empty(CHUNK)
-    s = np.empty(CHUNK)
+    xt, acc, y, lp, mx, s = _chunk_work(D, K)
     _chunk_log_prob(X, start, L, mu, P, log_det_P, log_w, xt, acc, y, lp)
     if want_resp:
         for k in range(K):
@@ -318,53 +319,70 @@ def _xd_component(x, S_n, mu_k, V_k, D, T, z, u, W):
     return True, -logdet - 0.5 * maha
 
 
+@nb.njit(cache=True, inline="always")
+def _xd_row(x, S_n, mu, V, log_w, log_bg, work, lp, bvec, Bmat, moments):
+    """Fill lp[k] = ln w_k + ln N(x | mu_k, V_k + S_n) for every k; return (ok, max).
+
+    With ``moments`` also the conditional means ``bvec[k] = mu_k + V_k u`` and
+    covariances ``Bmat[k] = V_k - W^T W`` (upper triangle).  ``max`` is that of
+    ``lp`` and ``log_bg``; ``ok`` is False if a factorisation failed (``lp`` then
+    partly filled).  ``work`` = (T, z, u, W) of :func:`_xd_component`.
+    """
+    T, z, u, W = work
+    K, D = mu.shape
+    const = -0.5 * D * _LOG_2PI
+    m = log_bg
+    for k in range(K):
+        ok, val = _xd_component(x, S_n, mu[k], V[k], D, T, z, u, W)
+        if not ok:
+            return False, m
+        lp[k] = log_w[k] + const + val
+        if lp[k] > m:
+            m = lp[k]
+        if not moments:
+            continue
+        # b = mu + V u ; B = V - W^T W
+        for a in range(D):
+            t = mu[k, a]
+            for b in range(D):
+                t += V[k, a, b] * u[b]
+            bvec[k, a] = t
+        for a in range(D):
+            for b in range(a, D):
+                t = V[k, a, b]
+                for q in range(D):
+                    t -= W[q, a] * W[q, b]
+                Bmat[k, a, b] = t
+    return True, m
+
+
+@nb.njit(cache=True, inline="always")
+def _xd_lse(lp, log_bg, m):
+    """Return ln(exp(log_bg) + sum_k exp(lp[k])) given their maximum ``m`` (finite)."""
+    s = math.exp(log_bg - m)
+    for k in range(lp.shape[0]):
+        s += math.exp(lp[k] - m)
+    return m + math.log(s)
+
+
 @nb.njit(cache=True)
 def _xd_stats_chunk(ci, X, S, sw, mu, V, log_w, log_bg, c, ll, Nk, Nbg, S1, S2, bad):
     N, D = X.shape
     K = mu.shape[0]
-    const = -0.5 * D * _LOG_2PI
-    T = np.empty((D, D))
-    z = np.empty(D)
-    u = np.empty(D)
-    W = np.empty((D, D))
+    work = (np.empty((D, D)), np.empty(D), np.empty(D), np.empty((D, D)))
+    z = work[1]
     lp = np.empty(K)
     bvec = np.empty((K, D))
     Bmat = np.empty((K, D, D))
     start = ci * CHUNK
-    stop = min(start + CHUNK, N)
-    for n in range(start, stop):
-        x = X[n]
-        m = log_bg
-        ok_all = True
-        for k in range(K):
-            ok, val = _xd_component(x, S[n], mu[k], V[k], D, T, z, u, W)
-            if not ok:
-                ok_all = False
-                break
-            lp[k] = log_w[k] + const + val
-            if lp[k] > m:
-                m = lp[k]
-            # b = mu + V u ; B = V - W^T W
-            for a in range(D):
-                t = mu[k, a]
-                for b in range(D):
-                    t += V[k, a, b] * u[b]
-                bvec[k, a] = t
-            for a in range(D):
-                for b in range(a, D):
-                    t = V[k, a, b]
-                    for q in range(D):
-                        t -= W[q, a] * W[q, b]
-                    Bmat[k, a, b] = t
-        if not ok_all:
+    for n in range(start, min(start + CHUNK, N)):
+        ok, m = _xd_row(X[n], S[n], mu, V, log_w, log_bg, work, lp, bvec, Bmat, True)
+        if not ok:
             bad[ci] += 1
             continue
         if m == -np.inf:
             continue
-        s = math.exp(log_bg - m)
-        for k in range(K):
-            s += math.exp(lp[k] - m)
-        lse = m + math.log(s)
+        lse = _xd_lse(lp, log_bg, m)
         wn = sw[n]
         ll[ci] += wn * lse
         Nbg[ci] += wn * math.exp(log_bg - lse)
@@ -394,17 +412,8 @@ def xd_stats(X, S, sw, mu, V, log_w, log_bg, c):
     ``S`` is (N, D, D), the per-object error covariances.  Returns per-chunk
     (ll, N_k, N_bg, S1, S2, n_bad) where ``n_bad`` counts failed factorisations.
     """
-    N, D = X.shape
-    K = mu.shape[0]
-    nc = n_chunks(N)
-    out = (
-        np.zeros(nc),
-        np.zeros((nc, K)),
-        np.zeros(nc),
-        np.zeros((nc, K, D)),
-        np.zeros((nc, K, D, D)),
-        np.zeros(nc, dtype=np.int64),
-    )
+    nc, out = _chunk_sums(X.shape[0], *mu.shape)
+    out = (*out, np.zeros(nc, dtype=np.int64))
     _run(_xd_stats_range, nc, (X, S, sw, mu, V, log_w, float(log_bg), c, *out))
     return out
 
@@ -413,37 +422,20 @@ def xd_stats(X, S, sw, mu, V, log_w, log_bg, c):
 def _xd_score_chunk(ci, X, S, mu, V, log_w, log_bg, want_resp, out_lse, out_log_resp):
     N, D = X.shape
     K = mu.shape[0]
-    const = -0.5 * D * _LOG_2PI
     has_bg = out_log_resp.shape[1] > K
-    T = np.empty((D, D))
-    z = np.empty(D)
-    u = np.empty(D)
-    W = np.empty((D, D))
+    work = (np.empty((D, D)), np.empty(D), np.empty(D), np.empty((D, D)))
     lp = np.empty(K)
+    none2, none3 = np.empty((0, 0)), np.empty((0, 0, 0))
     start = ci * CHUNK
-    stop = min(start + CHUNK, N)
-    for n in range(start, stop):
-        x = X[n]
-        m = log_bg
-        failed = False
-        for k in range(K):
-            ok, val = _xd_component(x, S[n], mu[k], V[k], D, T, z, u, W)
-            if not ok:
-                failed = True
-                break
-            lp[k] = log_w[k] + const + val
-            if lp[k] > m:
-                m = lp[k]
-        if failed:
+    for n in range(start, min(start + CHUNK, N)):
+        ok, m = _xd_row(X[n], S[n], mu, V, log_w, log_bg, work, lp, none2, none3, False)
+        if not ok:
             out_lse[n] = np.nan
             continue
         if m == -np.inf:
             out_lse[n] = -np.inf
             continue
-        s = math.exp(log_bg - m)
-        for k in range(K):
-            s += math.exp(lp[k] - m)
-        lse = m + math.log(s)
+        lse = _xd_lse(lp, log_bg, m)
         out_lse[n] = lse
         if want_resp:
             for k in range(K):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -55,41 +57,11 @@ class XDGaussianMixture(BaseMixture):
 
     uses_errors = True
 
-    def __init__(
-        self,
-        n_components: int = 1,
-        *,
-        covariance_type: str = "full",
-        tol: float = 1e-5,
-        reg_covar: float = 1e-6,
-        max_iter: int = 1000,
-        n_init: int = 1,
-        init="kmeans++",
-        nan_policy: str = "raise",
-        background: bool = False,
-        frozen=None,
-        rng=None,
-        verbose: bool = False,
-        random_state=None,
-    ):
-        # Deconvolution converges far more slowly than plain EM: with tol=1e-3 a strongly
-        # correlated component stops visibly short of the maximum, so tol=1e-5 here; one
-        # start by default (an XD iteration costs D times a plain one).
-        super().__init__(
-            n_components,
-            covariance_type=covariance_type,
-            tol=tol,
-            reg_covar=reg_covar,
-            max_iter=max_iter,
-            n_init=n_init,
-            init=init,
-            nan_policy=nan_policy,
-            background=background,
-            frozen=frozen,
-            rng=rng,
-            verbose=verbose,
-            random_state=random_state,
-        )
+    # Deconvolution converges far more slowly than plain EM: with tol=1e-3 a strongly
+    # correlated component stops visibly short of the maximum, so tol=1e-5 here; one
+    # start by default (an XD iteration costs D times a plain one).  Only the defaults
+    # differ: the signature is BaseMixture's (scikit-learn's get_params reads it).
+    __init__ = functools.partialmethod(BaseMixture.__init__, tol=1e-5, n_init=1)
 
     def _error_cov(self, X, X_err, X_cov):
         n, D = X.shape
