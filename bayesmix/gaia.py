@@ -6,7 +6,11 @@ Gaia archive column names are kept verbatim (``source_id``, ``ra``, ``dec``,
 ``radial_velocity``, ``radial_velocity_error``).  Other names are mapped with
 ``columns={"pmra": "PMRA_ICRS", ...}``.  Units are Gaia's: ``ra``/``dec`` in deg
 (their errors in mas, ``ra_error`` being sigma of ra*cos(dec)), parallax in mas,
-proper motions in mas/yr, radial velocity in km/s.
+proper motions in mas/yr, radial velocity in km/s (:func:`gaia_unit`).  Columns
+that carry a unit (a ``QTable``'s Quantities, the units a FITS, VOTable or ECSV
+file declares) are converted to these; a unit that cannot be converted (km/s
+for a proper motion) is an error naming the column.  Columns without a unit
+are taken to be in Gaia's units.
 
 :func:`gaia_arrays` turns a table (astropy Table, pandas DataFrame or mapping
 of columns) into the arrays a model uses: values ``X`` of shape (n_used,
@@ -33,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bayesmix._deprecation import moved_names
+from bayesmix._units import to_unit, values_and_unit
 from bayesmix._validate import row_label
 from bayesmix.exceptions import DataError
 
@@ -43,7 +48,9 @@ __all__ = [
     "column_values",
     "correlation_column",
     "error_column",
+    "feature_vector",
     "gaia_arrays",
+    "gaia_unit",
     "table_columns",
 ]
 
@@ -53,6 +60,8 @@ ASTROMETRIC_ORDER = ("ra", "dec", "parallax", "pmra", "pmdec")
 _KNOWN = (*ASTROMETRIC_ORDER, "radial_velocity")
 #: error unit -> value unit conversion (ra_error, dec_error are in mas; ra, dec in deg)
 _ERROR_SCALE = {"ra": 1.0 / 3.6e6, "dec": 1.0 / 3.6e6}
+#: units of the other Gaia quantities (and of their ``_error`` columns); see gaia_unit
+_UNITS = {"parallax": "mas", "pmra": "mas / yr", "pmdec": "mas / yr", "radial_velocity": "km / s"}
 
 
 class GaiaColumnWarning(UserWarning):
@@ -90,8 +99,62 @@ def table_columns(data: Any) -> dict[str, Any]:
     )
 
 
-def column_values(col: Any, name: str, n: int | None = None) -> NDArray[np.float64]:
-    """Return a table column as float64, masked entries NaN (Quantities in their stored unit).
+def gaia_unit(name: str) -> str | None:
+    """The unit bayesmix works in for Gaia column ``name`` (astropy syntax), or None.
+
+    ``ra``/``dec`` (and ``l``/``b``) deg, their errors mas; parallax mas;
+    proper motions mas/yr; radial velocity km/s; correlations dimensionless;
+    photometry (``phot_*_mag``, ``bp_rp``, ...) mag.  None for other names.
+    """
+    base = name[: -len("_error")] if name.endswith("_error") else name
+    if name.endswith("_corr"):
+        return ""
+    if base in ("ra", "dec", "l", "b"):
+        return "mas" if name.endswith("_error") else "deg"
+    if base in _UNITS:
+        return _UNITS[base]
+    if base.endswith("_mag") or base in ("bp_rp", "bp_g", "g_rp"):
+        return "mag"
+    return None
+
+
+def feature_vector(value: Any, features: Sequence[str], *, name: str) -> NDArray[np.float64]:
+    """One value per Gaia feature (e.g. a proper-motion centre) in Gaia units.
+
+    Numbers are taken to be in Gaia units; Quantities (a Quantity array in one
+    unit, or a sequence of Quantities) are converted feature by feature.
+
+    Raises
+    ------
+    DataError
+        Not one value per feature, or a unit that does not fit its feature.
+    """
+    features = tuple(features)
+    if isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        items = list(value) if getattr(value, "ndim", np.ndim(value)) == 1 else None
+    if items is None or len(items) != len(features):
+        raise DataError(f"{name!r} must have one value per feature {list(features)}; got "
+                        f"{value!r}", argument=name)
+    out = np.empty(len(features))
+    for j, (f, v) in enumerate(zip(features, items, strict=True)):
+        unit = gaia_unit(f)
+        what = f"{name!r} {f}"
+        try:
+            out[j] = (to_unit(v, unit, what=what, name=name) if unit is not None
+                      else values_and_unit(v)[0])
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, DataError):
+                raise
+            raise DataError(f"{what} must be a number; got {v!r}", argument=name) from None
+    return out
+
+
+def column_values(
+    col: Any, name: str, n: int | None = None, *, unit: str | None = None
+) -> NDArray[np.float64]:
+    """Return a table column as float64, masked entries NaN.
 
     Parameters
     ----------
@@ -101,15 +164,23 @@ def column_values(col: Any, name: str, n: int | None = None) -> NDArray[np.float
         Its name, for error messages.
     n : int, optional
         Required length.
+    unit : str, optional
+        The unit the values are wanted in (e.g. :func:`gaia_unit`).  A column
+        carrying a unit (a Quantity, or a Column read from FITS, VOTable or
+        ECSV) is converted to it; one without a unit is taken as given.  None:
+        values in their stored unit.
 
     Raises
     ------
     DataError
-        The column is not numeric, not one-dimensional or not of length ``n``.
+        The column is not numeric, not one-dimensional, not of length ``n``, or
+        carries a unit that cannot be converted to ``unit``.
     """
-    mask = np.ma.getmaskarray(col) if np.ma.isMaskedArray(col) or hasattr(col, "mask") else None
     try:
-        values = np.array(getattr(col, "value", col), dtype=np.float64)
+        if unit is None:
+            values, _ = values_and_unit(col)
+        else:
+            values = to_unit(col, unit, what=f"column {name!r}", name="data")
     except (TypeError, ValueError) as exc:
         raise DataError(f"column {name!r} must be numeric: {exc}", argument="data") from None
     if values.ndim != 1:
@@ -118,8 +189,6 @@ def column_values(col: Any, name: str, n: int | None = None) -> NDArray[np.float
     if n is not None and values.shape[0] != n:
         raise DataError(f"column {name!r} has {values.shape[0]} rows; expected {n}",
                         argument="data")
-    if mask is not None and mask.shape == values.shape and mask.any():
-        values[mask] = np.nan
     return values
 
 
@@ -307,13 +376,14 @@ def gaia_arrays(
     no_error: list[str] = []
     for j, f in enumerate(features):
         nm = need(f)
-        vals[:, j] = column_values(cols[nm], nm, n)
+        vals[:, j] = column_values(cols[nm], nm, n, unit=gaia_unit(f))
         track(vals[:, j], nm)
         if zero_errors and name_of(error_column(f)) not in cols:
             no_error.append(name_of(error_column(f)))
             continue
         enm = need(error_column(f))
-        errs[:, j] = column_values(cols[enm], enm, n) * _ERROR_SCALE.get(f, 1.0)
+        errs[:, j] = column_values(cols[enm], enm, n, unit=gaia_unit(error_column(f)))
+        errs[:, j] *= _ERROR_SCALE.get(f, 1.0)
         track(errs[:, j], enm)
     if no_error:
         warnings.warn(
@@ -325,7 +395,7 @@ def gaia_arrays(
         )
     for extra in extra_columns:
         nm = need(extra)
-        track(column_values(cols[nm], nm, n), nm)
+        track(column_values(cols[nm], nm, n, unit=gaia_unit(extra)), nm)
 
     corr = np.broadcast_to(np.eye(D), (n, D, D)).copy()
     missing_corr = []
@@ -340,7 +410,7 @@ def gaia_arrays(
             if nm not in cols:
                 missing_corr.append(cname)
                 continue
-            rho = column_values(cols[nm], nm, n)
+            rho = column_values(cols[nm], nm, n, unit=gaia_unit(cname))
             track(rho, nm)
             corr[:, i, j] = corr[:, j, i] = rho
     if missing_corr:

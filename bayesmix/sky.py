@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from bayesmix._units import angle_deg, sky_position
 from bayesmix.components._backend import Backend, get_backend
 from bayesmix.exceptions import DataError, SpecError
 
@@ -291,7 +292,11 @@ class Footprint:
     def parse(cls, value: Any) -> Footprint:
         """Return a footprint from a :class:`Footprint` or a mapping.
 
-        The mapping is ``{"kind": ..., "ra": ..., "dec": ..., "radius": ...}``.
+        The mapping is ``{"kind": "cone", "ra": ..., "dec": ..., "radius": ...}``
+        or ``{"kind": "box", "ra": [lo, hi], "dec": [lo, hi]}``; angles are
+        numbers in deg or astropy angle Quantities.  A cone may give its centre
+        as ``"center"``, a ``SkyCoord`` (any frame; ICRS is used) or (ra, dec),
+        instead of ``"ra"`` and ``"dec"``.
         """
         if isinstance(value, Footprint):
             return value
@@ -299,20 +304,40 @@ class Footprint:
             raise SpecError("'footprint' must be a Footprint or a mapping with 'kind', 'ra', "
                             f"'dec' (and 'radius' for a cone); got {type(value).__name__}",
                             key="footprint")
-        unknown = set(value) - {"kind", "ra", "dec", "radius"}
+        unknown = set(value) - {"kind", "ra", "dec", "radius", "center"}
         if unknown:
             raise SpecError(f"unknown footprint key {sorted(unknown)[0]!r}", key="footprint")
+        key = "footprint"
         try:
             kind = str(value["kind"])
             if kind == "cone":
-                return cls("cone", float(value["ra"]) % 360.0, float(value["dec"]),
-                           float(value["radius"]))
-            return cls(kind, tuple(float(v) % 360.0 for v in value["ra"]),
-                       tuple(float(v) for v in value["dec"]))
+                if "center" in value:
+                    if {"ra", "dec"} & set(value):
+                        raise SpecError("a cone footprint takes 'center' or 'ra' and 'dec', "
+                                        "not both", key=key)
+                    ra, dec = sky_position(value["center"], what="footprint center", key=key)
+                else:
+                    ra = angle_deg(value["ra"], what="footprint ra", key=key)
+                    dec = angle_deg(value["dec"], what="footprint dec", key=key)
+                radius = angle_deg(value["radius"], what="footprint radius", key=key)
+                return cls("cone", ra % 360.0, dec, radius)
+            if "center" in value:
+                raise SpecError("'center' is for cone footprints; a box has 'ra' and 'dec' "
+                                "ranges", key=key)
+            return cls(kind, tuple(angle_deg(v, what="footprint ra", key=key) % 360.0
+                                   for v in value["ra"]),
+                       tuple(angle_deg(v, what="footprint dec", key=key) for v in value["dec"]))
+        except SpecError:
+            raise
         except KeyError as exc:
-            raise SpecError(f"footprint misses {exc.args[0]!r}", key="footprint") from None
+            raise SpecError(f"footprint misses {exc.args[0]!r}", key=key) from None
         except (TypeError, ValueError) as exc:
-            raise SpecError(f"bad footprint value: {exc}", key="footprint") from None
+            raise SpecError(f"bad footprint value: {exc}", key=key) from None
+
+    @classmethod
+    def cone(cls, center: Any, radius: Any) -> Footprint:
+        """Return a cone footprint: ``center`` a SkyCoord or (ra, dec), ``radius`` deg or Angle."""
+        return cls.parse({"kind": "cone", "center": center, "radius": radius})
 
     @classmethod
     def from_data(cls, ra: ArrayLike, dec: ArrayLike) -> Footprint:

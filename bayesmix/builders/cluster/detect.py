@@ -71,7 +71,7 @@ from numpy.typing import NDArray
 
 from bayesmix._random import as_generator
 from bayesmix.exceptions import DataError
-from bayesmix.gaia import column_values, table_columns
+from bayesmix.gaia import column_values, gaia_unit, table_columns
 from bayesmix.sky import Footprint, from_tangent_plane
 
 __all__ = [
@@ -451,7 +451,7 @@ def _read(data: Any, cols: Mapping[str, str], use_parallax: bool):
 
     def get(name):
         nm = cols.get(name, name)
-        return column_values(t[nm], nm) if nm in t else None
+        return column_values(t[nm], nm, unit=gaia_unit(name)) if nm in t else None
 
     return {k: get(k) for k in ("pmra", "pmdec", "ra", "dec", "phot_g_mean_mag")} | {
         "parallax": get("parallax") if use_parallax else None,
@@ -779,7 +779,7 @@ def find_center(
 
     def get(name):
         nm = cols.get(name, name)
-        return column_values(t[nm], nm) if nm in t else None
+        return column_values(t[nm], nm, unit=gaia_unit(name)) if nm in t else None
 
     for f in features:
         if get(f) is None:
