@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -198,6 +199,17 @@ class SavedArrays:
         return Meta(doc, self, field)
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+_COMPARE = {">=": operator.ge, "<=": operator.le, "<": operator.lt, ">": operator.gt}
+
+
 class Meta:
     """A JSON object from a saved file whose values are read with type and range checks.
 
@@ -236,62 +248,40 @@ class Meta:
             raise self.fail(key, f"must be a JSON object; got {_fmt(v)}")
         return Meta(v, self.saved, f"{self.path}.{key}")
 
-    def integer(
-        self,
-        key: str,
-        *,
-        minimum: int | None = None,
-        maximum: int | None = None,
-        optional: bool = False,
-    ) -> int | None:
-        """Return an integer in [minimum, maximum] (``None`` allowed with ``optional``)."""
+    def _scalar(self, key: str, what: str, ok, optional: bool = False, **bounds) -> Any:
+        """Return the value of ``key`` if ``ok(value)``, within ``bounds`` (else raise).
+
+        ``bounds``: ``minimum`` (>=), ``maximum`` (<=), ``below`` (<), ``above`` (>),
+        each None for no bound; ``None`` is returned for JSON null with ``optional``.
+        """
         v = self.value(key)
         if v is None and optional:
             return None
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self.fail(key, f"must be an integer; got {_fmt(v)}")
-        if minimum is not None and v < minimum:
-            raise self.fail(key, f"must be >= {minimum}; got {v}")
-        if maximum is not None and v > maximum:
-            raise self.fail(key, f"must be <= {maximum}; got {v}")
+        if not ok(v):
+            raise self.fail(key, f"must be {what}; got {_fmt(v)}")
+        for name, sign in (("minimum", ">="), ("maximum", "<="), ("below", "<"), ("above", ">")):
+            bound = bounds.get(name)
+            if bound is not None and not _COMPARE[sign](v, bound):
+                raise self.fail(key, f"must be {sign} {bound}; got {v}")
         return v
 
-    def number(
-        self,
-        key: str,
-        *,
-        minimum: float | None = None,
-        below: float | None = None,
-        above: float | None = None,
-        optional: bool = False,
-    ) -> float | None:
-        """Return a finite number (>= minimum, < below, > above; ``None`` with ``optional``)."""
-        v = self.value(key)
-        if v is None and optional:
-            return None
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise self.fail(key, f"must be a finite number; got {_fmt(v)}")
-        if minimum is not None and v < minimum:
-            raise self.fail(key, f"must be >= {minimum}; got {v}")
-        if below is not None and not v < below:
-            raise self.fail(key, f"must be < {below}; got {v}")
-        if above is not None and not v > above:
-            raise self.fail(key, f"must be > {above}; got {v}")
-        return float(v)
+    def integer(self, key: str, *, minimum=None, maximum=None, optional=False) -> int | None:
+        """Return an integer in [minimum, maximum] (``None`` allowed with ``optional``)."""
+        return self._scalar(key, "an integer", _is_int, optional, minimum=minimum, maximum=maximum)
+
+    def number(self, key: str, *, minimum=None, below=None, above=None, optional=False) -> Any:
+        """Return a finite float (>= minimum, < below, > above; ``None`` with ``optional``)."""
+        bounds = {"minimum": minimum, "below": below, "above": above}
+        v = self._scalar(key, "a finite number", _is_finite, optional, **bounds)
+        return None if v is None else float(v)
 
     def flag(self, key: str) -> bool:
         """Return a JSON boolean."""
-        v = self.value(key)
-        if not isinstance(v, bool):
-            raise self.fail(key, f"must be true or false; got {_fmt(v)}")
-        return v
+        return self._scalar(key, "true or false", lambda v: isinstance(v, bool))
 
     def text(self, key: str) -> str:
         """Return a string."""
-        v = self.value(key)
-        if not isinstance(v, str):
-            raise self.fail(key, f"must be a string; got {_fmt(v)}")
-        return v
+        return self._scalar(key, "a string", lambda v: isinstance(v, str))
 
     def choice(self, key: str, choices: Iterable[str]) -> str:
         """Return a string that is one of ``choices``."""
@@ -304,9 +294,7 @@ class Meta:
     def float_list(self, key: str, *, length: int | None = None) -> list[float]:
         """Return a list of finite numbers (of ``length`` items when given)."""
         v = self.value(key)
-        ok = isinstance(v, list) and all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v
-        )
+        ok = isinstance(v, list) and all(_is_finite(x) for x in v)
         if not ok:
             raise self.fail(key, f"must be a list of finite numbers; got {_fmt(v)}")
         if length is not None and len(v) != length:

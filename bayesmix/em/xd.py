@@ -109,15 +109,16 @@ class XDGaussianMixture(BaseMixture):
 
     def score_samples(self, X, X_err=None, X_cov=None) -> NDArray[np.float64]:
         """Log-density of the *noisy* data, ln sum_k w_k N(x | mu_k, V_k + S), shape (n,)."""
-        X, observed = self._validate_X(X, fitting=False)
-        S = self._error_cov(X, X_err, X_cov)
-        return self._log_prob(X, S, observed, False)[0]
+        return self._noisy_log_prob(X, X_err, X_cov, resp=False)[0]
 
     def predict_log_proba(self, X, X_err=None, X_cov=None) -> NDArray[np.float64]:
         """Log responsibilities given the errors, shape (n, K) (K + 1 with background)."""
+        return self._noisy_log_prob(X, X_err, X_cov, resp=True)[1]
+
+    def _noisy_log_prob(self, X, X_err, X_cov, *, resp: bool):
+        """Validate ``X`` and its errors; return (log-density, log responsibilities or None)."""
         X, observed = self._validate_X(X, fitting=False)
-        S = self._error_cov(X, X_err, X_cov)
-        return self._log_prob(X, S, observed, True)[1]
+        return self._log_prob(X, self._error_cov(X, X_err, X_cov), observed, resp)
 
     def predict_proba(self, X, X_err=None, X_cov=None) -> NDArray[np.float64]:
         """Responsibilities p(component | x, S) (deconvolved model convolved with S)."""
