@@ -30,7 +30,15 @@ from bayesmix.workflows.outputs import (
     summary_head,
 )
 
-__all__ = ["describe_lines", "em_report", "em_settings", "run_em", "selected_summary"]
+__all__ = [
+    "describe_lines",
+    "em_report",
+    "em_settings",
+    "run_em",
+    "select",
+    "selected_summary",
+    "selection_rows",
+]
 
 _DEFAULTS = {
     "n_components": (1, 2, 3, 4, 5, 6),
@@ -56,7 +64,12 @@ def em_settings(options) -> dict[str, Any]:
     }
 
 
-def _select(X, settings, *, seed: int, verbose: bool, columns=None):
+def select(X, settings, *, seed: int, verbose: bool = False, columns=None):
+    """Fit the candidates of ``settings`` (:func:`em_settings`) to ``X``; pick by the criterion.
+
+    ``X`` is an array (:func:`bayesmix.em.select_n_components`) or, with
+    ``columns``, a Dask dataframe (:func:`bayesmix.scale.select_n_components`).
+    """
     kw = {
         "criterion": settings["criterion"],
         "covariance_type": settings["covariance_type"],
@@ -80,19 +93,10 @@ def selected_summary(fitted, selection, columns, n_used: int) -> dict[str, Any]:
     m = fitted.model
     t = selection.table
     i = [int(k) for k in np.asarray(t["n_components"])].index(fitted.n_components)
-    comps = {}
-    for j, lab in enumerate(fitted.labels):
-        cov = fitted.covariances[j]
-        comps[lab] = {
-            "weight": float(fitted.weights[j]),
-            "mean": dict(zip(columns, fitted.means[j].tolist(), strict=True)),
-            "covariance": cov.tolist(),
-            "std": dict(zip(columns, np.sqrt(np.diag(cov)).tolist(), strict=True)),
-        }
     return {
         "n_components": fitted.n_components,
         "labels": list(fitted.labels),
-        "components": comps,
+        "components": fitted.components(columns),
         "covariance_order": list(columns),
         "converged": bool(m.converged_),
         "n_iter": int(m.n_iter_),
@@ -103,7 +107,8 @@ def selected_summary(fitted, selection, columns, n_used: int) -> dict[str, Any]:
     }
 
 
-def _selection_rows(selection) -> list[dict[str, Any]]:
+def selection_rows(selection) -> list[dict[str, Any]]:
+    """Return the BIC/AIC table of a selection as a list of rows (one per candidate)."""
     t = selection.table
     rows = []
     for i in range(len(np.asarray(t["n_components"]))):
@@ -243,7 +248,7 @@ def run_em(spec, rows, paths, *, overwrite: bool, progress=None, verbose: bool =
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            selection = _select(X_fit, settings, seed=spec.seed, verbose=verbose, columns=cols)
+            selection = select(X_fit, settings, seed=spec.seed, verbose=verbose, columns=cols)
         except DataError as exc:
             rows_in_table = None if rows.dask else np.flatnonzero(rows.selected & finite)
             raise _in_table_terms(exc, feats, source, rows_in_table) from exc
@@ -283,7 +288,7 @@ def run_em(spec, rows, paths, *, overwrite: bool, progress=None, verbose: bool =
             "unscored_reasons": scored.reasons,
             "columns": feats,
             "settings": settings,
-            "selection": _selection_rows(selection),
+            "selection": selection_rows(selection),
             "selected_is_largest_candidate": fitted.n_components == max(settings["candidates"]),
             "selected": selected_summary(fitted, selection, feats, n_used),
             "warnings": caught_messages(caught),

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bayesmix._random import as_generator, derive_seed
+from bayesmix._random import derive_seed
 from bayesmix._validate import check_candidates, check_choice, check_int
 from bayesmix.em import CRITERIA
 from bayesmix.exceptions import DataError, SpecError
@@ -199,19 +199,9 @@ class GMMAnalysis:
 
     def selection_rows(self) -> list[dict[str, Any]]:
         """Return the BIC/AIC table as a list of rows (one per candidate)."""
-        t = self.selection.table
-        keys = [k for k in ("n_components", "bic", "aic", "log_likelihood", "converged") if k in t]
-        n = len(np.asarray(t["n_components"]))
-        rows = []
-        for i in range(n):
-            row = {}
-            for k in keys:
-                v = np.asarray(t[k])[i]
-                row[k] = (
-                    int(v) if k == "n_components" else bool(v) if k == "converged" else float(v)
-                )
-            rows.append(row)
-        return rows
+        from bayesmix.workflows.em import selection_rows
+
+        return selection_rows(self.selection)
 
 
 def fit_gmm_selection(
@@ -274,7 +264,7 @@ def fit_gmm_selection(
     SpecError
         Bad options.
     """
-    from bayesmix.em import select_n_components
+    from bayesmix.workflows.em import em_settings, select
 
     columns = [str(c) for c in columns]
     criterion = check_choice(criterion, name="criterion", choices=CRITERIA)
@@ -300,9 +290,8 @@ def fit_gmm_selection(
         seed = derive_seed(rng)
     else:
         seed = check_int(rng, name="seed", minimum=0)
-    em_options = {"criterion": criterion, "covariance_type": covariance_type}
-    em_options.update(n_init=n_init, max_iter=max_iter)  # with tol: select_n_components
-    settings = {"candidates": cands, **em_options, "tol": float(tol), "init": "kmeans++"}
+    options = {"n_components": cands, "criterion": criterion, "covariance_type": covariance_type}
+    settings = em_settings({**options, "n_init": n_init, "max_iter": max_iter, "tol": tol})
     if progress is not None:
         progress(
             f"fitting Gaussian mixtures with {', '.join(map(str, cands))} components to "
@@ -310,8 +299,7 @@ def fit_gmm_selection(
         )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        gen = as_generator(seed)
-        sel = select_n_components(X[usable], cands, **em_options, tol=tol, rng=gen, verbose=verbose)
+        sel = select(X[usable], settings, seed=seed, verbose=verbose)
     messages = []
     for w in caught:
         msg = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
