@@ -29,6 +29,7 @@ from bayesmix.em import (
 )
 from bayesmix.em.saved import SavedArrays, check_version, read_npz
 from bayesmix.exceptions import DataError, NotFittedError, SpecError
+from bayesmix.gpz._options import forwards
 from bayesmix.gpz._saved import check_mixture, saved_state
 from bayesmix.gpz.divide import (
     ASSIGN_RULES,
@@ -39,7 +40,7 @@ from bayesmix.gpz.divide import (
 )
 from bayesmix.gpz.ratio import Weighting, load_weighting
 from bayesmix.gpz.weighting import SAMPLE_ROWS, WeightingRules
-from bayesmix.gpz.weights import DEFAULT_RATIO, check_eta, check_weight_options, log_ratio
+from bayesmix.gpz.weights import WEIGHT_OPTIONS, check_eta, check_weight_options, log_ratio
 
 __all__ = ["FORMAT_VERSION", "GPzAugment"]
 
@@ -408,17 +409,9 @@ class GPzAugment(WeightingRules):
         lp_train = self.gmm_train.score_samples(Xs)
         return log_ratio(lp_pop, lp_train, eta)
 
+    @forwards(WEIGHT_OPTIONS)
     def calc_weights(
-        self,
-        X_train: ArrayLike,
-        X_pop: ArrayLike | None = None,
-        *,
-        ratio: str = DEFAULT_RATIO,
-        regularise: str = "auto",
-        max_weight: float = 100,
-        min_weight: float | None = None,
-        eta: float | None = None,
-        ess_floor: float = 0.3,
+        self, X_train: ArrayLike, X_pop: ArrayLike | None = None, **options
     ) -> NDArray[np.float64]:
         """Cost-sensitive weights of training objects, ~``p_pop(x) / p_train(x)``, regularised.
 
@@ -434,21 +427,11 @@ class GPzAugment(WeightingRules):
         X_pop : array-like of shape (n_pop, n_features), optional
             Fits the population mixture if that is not fitted yet, and is the
             population of the classifier and the divergences.
-        ratio, regularise, ess_floor
-            As for :meth:`fit_weights`; by default (``"auto"``) the log-ratio is
+        ratio, regularise, max_weight, min_weight, eta, ess_floor
+            As for :func:`~bayesmix.gpz.weights.check_weight_options` (the
+            weighting options, keyword-only); by default the log-ratio is
             clipped where held-out weights match the population best with at
-            least 30 % effective sample size (issue 17: the plain ratio made
-            the weighted CANDELS training sample *worse* than no weights for
-            some fits; see ``docs/gpz.md``).
-        max_weight : float, default 100, keyword-only
-            Upper clip (finite, > 0).
-        min_weight : float or None, default None
-            Lower clip (in [0, max_weight]); None: no lower clip.
-        eta : float or None, default None
-            gpz_pype's softened ``(p_pop + eta) / (p_train + eta)`` with
-            densities of the scaled features (gpz_pype used ``eta=1e-3``),
-            evaluated as ``exp(logaddexp(ln p_pop, ln eta) - logaddexp(ln
-            p_train, ln eta))``; giving it selects ``regularise="eta"``.
+            least 30 % effective sample size.
 
         Returns
         -------
@@ -470,7 +453,7 @@ class GPzAugment(WeightingRules):
         --------
         weight_diagnostics : effective sample size, clipping and held-out divergence.
         """
-        o = check_weight_options(ratio, regularise, max_weight, min_weight, eta, ess_floor)
+        o = check_weight_options(**options)
         if self.gmm_pop is None:
             if X_pop is None:
                 raise NotFittedError(
@@ -485,21 +468,17 @@ class GPzAugment(WeightingRules):
         return self.weights(X)
 
     # ------------------------------------------------------------------- divide
+    @forwards(WEIGHT_OPTIONS)
     def divide(
         self,
         X: ArrayLike,
         *,
         weight: bool = False,
         threshold: float | None = None,
-        max_weight: float = 100,
-        min_weight: float | None = None,
-        eta: float | None = None,
         return_density: bool = False,
         assign: str = "threshold",
         X_err: ArrayLike | None = None,
-        ratio: str = DEFAULT_RATIO,
-        regularise: str = "auto",
-        ess_floor: float = 0.3,
+        **options,
     ):
         """Divide objects into mixture samples by their population-mixture membership.
 
@@ -512,8 +491,8 @@ class GPzAugment(WeightingRules):
         threshold : float, optional
             Membership probability above which (strictly) an object joins a
             mixture sample; default the constructor's ``threshold``.
-        max_weight, min_weight, eta, ratio, regularise, ess_floor
-            The weighting rule when ``weight=True`` (as for :meth:`calc_weights`):
+        ratio, regularise, max_weight, min_weight, eta, ess_floor
+            The weighting rule when ``weight=True`` (:meth:`calc_weights`):
             the fitted ``weighting_`` if it has these options, else one fitted
             on the kept training sample (:meth:`fit_weights`).
         return_density : bool, default False
@@ -557,7 +536,7 @@ class GPzAugment(WeightingRules):
         threshold = self.threshold if threshold is None else check_threshold(threshold)
         check_choice(assign, name="assign", choices=ASSIGN_RULES)
         if weight:
-            o = check_weight_options(ratio, regularise, max_weight, min_weight, eta, ess_floor)
+            o = check_weight_options(**options)
         if weight and self.gmm_pop is not None and self.gmm_train is None:
             raise NotFittedError(
                 "weight=True needs the training mixture: give X_train to the constructor or "

@@ -17,17 +17,19 @@ from numpy.typing import NDArray
 
 from bayesmix._files import atomic_write
 from bayesmix.exceptions import DataError, FormatError, SpecError
+from bayesmix.gpz._options import forwards, keyword_options
 from bayesmix.gpz.augment import GPzAugment
 from bayesmix.gpz.weights import (
-    DEFAULT_RATIO,
     RATIOS,
     REGULARISERS,
+    WEIGHT_OPTIONS,
     check_weight_options,
     weight_diagnostics,
 )
 
 __all__ = [
     "CHOICES",
+    "MODEL_OPTIONS",
     "feature_matrix",
     "gpz_divide_table",
     "gpz_weights_table",
@@ -200,27 +202,39 @@ def feature_matrix(
     return X, (np.column_stack(errs) if want_err else None)
 
 
+#: the model options of the table functions: GPzAugment's keyword arguments but the errors
+MODEL_OPTIONS = tuple(
+    p for p in keyword_options(GPzAugment, keyword_only=True) if not p.name.startswith("X_err")
+)
+
+
+def _split_options(options: Mapping) -> tuple[dict, dict]:
+    """Return (model options, checked weighting options) of a table function's ``options``."""
+    model = {p.name: options[p.name] for p in MODEL_OPTIONS if p.name in options}
+    weighting = check_weight_options(**{p.name: options[p.name] for p in WEIGHT_OPTIONS})
+    return model, weighting
+
+
+def _feature_reader(features, error_prefix, errors):
+    """Return ``read(table, name) -> (X, X_err)``: :func:`feature_matrix` of ``features``."""
+
+    def read(table, name: str):
+        return feature_matrix(table, features, error_prefix=error_prefix, errors=errors, name=name)
+
+    return read
+
+
+@forwards(MODEL_OPTIONS, WEIGHT_OPTIONS, leave_out=("threshold",))
 def gpz_weights_table(
     pop_table,
     train_table,
     features: Sequence[str],
     *,
-    n_components: int = 10,
-    n_init: int = 1,
-    tol: float = 1e-3,
-    rng: int | np.random.Generator | None = 0,
-    scale: bool = True,
-    covariance_type: str = "full",
-    max_weight: float = 100,
-    min_weight: float | None = None,
-    eta: float | None = None,
-    ratio: str = DEFAULT_RATIO,
-    regularise: str = "auto",
-    ess_floor: float = 0.3,
     error_prefix: tuple[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     weights_column: str = "weights",
     augment: GPzAugment | None = None,
+    **options,
 ):
     """Cost-sensitive weights for a training table (what ``bayesmix gpz weights`` runs).
 
@@ -232,19 +246,10 @@ def gpz_weights_table(
         Feature expressions (:func:`parse_feature`), e.g.
         ``["lupt_F606W-lupt_F814W", "lupt_F814W-lupt_F125W", "lupt_F160W"]``.
     n_components, n_init, tol, rng, scale, covariance_type
-        As for :class:`GPzAugment`.
-    max_weight, min_weight, eta
-        As for :meth:`GPzAugment.calc_weights`.
-    ratio : {"classifier", "mixture"}, default "classifier"
-        How the density ratio is estimated: a logistic regression of population
-        against training objects, or the two mixtures.
-    regularise : {"auto", "eta", "none"}, default "auto"
-        ``"auto"``: clip the log-ratio at the percentile whose held-out weights
-        match the population best with an effective sample of at least
-        ``ess_floor``; ``"eta"``: gpz_pype's softened mixture ratio;
-        ``"none"``: the ratio clipped at ``max_weight`` only.
-    ess_floor : float, default 0.3
-        Smallest effective-sample-size fraction ``regularise="auto"`` accepts.
+        As for :class:`GPzAugment`, keyword-only.
+    ratio, regularise, max_weight, min_weight, eta, ess_floor
+        As for :func:`~bayesmix.gpz.weights.check_weight_options` (the
+        weighting options, keyword-only).
     error_prefix, errors
         Error columns (:func:`feature_matrix`); given, the mixtures are
         extreme-deconvolution fits.
@@ -268,32 +273,18 @@ def gpz_weights_table(
     DataError
         Unknown columns, non-finite features, an existing ``weights_column``.
     """
-    Xp, Ep = feature_matrix(
-        pop_table, features, error_prefix=error_prefix, errors=errors, name="the population table"
-    )
-    Xt, Et = feature_matrix(
-        train_table, features, error_prefix=error_prefix, errors=errors, name="the training table"
-    )
+    read = _feature_reader(features, error_prefix, errors)
+    Xp, Ep = read(pop_table, "the population table")
+    Xt, Et = read(train_table, "the training table")
     if weights_column in train_table.colnames:
         raise DataError(
             f"the training table already has a column {weights_column!r}; choose another "
             "weights_column or remove it",
             argument="weights_column",
         )
-    o = check_weight_options(ratio, regularise, max_weight, min_weight, eta, ess_floor)
+    model, o = _split_options(options)
     if augment is None:
-        augment = GPzAugment(
-            Xp,
-            Xt,
-            n_components=n_components,
-            n_init=n_init,
-            tol=tol,
-            rng=rng,
-            scale=scale,
-            covariance_type=covariance_type,
-            X_err_pop=Ep,
-            X_err_train=Et,
-        )
+        augment = GPzAugment(Xp, Xt, X_err_pop=Ep, X_err_train=Et, **model)
     augment.fit_weights(Xt, Xp, X_err=Et, **o)
     w = augment.weights(Xt)
     out = train_table.copy()
@@ -307,31 +298,20 @@ def gpz_weights_table(
     return out, augment
 
 
+@forwards(MODEL_OPTIONS, WEIGHT_OPTIONS)
 def gpz_divide_table(
     pop_table,
     table,
     features: Sequence[str],
     *,
     train_table=None,
-    n_components: int = 10,
-    threshold: float = 0.5,
     assign: str = "threshold",
     return_density: bool = False,
     weight: bool = False,
-    max_weight: float = 100,
-    min_weight: float | None = None,
-    eta: float | None = None,
-    ratio: str = DEFAULT_RATIO,
-    regularise: str = "auto",
-    ess_floor: float = 0.3,
-    n_init: int = 1,
-    tol: float = 1e-3,
-    rng: int | np.random.Generator | None = 0,
-    scale: bool = True,
-    covariance_type: str = "full",
     error_prefix: tuple[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     augment: GPzAugment | None = None,
+    **options,
 ):
     """Divide a table into mixture samples (what ``bayesmix gpz divide`` runs).
 
@@ -347,10 +327,13 @@ def gpz_divide_table(
         Training sample for the weights; needed with ``weight=True``
         (pass ``table`` again when dividing the training table itself).
     n_components, threshold, n_init, tol, rng, scale, covariance_type
-        As for :class:`GPzAugment`.
-    assign, return_density, weight, max_weight, min_weight, eta, ratio, regularise, ess_floor
-        As for :meth:`GPzAugment.divide` (the weighting rule is fitted on
-        ``train_table``, as in :func:`gpz_weights_table`).
+        As for :class:`GPzAugment`, keyword-only.
+    assign, return_density, weight
+        As for :meth:`GPzAugment.divide`.
+    ratio, regularise, max_weight, min_weight, eta, ess_floor
+        As for :func:`~bayesmix.gpz.weights.check_weight_options` (the
+        weighting options, keyword-only); the weighting rule is fitted on
+        ``train_table``, as in :func:`gpz_weights_table`.
     error_prefix, errors
         Error columns (:func:`feature_matrix`); given, extreme deconvolution is
         used and memberships account for each object's errors.
@@ -365,44 +348,23 @@ def gpz_divide_table(
         :func:`write_divide_csv`.
     augment : GPzAugment
     """
-    Xp, Ep = feature_matrix(
-        pop_table, features, error_prefix=error_prefix, errors=errors, name="the population table"
-    )
-    X, E = feature_matrix(
-        table, features, error_prefix=error_prefix, errors=errors, name="the table to divide"
-    )
+    read = _feature_reader(features, error_prefix, errors)
+    Xp, Ep = read(pop_table, "the population table")
+    X, E = read(table, "the table to divide")
     if weight and train_table is None and (augment is None or augment.gmm_train is None):
         raise SpecError("weight=True needs 'train_table' (the training sample)", key="train_table")
-    o = check_weight_options(ratio, regularise, max_weight, min_weight, eta, ess_floor)
+    model, o = _split_options(options)
     Xt = Et = None
     if weight and train_table is not None:
-        Xt, Et = feature_matrix(
-            train_table,
-            features,
-            error_prefix=error_prefix,
-            errors=errors,
-            name="the training table",
-        )
+        Xt, Et = read(train_table, "the training table")
     if augment is None:
-        augment = GPzAugment(
-            Xp,
-            Xt,
-            n_components=n_components,
-            threshold=threshold,
-            n_init=n_init,
-            tol=tol,
-            rng=rng,
-            scale=scale,
-            covariance_type=covariance_type,
-            X_err_pop=Ep,
-            X_err_train=Et,
-        )
+        augment = GPzAugment(Xp, Xt, X_err_pop=Ep, X_err_train=Et, **model)
     if Xt is not None:  # the weighting rule is fitted on the training sample
         augment.fit_weights(Xt, Xp, X_err=Et, **o)
     div = augment.divide(
         X,
         weight=weight,
-        threshold=threshold,
+        threshold=model["threshold"],
         return_density=return_density,
         assign=assign,
         X_err=E if augment.uses_errors_ else None,

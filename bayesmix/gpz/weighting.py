@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bayesmix.exceptions import NotFittedError
+from bayesmix.gpz._options import forwards
 from bayesmix.gpz.kl import kl_score
 from bayesmix.gpz.ratio import (
     ClipChoice,
@@ -25,7 +26,7 @@ from bayesmix.gpz.ratio import (
     fit_logistic_ratio,
 )
 from bayesmix.gpz.weights import (
-    DEFAULT_RATIO,
+    WEIGHT_OPTIONS,
     WeightWarning,
     check_weight_options,
     clip_log_weights,
@@ -73,18 +74,14 @@ class WeightingRules:
             )
         return self.train_sample_, self.train_err_sample_
 
+    @forwards(WEIGHT_OPTIONS)
     def fit_weights(
         self,
         X_train: ArrayLike | None = None,
         X_pop: ArrayLike | None = None,
         *,
-        ratio: str = DEFAULT_RATIO,
-        regularise: str = "auto",
-        max_weight: float = 100,
-        min_weight: float | None = None,
-        eta: float | None = None,
-        ess_floor: float = 0.3,
         X_err: ArrayLike | None = None,
+        **options,
     ):
         """Fit the weighting rule on the training sample (stored as ``weighting_``).
 
@@ -96,35 +93,19 @@ class WeightingRules:
         X_pop : array-like of shape (n_pop, n_features), optional
             Population objects for the classifier and the divergences; default
             the sample kept by :meth:`fit_population` (``pop_sample_``).
-        ratio : {"classifier", "mixture"}, keyword-only
-            ``"mixture"``: ``ln gmm_pop(x) - ln gmm_train(x)``; ``"classifier"``:
-            a logistic regression of population against training objects
-            (:func:`bayesmix.gpz.ratio.fit_logistic_ratio`).
-        regularise : {"auto", "eta", "none"}
-            ``"auto"``: the log-ratio is clipped at the percentile (of the
-            training objects' values, in ``CLIP_LEVELS``) whose held-out weights
-            -- each training object weighted by a model fitted without it, two
-            folds -- give the smallest binned divergence from the population
-            with an effective sample size of at least ``ess_floor``; scale-free,
-            so the same at any number of features and in any units.  ``"eta"``:
-            gpz_pype's ``(p_pop + eta) / (p_train + eta)`` (mixture ratio;
-            ``eta`` default 1e-3); ``"none"``: the ratio itself.  Giving ``eta``
-            selects ``"eta"``.
-        max_weight, min_weight : float
-            Absolute clip bounds, applied last (as for :meth:`calc_weights`).
-        eta : float or None
-        ess_floor : float, default 0.3
-            Smallest effective-sample-size fraction ``"auto"`` accepts.
         X_err : array-like of shape (n_train, n_features), optional
             Feature errors of ``X_train`` for the held-out training mixtures of
             an extreme-deconvolution model (default: the kept ones with the
             kept sample, else zero).
+        ratio, regularise, max_weight, min_weight, eta, ess_floor
+            As for :func:`~bayesmix.gpz.weights.check_weight_options` (the
+            weighting options, keyword-only).
 
         Returns
         -------
         self
         """
-        o = check_weight_options(ratio, regularise, max_weight, min_weight, eta, ess_floor)
+        o = check_weight_options(**options)
         if self.gmm_pop is None or self.gmm_train is None:
             raise NotFittedError("both mixtures are needed: fit the population and training first")
         X, X_err = self._train_reference(X_train, X_err)
@@ -193,16 +174,8 @@ class WeightingRules:
             r = self.log_density_ratio(Xv, eta=wt.eta)
         return clip_log_weights(np.minimum(r, wt.log_clip), wt.max_weight, wt.min_weight)
 
-    def use_weighting(
-        self,
-        *,
-        ratio: str = DEFAULT_RATIO,
-        regularise: str = "auto",
-        max_weight: float = 100,
-        min_weight: float | None = None,
-        eta: float | None = None,
-        ess_floor: float = 0.3,
-    ):
+    @forwards(WEIGHT_OPTIONS)
+    def use_weighting(self, **options):
         """Make ``weighting_`` the rule with these options, without a training sample.
 
         Keeps the fitted rule if it has these options; sets up the rules that
@@ -216,7 +189,7 @@ class WeightingRules:
             A rule fitted on the training sample (``"auto"``, ``"classifier"``)
             that :meth:`fit_weights` has not fitted.
         """
-        o = check_weight_options(ratio, regularise, max_weight, min_weight, eta, ess_floor)
+        o = check_weight_options(**options)
         if self.weighting_ is not None and self.weighting_.options() == o:
             return self
         if o["ratio"] != "mixture" or o["regularise"] == "auto":

@@ -17,12 +17,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from bayesmix._validate import check_array_1d, check_choice, check_positive
 from bayesmix.exceptions import SpecError
+from bayesmix.gpz._options import keyword_options
 
 __all__ = [
     "DEFAULT_RATIO",
     "ESS_WARNING",
     "RATIOS",
     "REGULARISERS",
+    "WEIGHT_OPTIONS",
     "check_eta",
     "check_weight_bounds",
     "check_weight_options",
@@ -36,6 +38,14 @@ __all__ = [
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+#: how GPz weights estimate the density ratio by default (chosen by measurement, issue 17)
+DEFAULT_RATIO = "classifier"
+#: how the density ratio is estimated (sorted): see GPzAugment.fit_weights
+RATIOS = ("classifier", "mixture")
+#: how it is regularised (sorted)
+REGULARISERS = ("auto", "eta", "none")
 
 
 def check_weight_bounds(max_weight: Any, min_weight: Any) -> tuple[float, float | None]:
@@ -78,22 +88,59 @@ def check_eta(eta: Any) -> float | None:
     return float(eta)
 
 
-#: how GPz weights estimate the density ratio by default (chosen by measurement, issue 17)
-DEFAULT_RATIO = "classifier"
-#: how the density ratio is estimated (sorted): see GPzAugment.fit_weights
-RATIOS = ("classifier", "mixture")
-#: how it is regularised (sorted)
-REGULARISERS = ("auto", "eta", "none")
-
-
 def check_weight_options(
-    ratio: Any, regularise: Any, max_weight: Any, min_weight: Any, eta: Any, ess_floor: Any
+    ratio: str = DEFAULT_RATIO,
+    regularise: str = "auto",
+    max_weight: float = 100,
+    min_weight: float | None = None,
+    eta: float | None = None,
+    ess_floor: float = 0.3,
 ) -> dict[str, Any]:
     """Return the weighting options checked and normalised (a dict of the six).
 
-    Giving ``eta`` (with ``regularise="auto"``) means gpz_pype's form:
-    ``regularise="eta"`` on the mixture ratio (``ratio="mixture"``);
-    ``regularise="eta"`` without ``eta`` uses gpz_pype's 1e-3.
+    These are the options of every function that weights: their one
+    declaration (defaults and meaning); the others forward them
+    (:data:`WEIGHT_OPTIONS`).
+
+    Parameters
+    ----------
+    ratio : {"classifier", "mixture"}, default "classifier"
+        ``"mixture"``: ``ln gmm_pop(x) - ln gmm_train(x)``; ``"classifier"``:
+        a logistic regression of population against training objects
+        (:func:`bayesmix.gpz.ratio.fit_logistic_ratio`).
+    regularise : {"auto", "eta", "none"}, default "auto"
+        ``"auto"``: the log-ratio is clipped at the percentile (of the
+        training objects' values, in ``CLIP_LEVELS``) whose held-out weights
+        -- each training object weighted by a model fitted without it, two
+        folds -- give the smallest binned divergence from the population
+        with an effective sample size of at least ``ess_floor``; scale-free,
+        so the same at any number of features and in any units.  ``"eta"``:
+        gpz_pype's ``(p_pop + eta) / (p_train + eta)`` (mixture ratio;
+        ``eta`` default 1e-3); ``"none"``: the ratio itself.  Giving ``eta``
+        selects ``"eta"``.  By default the log-ratio is thus clipped where
+        held-out weights match the population best with at least 30 %
+        effective sample size (issue 17: the plain ratio made the weighted
+        CANDELS training sample *worse* than no weights for some fits; see
+        ``docs/gpz.md``).
+    max_weight : float, default 100
+        Upper clip (finite, > 0), applied last.
+    min_weight : float or None, default None
+        Lower clip (in [0, max_weight]); None: no lower clip.
+    eta : float or None, default None
+        gpz_pype's softened ``(p_pop + eta) / (p_train + eta)`` with
+        densities of the scaled features (gpz_pype used ``eta=1e-3``),
+        evaluated as ``exp(logaddexp(ln p_pop, ln eta) - logaddexp(ln
+        p_train, ln eta))``; giving it selects ``regularise="eta"`` (and
+        ``ratio="mixture"``); ``regularise="eta"`` without ``eta`` uses
+        gpz_pype's 1e-3.
+    ess_floor : float, default 0.3
+        Smallest effective-sample-size fraction ``"auto"`` accepts.
+
+    Returns
+    -------
+    dict
+        ``ratio``, ``regularise``, ``eta``, ``max_weight``, ``min_weight``,
+        ``ess_floor``.
 
     Raises
     ------
@@ -123,6 +170,10 @@ def check_weight_options(
         "min_weight": min_weight,
         "ess_floor": float(ess_floor),
     }
+
+
+#: the weighting options, as keyword-only parameters (what the functions that weight forward)
+WEIGHT_OPTIONS = tuple(keyword_options(check_weight_options))
 
 
 def clip_log_weights(

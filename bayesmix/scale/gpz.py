@@ -16,6 +16,7 @@ from bayesmix._validate import check_choice
 from bayesmix.exceptions import DataError, NotFittedError, SpecError
 from bayesmix.gpz import ASSIGN_RULES, GPzAugment
 from bayesmix.gpz.divide import check_threshold, divide_columns
+from bayesmix.gpz.weights import WEIGHT_OPTIONS
 from bayesmix.scale._dask import (
     REASON_COLUMN,
     align,
@@ -136,7 +137,7 @@ def divide_options(augment, options: dict) -> dict:
     threshold = augment.threshold if threshold is None else check_threshold(threshold)
     assign = check_choice(options.get("assign", "threshold"), name="assign", choices=ASSIGN_RULES)
     if weight:
-        names = ("ratio", "regularise", "max_weight", "min_weight", "eta", "ess_floor")
+        names = [p.name for p in WEIGHT_OPTIONS]
         _weighting(augment, {k: options[k] for k in names if options.get(k) is not None})
     return {
         "weight": weight,

@@ -286,8 +286,7 @@ class _Entry:
 
 _GPZ_DOCS = (
     "bayesmix.gpz:GPzAugment",
-    "bayesmix.gpz:GPzAugment.calc_weights",
-    "bayesmix.gpz:GPzAugment.fit_weights",
+    "bayesmix.gpz.weights:check_weight_options",
     "bayesmix.em:GaussianMixture",
 )
 _GPZ = ("n_components", "n_init", "tol", "scale", "covariance_type")
@@ -454,6 +453,8 @@ def _build(name: str) -> Builder:
             default = dict(entry.defaults).get(p.name, p.default)
             p = p.replace(default=default)
             keys.append(_option_key(p.name, p, module, docs.get(p.name, "")))
+    if entry.include is not None:  # in the entry's order, not the signature's
+        keys.sort(key=lambda k: entry.include.index(k.name))
     return Builder(
         name,
         entry.kind,

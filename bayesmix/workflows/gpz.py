@@ -30,8 +30,10 @@ from bayesmix.workflows.outputs import (
 
 __all__ = ["divide_layout", "gpz_report", "run_gpz"]
 
-_FIT_OPTIONS = ("n_components", "n_init", "tol", "scale", "covariance_type")
-_WEIGHT_OPTIONS = ("ratio", "regularise", "max_weight", "min_weight", "eta", "ess_floor")
+
+def _given(options, params) -> dict[str, Any]:
+    """Return the ``options`` of a spec's ``[builder]`` that are among ``params``."""
+    return {p.name: options[p.name] for p in params if p.name in options}
 
 
 def _check_error_columns(t, spec, prefix, source: str) -> None:
@@ -95,6 +97,8 @@ def _features(t, spec):
 def _fit(spec, rows, progress):
     """Fit the GPz mixtures on the population and (weights) the training rows."""
     from bayesmix.gpz import GPzAugment
+    from bayesmix.gpz.tables import MODEL_OPTIONS
+    from bayesmix.gpz.weights import WEIGHT_OPTIONS
 
     o = spec.options
     weight = spec.kind == "gpz_weights" or bool(o.get("weight", False))
@@ -125,9 +129,7 @@ def _fit(spec, rows, progress):
             + (f" and the training mixture ({len(Xt)} rows)" if Xt is not None else "")
             + f", seed {spec.seed}"
         )
-    kw = {k: o[k] for k in _FIT_OPTIONS if k in o}
-    if spec.kind == "gpz_divide":
-        kw["threshold"] = o.get("threshold", 0.5)
+    kw = _given(o, MODEL_OPTIONS)  # a spec has no rng: the seed is spec.seed
     augment = GPzAugment(
         Xp[okp],
         Xt,
@@ -139,8 +141,7 @@ def _fit(spec, rows, progress):
     if weight:
         # the weighting rule, fitted once on the training and population rows of the fit;
         # every row (every partition) is then weighted by the same rule
-        wopts = {k: o[k] for k in _WEIGHT_OPTIONS if k in o}
-        augment.fit_weights(Xt, Xp[okp], X_err=Et, **wopts)
+        augment.fit_weights(Xt, Xp[okp], X_err=Et, **_given(o, WEIGHT_OPTIONS))
     fit = {
         "population_rows": int(okp.sum()),
         "population_of_rows": int(n_pop),
@@ -165,10 +166,12 @@ def _weights_columns(augment, spec):
 
 
 def _divide_columns(augment, spec):
+    from bayesmix.gpz.weights import WEIGHT_OPTIONS
+
     o = spec.options
     weight = bool(o.get("weight", False))
     K = augment.n_components
-    wopts = {k: o[k] for k in _WEIGHT_OPTIONS if k in o}
+    wopts = _given(o, WEIGHT_OPTIONS)
 
     def score(t, selected):
         X, E, ok, reason = _features(t, spec)
@@ -293,6 +296,7 @@ def run_gpz(spec, rows, paths, *, overwrite: bool, progress=None):
     :class:`~bayesmix.workflows.outputs.RunResult`.
     """
     from bayesmix.gpz import kl_score, weight_diagnostics
+    from bayesmix.gpz.weights import WEIGHT_OPTIONS
 
     o = spec.settings()
     K = int(o["n_components"])
@@ -338,7 +342,7 @@ def run_gpz(spec, rows, paths, *, overwrite: bool, progress=None):
             summary["weights"] = {
                 "features": list(spec.data.features),
                 "n_components": K,
-                **{k: settings.get(k) for k in _WEIGHT_OPTIONS},
+                **{p.name: settings.get(p.name) for p in WEIGHT_OPTIONS},
                 "diagnostics": weight_diagnostics(w_fit, weighting=augment.weighting_),
             }
             summary["kl_score"] = {"unweighted": kl_raw, "weighted": kl_w}
