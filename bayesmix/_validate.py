@@ -17,7 +17,7 @@ import difflib
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ __all__ = [
     "check_matrix",
     "check_positive",
     "check_range",
+    "check_same_length",
     "check_sample_weight",
     "check_str",
     "check_str_list",
@@ -156,6 +157,26 @@ def check_array_1d(
             rows=np.flatnonzero(bad)[:100],
         )
     return np.ascontiguousarray(arr)
+
+
+def check_same_length(arrays: Mapping[str, ArrayLike], *, argument: str) -> list[NDArray]:
+    """Return ``arrays`` flattened to 1-D float64; raise unless all have the same length.
+
+    The DataError names every array and its length, e.g. ``'x', 'y' and
+    'probability' must have the same length; got 3, 3 and 2``.
+    """
+    out = [np.asarray(v, dtype=np.float64).reshape(-1) for v in arrays.values()]
+    if len({a.size for a in out}) > 1:
+        names = _listed([f"'{name}'" for name in arrays])
+        raise DataError(
+            f"{names} must have the same length; got {_listed([str(a.size) for a in out])}",
+            argument=argument,
+        )
+    return out
+
+
+def _listed(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def check_positive(x: NDArray[np.float64], *, name: str, ids=None, strict: bool = True):

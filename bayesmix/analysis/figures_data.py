@@ -31,12 +31,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bayesmix._validate import check_array_1d, check_int, check_matrix
+from bayesmix._validate import check_array_1d, check_int, check_matrix, check_same_length
 from bayesmix.exceptions import DataError
 
 __all__ = [
     "ClusterAstrometry",
     "ParallaxDistance",
+    "ProbabilityBins",
     "ProbabilityHistogram",
     "ReliabilityCurve",
     "ZoomWindow",
@@ -228,21 +229,39 @@ def zoom_window(
 
 
 @dataclass(frozen=True)
-class ReliabilityCurve:
-    """Predicted probability against observed frequency, per probability bin.
+class ProbabilityBins:
+    """Objects per membership-probability bin: what every probability histogram holds.
 
     Attributes
     ----------
     edges : ndarray of shape (n_bins + 1,)
-        Bin edges in [0, 1] (the last bin includes 1).
+        Bin edges on [0, 1] (the last bin includes 1).
+    counts : ndarray of shape (n_bins,)
+        Objects per bin.
+    n_unscored : int
+        Objects with NaN probability (in no bin).
+    """
+
+    edges: NDArray[np.float64]
+    counts: NDArray[np.int64]
+    n_unscored: int
+
+
+@dataclass(frozen=True)
+class ReliabilityCurve(ProbabilityBins):
+    """Predicted probability against observed frequency, per probability bin.
+
+    Attributes
+    ----------
+    edges, counts, n_unscored
+        As for :class:`ProbabilityBins`; the unscored objects are left out of
+        every number below.
     mean_probability : ndarray of shape (n_bins,)
         Mean predicted probability of the objects in each bin (NaN if empty).
     observed_fraction : ndarray of shape (n_bins,)
         Fraction of true members among them (NaN if empty).
     lower, upper : ndarray of shape (n_bins,)
         Wilson score interval of the observed fraction at ``interval``.
-    counts : ndarray of shape (n_bins,)
-        Objects per bin.
     interval : float
         Probability content of ``lower``..``upper``.
     brier_score : float
@@ -250,20 +269,15 @@ class ReliabilityCurve:
     calibration_error : float
         Expected calibration error: counts-weighted mean of
         abs(observed_fraction - mean_probability).
-    n_unscored : int
-        Objects with NaN probability (left out of every number above).
     """
 
-    edges: NDArray[np.float64]
     mean_probability: NDArray[np.float64]
     observed_fraction: NDArray[np.float64]
     lower: NDArray[np.float64]
     upper: NDArray[np.float64]
-    counts: NDArray[np.int64]
     interval: float
     brier_score: float
     calibration_error: float
-    n_unscored: int
 
 
 def _wilson(k: NDArray, n: NDArray, interval: float) -> tuple[NDArray, NDArray]:
@@ -335,10 +349,8 @@ def reliability_curve(
                 rows=[i],
             )
         t = tv.astype(bool)
-    edges = _edges(bins)
-    ok = np.isfinite(p)
+    edges, ok, idx = _bin_index(p, bins)
     ps, ts = p[ok], t[ok]
-    idx = np.clip(np.searchsorted(edges, ps, side="right") - 1, 0, edges.size - 2)
     nb = edges.size - 1
     return reliability_from_bins(
         np.bincount(idx, minlength=nb),
@@ -388,15 +400,10 @@ def reliability_from_bins(
     -------
     ReliabilityCurve
     """
-    n_b = np.asarray(counts, dtype=np.float64).reshape(-1)
-    k = np.asarray(members, dtype=np.float64).reshape(-1)
-    psum = np.asarray(sum_probability, dtype=np.float64).reshape(-1)
-    if not (n_b.shape == k.shape == psum.shape):
-        raise DataError(
-            f"'counts', 'members' and 'sum_probability' must have the same length; got "
-            f"{n_b.size}, {k.size} and {psum.size}",
-            argument="members",
-        )
+    n_b, k, psum = check_same_length(
+        {"counts": counts, "members": members, "sum_probability": sum_probability},
+        argument="members",
+    )
     if (n_b < 0).any() or (k < 0).any() or (k > n_b).any() or (psum > n_b + 1e-9).any():
         b = int(np.flatnonzero((n_b < 0) | (k < 0) | (k > n_b) | (psum > n_b + 1e-9))[0])
         raise DataError(
@@ -444,17 +451,13 @@ def _edges(bins: int | ArrayLike) -> NDArray[np.float64]:
 
 
 @dataclass(frozen=True)
-class ProbabilityHistogram:
+class ProbabilityHistogram(ProbabilityBins):
     """Counts of membership probabilities per bin.
 
     Attributes
     ----------
-    edges : ndarray of shape (n_bins + 1,)
-        Bin edges on [0, 1] (the last bin includes 1).
-    counts : ndarray of shape (n_bins,)
-        Objects per bin.
-    n_unscored : int
-        Objects with NaN probability.
+    edges, counts, n_unscored
+        As for :class:`ProbabilityBins`.
     n_above : int
         Objects with probability above ``threshold``.
     threshold : float
@@ -462,12 +465,17 @@ class ProbabilityHistogram:
         Sum of the probabilities (the expected number of members).
     """
 
-    edges: NDArray[np.float64]
-    counts: NDArray[np.int64]
-    n_unscored: int
     n_above: int
     threshold: float
     expected_members: float
+
+
+def _bin_index(p: NDArray[np.float64], bins: int | ArrayLike):
+    """Return (edges, scored mask, bin of each scored probability) of ``p`` on [0, 1]."""
+    edges = _edges(bins)
+    ok = np.isfinite(p)
+    idx = np.clip(np.searchsorted(edges, p[ok], side="right") - 1, 0, edges.size - 2)
+    return edges, ok, idx
 
 
 def probability_histogram(
@@ -489,9 +497,7 @@ def probability_histogram(
     ProbabilityHistogram
     """
     p = check_probability(probability)
-    edges = _edges(bins)
-    ok = np.isfinite(p)
-    idx = np.clip(np.searchsorted(edges, p[ok], side="right") - 1, 0, edges.size - 2)
+    edges, ok, idx = _bin_index(p, bins)
     counts = np.bincount(idx, minlength=edges.size - 1).astype(np.int64)
     return ProbabilityHistogram(
         edges=edges,

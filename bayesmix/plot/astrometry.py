@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from numpy.typing import ArrayLike
 
+from bayesmix._validate import check_same_length
 from bayesmix.analysis.figures_data import ZoomWindow, robust_limits, zoom_window
 from bayesmix.exceptions import DataError
 from bayesmix.plot._axes import get_ax
@@ -106,15 +107,9 @@ def plot_zoomed_membership(
         The main Axes; ``ax.collections[0]`` is the coloured scatter, the inset
         is ``ax.child_axes[0]`` (label ``"whole field"``).
     """
-    xs = np.asarray(x, dtype=np.float64).reshape(-1)
-    ys = np.asarray(y, dtype=np.float64).reshape(-1)
-    p = np.asarray(probability, dtype=np.float64).reshape(-1)
-    if not (xs.shape == ys.shape == p.shape):
-        raise DataError(
-            f"'x', 'y' and 'probability' must have the same length; got {xs.size}, {ys.size} "
-            f"and {p.size}",
-            argument="probability",
-        )
+    xs, ys, p = check_same_length(
+        {"x": x, "y": y, "probability": probability}, argument="probability"
+    )
     if inset not in (True, False) and inset not in _CORNERS:
         raise DataError(
             f"'inset' must be True, False or one of {sorted(_CORNERS)}; got {inset!r}",

@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
+from bayesmix._validate import check_same_length
 from bayesmix.exceptions import DataError
 from bayesmix.plot._axes import get_ax
 
@@ -68,15 +69,8 @@ def plot_membership(
     matplotlib.axes.Axes
         The first collection is the coloured scatter.
     """
-    xs = np.asarray(x, dtype=np.float64).reshape(-1)
-    ys = np.asarray(y, dtype=np.float64).reshape(-1)
-    p = np.asarray(probability, dtype=np.float64).reshape(-1)
-    if not (xs.shape == ys.shape == p.shape):
-        raise DataError(
-            f"'x', 'y' and 'probability' must have the same length; got {xs.size}, {ys.size} "
-            f"and {p.size}",
-            argument="probability",
-        )
+    arrays = {"x": x, "y": y, "probability": probability}
+    xs, ys, p = check_same_length(arrays, argument="probability")
     finite_p = p[np.isfinite(p)]
     if finite_p.size and (finite_p.min() < -1e-9 or finite_p.max() > 1 + 1e-9):
         raise DataError(
