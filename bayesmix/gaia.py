@@ -45,6 +45,7 @@ __all__ = [
     "ASTROMETRIC_ORDER",
     "GaiaColumnWarning",
     "GaiaData",
+    "UsedRows",
     "column_values",
     "correlation_column",
     "error_column",
@@ -192,8 +193,36 @@ def column_values(
     return values
 
 
+class UsedRows:
+    """Mixin: which input rows a fit uses, over attributes ``used`` and ``columns``.
+
+    ``used`` (bool, one per input row) and ``columns`` (the input columns,
+    every row) are the host's; :class:`GaiaData` and the builders' row record
+    (:class:`bayesmix.builders.RowRecord`) answer the same questions with it.
+    """
+
+    used: NDArray[np.bool_]
+    columns: Mapping[str, Any]
+
+    @property
+    def n_rows(self) -> int:
+        """Number of input rows."""
+        return int(self.used.shape[0])
+
+    @property
+    def n_excluded(self) -> int:
+        """Number of input rows that are not used (not objects of the model)."""
+        return int((~self.used).sum())
+
+    def column(self, name: str) -> NDArray[np.float64]:
+        """Values of input column ``name`` for the used rows (in order), as float64."""
+        if name not in self.columns:
+            raise DataError(f"the table has no column {name!r}", argument="data")
+        return column_values(self.columns[name], name)[self.used]
+
+
 @dataclass(frozen=True, eq=False)
-class GaiaData:
+class GaiaData(UsedRows):
     """Arrays for a model, from the usable rows of a Gaia table.
 
     Attributes
@@ -239,22 +268,6 @@ class GaiaData:
         warnings.warn("GaiaData.reason was renamed GaiaData.reasons", FutureWarning,
                       stacklevel=2)
         return self.reasons
-
-    @property
-    def n_rows(self) -> int:
-        """Number of input rows."""
-        return int(self.used.shape[0])
-
-    @property
-    def n_excluded(self) -> int:
-        """Number of input rows that are not fitted."""
-        return int((~self.used).sum())
-
-    def column(self, name: str) -> NDArray[np.float64]:
-        """Values of input column ``name`` for the usable rows, as float64."""
-        if name not in self.columns:
-            raise DataError(f"the table has no column {name!r}", argument="data")
-        return column_values(self.columns[name], name, None)[self.used]
 
 
 def gaia_arrays(
