@@ -107,18 +107,21 @@ def _np_solve_lower(L, b):
     return np.linalg.solve(L, b)
 
 
+#: primitives that numpy and pytensor.tensor name alike (and that behave alike)
+_ALIKE = ("log", "exp", "log1p", "sqrt", "abs", "maximum", "sin", "cos", "arctan", "arctan2")
+
+
+def _alike(module) -> dict[str, Callable]:
+    return {name: getattr(module, name) for name in _ALIKE}
+
+
 @functools.cache
 def _numpy_backend() -> Backend:
     return Backend(
         name="numpy",
-        log=np.log,
-        exp=np.exp,
-        log1p=np.log1p,
-        sqrt=np.sqrt,
+        **_alike(np),
         square=np.square,
-        abs=np.abs,
         where=np.where,
-        maximum=np.maximum,
         sum=lambda x, axis: np.sum(x, axis=axis),
         logsumexp=_np_logsumexp,
         logaddexp=np.logaddexp,
@@ -127,10 +130,6 @@ def _numpy_backend() -> Backend:
         solve_lower=_np_solve_lower,
         diagonal=lambda x: np.diagonal(x, axis1=-2, axis2=-1),
         as_tensor=lambda x: np.asarray(x, dtype=np.float64),
-        sin=np.sin,
-        cos=np.cos,
-        arctan=np.arctan,
-        arctan2=np.arctan2,
     )
 
 
@@ -151,14 +150,9 @@ def _pytensor_backend() -> Backend:
 
     return Backend(
         name="pytensor",
-        log=pt.log,
-        exp=pt.exp,
-        log1p=pt.log1p,
-        sqrt=pt.sqrt,
+        **_alike(pt),
         square=pt.sqr,
-        abs=pt.abs,
         where=pt.switch,
-        maximum=pt.maximum,
         sum=lambda x, axis: pt.sum(x, axis=axis),
         logsumexp=lambda x, axis: pt.logsumexp(x, axis=axis),
         logaddexp=_logaddexp,
@@ -167,10 +161,6 @@ def _pytensor_backend() -> Backend:
         solve_lower=lambda L, b: pt.linalg.solve_triangular(L, b, lower=True),
         diagonal=lambda x: pt.diagonal(x, axis1=-2, axis2=-1),
         as_tensor=pt.as_tensor_variable,
-        sin=pt.sin,
-        cos=pt.cos,
-        arctan=pt.arctan,
-        arctan2=pt.arctan2,
     )
 
 
