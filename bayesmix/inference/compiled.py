@@ -40,7 +40,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -356,6 +356,72 @@ def _shared_arrays(logp_pt, expand_pt):
     return shared_keys, shared_data
 
 
+class _Callbacks(NamedTuple):
+    """The compiled callbacks and the shared data they read (what nutpie's model holds)."""
+
+    cfuncs: dict[str, Any]
+    shared_keys: dict[Any, str]
+    shared_data: dict[str, np.ndarray]
+    user_data: Any
+    n_dim: int
+    n_expanded: int
+
+
+def _callback_id(kind, keys, shared_data, inner_key, n_dim, n_expanded, descr) -> tuple[str, str]:
+    """Return the source and the cache key of callback ``kind`` reading shared ``keys``."""
+    src = _callback_source(kind, keys, [shared_data[k].ndim for k in keys])
+    meta = [(k, shared_data[k].dtype.str, shared_data[k].ndim) for k in keys]
+    return src, _callback_key(kind, inner_key, n_dim, n_expanded, meta, descr, src)
+
+
+def _point_check(cb: _Callbacks, start_fn, seed: int, expected: dict | None = None) -> dict:
+    """Return the check record of the callbacks at the starting point of ``seed``.
+
+    With ``expected`` (a recorded check) raise :class:`_Mismatch` at the first
+    difference; the point is compared before the callbacks read it.
+    """
+    x = start_fn(seed)
+    got = {"seed": seed, "point": _hex(x)}
+    if expected is not None:
+        _require(got["point"] == expected["point"], "starting point")
+    rc, logp, grad = _call_logp(cb.cfuncs["logp"], x, cb.user_data)
+    erc, expanded = _call_expand(cb.cfuncs["expand"], x, cb.n_expanded, cb.user_data)
+    got.update(rc=[rc, erc], logp=float(logp).hex(), grad=_hex(grad), expanded=_hex(expanded))
+    if expected is not None:
+        _require(got["rc"] == expected["rc"], "callback return codes")
+        _require(got["logp"] == expected["logp"] and got["grad"] == expected["grad"], "logp")
+        _require(got["expanded"] == expected["expanded"], "expansion")
+    return got
+
+
+def _nutpie_model(model, cb: _Callbacks, start_fn, shape_info, repar, pt_fns=(None, None)):
+    """Return nutpie's CompiledPyMCModel of ``model`` from its callbacks and starting points.
+
+    ``pt_fns``: the PyTensor logp and expand functions, when there is a graph.
+    """
+    from nutpie import compile_pymc as cp
+
+    names, _, shapes = shape_info
+    dims, coords = cp._prepare_dims_and_coords(model, shape_info, repar)
+    return cp.CompiledPyMCModel(
+        _n_dim=cb.n_dim,
+        dims=dims,
+        _coords=coords,
+        _shapes={name: tuple(shape) for name, shape in zip(names, shapes, strict=True)},
+        compiled_logp_func=cb.cfuncs["logp"],
+        compiled_expand_func=cb.cfuncs["expand"],
+        initial_point_func=start_fn,
+        shared_data=cb.shared_data,
+        shared_var_keys=cb.shared_keys,
+        user_data=cb.user_data,
+        n_expanded=cb.n_expanded,
+        shape_info=shape_info,
+        logp_func=pt_fns[0],
+        expand_func=pt_fns[1],
+        reparameterized_names=repar,
+    )
+
+
 def _full_compile(model, jitter_rvs, key):
     """Compile as nutpie does, callbacks cached by numba; return ``(compiled, record|note)``."""
     import nutpie
@@ -382,33 +448,16 @@ def _full_compile(model, jitter_rvs, key):
     callbacks, cfuncs = {}, {}
     for kind, pt_fn in (("logp", logp_pt), ("expand", expand_pt)):
         keys = [shared_keys[v] for v in pt_fn.get_shared()]
-        ndims = [shared_data[k].ndim for k in keys]
-        meta = [(k, shared_data[k].dtype.str, shared_data[k].ndim) for k in keys]
-        src = _callback_source(kind, keys, ndims)
-        ckey = _callback_key(kind, inner_keys[kind], n_dim, n_expanded, meta, descr, src)
+        src, ckey = _callback_id(
+            kind, keys, shared_data, inner_keys[kind], n_dim, n_expanded, descr
+        )
         cfuncs[kind] = _callback(
             kind, fns[kind], keys, shared_data, user_data, n_dim, n_expanded, src, ckey
         )
         callbacks[kind] = {"keys": keys, "inner_key": inner_keys[kind], "src": src, "key": ckey}
-    dims, coords = cp._prepare_dims_and_coords(model, shape_info, repar)
     names, slices, shapes = shape_info
-    compiled = cp.CompiledPyMCModel(
-        _n_dim=n_dim,
-        dims=dims,
-        _coords=coords,
-        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
-        compiled_logp_func=cfuncs["logp"],
-        compiled_expand_func=cfuncs["expand"],
-        initial_point_func=initial_point_fn,
-        shared_data=shared_data,
-        shared_var_keys=shared_keys,
-        user_data=user_data,
-        n_expanded=n_expanded,
-        shape_info=shape_info,
-        logp_func=logp_pt,
-        expand_func=expand_pt,
-        reparameterized_names=repar,
-    )
+    cb = _Callbacks(cfuncs, shared_keys, shared_data, user_data, n_dim, n_expanded)
+    compiled = _nutpie_model(model, cb, initial_point_fn, shape_info, repar, (logp_pt, expand_pt))
     if key is None:
         return compiled, None, ""
     n_free = len(model.free_RVs)
@@ -418,15 +467,7 @@ def _full_compile(model, jitter_rvs, key):
     unnamed = [v for v in shared_keys if v.name is None]
     if unnamed:
         return compiled, None, "an unnamed shared variable"
-    checks = []
-    for s in _CHECK_SEEDS:
-        x = initial_point_fn(s)
-        rc, logp, grad = _call_logp(cfuncs["logp"], x, user_data)
-        erc, expanded = _call_expand(cfuncs["expand"], x, n_expanded, user_data)
-        checks.append(
-            {"seed": s, "point": _hex(x), "rc": [rc, erc], "logp": float(logp).hex(),
-             "grad": _hex(grad), "expanded": _hex(expanded)}
-        )  # fmt: skip
+    checks = [_point_check(cb, initial_point_fn, seed) for seed in _CHECK_SEEDS]
     record = {
         "format": KEY_FORMAT,
         "key": key,
@@ -492,12 +533,12 @@ def _load(model, key: str, shared_vars: dict, record: dict):
     _require(descr == record["user_data"], "user data layout")
     cfuncs = {}
     for kind in ("logp", "expand"):
-        cb = record["callbacks"][kind]
-        keys = cb["keys"]
-        src = _callback_source(kind, keys, [shared_data[k].ndim for k in keys])
-        meta = [(k, shared_data[k].dtype.str, shared_data[k].ndim) for k in keys]
-        ckey = _callback_key(kind, cb["inner_key"], n_dim, n_expanded, meta, descr, src)
-        _require(src == cb["src"] and ckey == cb["key"], f"{kind} callback source")
+        rec = record["callbacks"][kind]
+        keys = rec["keys"]
+        src, ckey = _callback_id(
+            kind, keys, shared_data, rec["inner_key"], n_dim, n_expanded, descr
+        )
+        _require(src == rec["src"] and ckey == rec["key"], f"{kind} callback source")
         try:
             cfuncs[kind] = _callback(
                 kind, None, keys, shared_data, user_data, n_dim, n_expanded, src, ckey
@@ -512,35 +553,13 @@ def _load(model, key: str, shared_vars: dict, record: dict):
     flat_fn = cp._wrap_with_lock(
         cp._rv_dict_to_flat_array_wrapper(point_fn, names=start["names"], shapes=shapes)
     )
+    cb = _Callbacks(cfuncs, shared_keys, shared_data, user_data, n_dim, n_expanded)
     for check in record["checks"]:
-        x = flat_fn(check["seed"])
-        _require(_hex(x) == check["point"], "starting point")
-        rc, logp, grad = _call_logp(cfuncs["logp"], x, user_data)
-        erc, expanded = _call_expand(cfuncs["expand"], x, n_expanded, user_data)
-        _require([rc, erc] == check["rc"], "callback return codes")
-        _require(float(logp).hex() == check["logp"] and _hex(grad) == check["grad"], "logp")
-        _require(_hex(expanded) == check["expanded"], "expansion")
+        _point_check(cb, flat_fn, check["seed"], expected=check)
     all_shapes = [tuple(s) for s in record["shapes"]]
     shape_info = (names, [slice(a, b) for a, b in record["slices"]], all_shapes)
-    repar = record["reparameterized"]
-    dims, coords = cp._prepare_dims_and_coords(model, shape_info, repar)
-    return cp.CompiledPyMCModel(
-        _n_dim=n_dim,
-        dims=dims,
-        _coords=coords,
-        _shapes=dict(zip(names, all_shapes, strict=True)),
-        compiled_logp_func=cfuncs["logp"],
-        compiled_expand_func=cfuncs["expand"],
-        initial_point_func=flat_fn,
-        shared_data=shared_data,
-        shared_var_keys=shared_keys,
-        user_data=user_data,
-        n_expanded=n_expanded,
-        shape_info=shape_info,
-        logp_func=None,  # nutpie's numba sampler does not use the PyTensor functions
-        expand_func=None,
-        reparameterized_names=repar,
-    )
+    # nutpie's numba sampler does not use the PyTensor functions: none without the graph
+    return _nutpie_model(model, cb, flat_fn, shape_info, record["reparameterized"])
 
 
 def _write_record(path: Path, record: dict) -> str:
