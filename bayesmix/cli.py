@@ -124,6 +124,11 @@ _SAMPLER = {
 }
 
 
+def _sampler_values(args) -> dict[str, int | None]:
+    """Return the values of the sampler options (None: not given), by spec key."""
+    return {name[2:]: getattr(args, name[2:]) for name in _SAMPLER}
+
+
 def _add(p: argparse.ArgumentParser, name: str, help_: str, **kw: Any) -> None:
     """Add option ``name`` of :data:`_KINDS` to ``p`` (``kw``: its default or other changes)."""
     p.add_argument(name, help=help_, **{**_KINDS.get(name, {}), **kw})
@@ -456,9 +461,7 @@ def _run_demo(args) -> int:
         jobs.append((specs.DEMO_FULL, os.path.join(args.out, "full")))
     loaded = [
         (
-            load_spec(specs.path(name)).with_overrides(
-                seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains
-            ),
+            load_spec(specs.path(name)).with_overrides(seed=args.seed, **_sampler_values(args)),
             out,
         )
         for name, out in jobs
@@ -488,13 +491,11 @@ def _run_spec(args) -> int:
     from bayesmix._files import safe_name
     from bayesmix.spec import load_spec
 
-    spec = load_spec(args.spec).with_overrides(
-        seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains
-    )
+    spec = load_spec(args.spec).with_overrides(seed=args.seed, **_sampler_values(args))
     out = (
         args.out if args.out is not None else os.path.join("out", safe_name(spec.name, key="name"))
     )
-    ignored = [f"--{k}" for k in ("draws", "tune", "chains") if getattr(args, k) is not None]
+    ignored = [f"--{k}" for k, v in _sampler_values(args).items() if v is not None]
     if ignored and spec.kind != "bayes" and not args.quiet:
         print(
             f"bayesmix: note: {', '.join(ignored)} ignored: builder {spec.builder!r} is not "
@@ -633,9 +634,7 @@ def _run_survey(args) -> int:
         template=args.spec,
         scheduler=args.scheduler,
         workers=args.workers,
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
+        **_sampler_values(args),
         overwrite=args.overwrite,
         progress=_progress(args),
     )

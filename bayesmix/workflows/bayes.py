@@ -19,6 +19,7 @@ One runner for a table in memory and a Parquet catalogue over Dask
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from collections.abc import Callable
@@ -168,16 +169,8 @@ def sample_spec(spec, mm, *, progress=None, progressbar: bool = False):
             f"sampling with {s.sampler}: {s.chains} chain{'s' if s.chains != 1 else ''} x "
             f"{s.draws} draws ({s.tune} tuning), seed {spec.seed}; compiling the model first"
         )
-    return sample(
-        mm,
-        draws=s.draws,
-        tune=s.tune,
-        chains=s.chains,
-        rng=spec.seed,
-        sampler=s.sampler,
-        target_accept=s.target_accept,
-        progressbar=progressbar,
-    )
+    # [sampler]'s keys are sample's own options (the spec registry reads them from it)
+    return sample(mm, **dataclasses.asdict(s), rng=spec.seed, progressbar=progressbar)
 
 
 # --------------------------------------------------------------------------------------------
