@@ -425,6 +425,62 @@ def run(args) -> None:
             if k in rec), flush=True)
 
 
+def oracle_record(table, inj, h: float = 0.5) -> dict[str, Any]:
+    """Recall and precision of p > 0.5 for an oracle that uses proper motions only.
+
+    The oracle knows the injected cluster (N, mean pm, dispersion; each member's own
+    pm error) and the host's pm density (host stars within ``h`` mas/yr, a disc
+    kernel): p = N phi(pm; mu, disp^2 + err^2) / (that + field density).  No fit of
+    proper motions alone can do much better, so it tells an information limit from a
+    fitting failure.
+    """
+    from scipy.spatial import cKDTree
+
+    truth = np.asarray(inj.is_member)
+    c = inj.clusters[0]
+    pm = np.column_stack([np.ma.filled(np.ma.asarray(table[k], dtype=float), np.nan)
+                          for k in ("pmra", "pmdec")])
+    e = (np.ma.filled(np.ma.asarray(table["pmra_error"], dtype=float), np.nan)
+         if "pmra_error" in table.colnames else np.zeros(len(table)))
+    ok = np.isfinite(pm).all(axis=1) & np.isfinite(e)
+    s2 = c.pm_dispersion**2 + np.where(ok, e, 0.0) ** 2
+    d2 = (pm[:, 0] - c.pmra) ** 2 + (pm[:, 1] - c.pmdec) ** 2
+    lc = int(truth.sum()) * np.exp(-0.5 * d2 / s2) / (2 * np.pi * s2)
+    tree = cKDTree(pm[ok & ~truth])
+    cnt = np.zeros(len(table))
+    cnt[ok] = tree.query_ball_point(pm[ok], h, return_length=True)
+    p = lc / (lc + cnt / (np.pi * h * h))
+    pos = ok & (p > 0.5)
+    hits = int(np.sum(pos & truth))
+    return {"oracle_pm_recall": hits / max(int(truth.sum()), 1),
+            "oracle_pm_precision": hits / int(pos.sum()) if pos.any() else None,
+            "oracle_kernel_mas_yr": h}
+
+
+def oracle(folder: Path) -> None:
+    """oracle.jsonl: the pm-only oracle (:func:`oracle_record`) for every injected fit run."""
+    path = folder / "oracle.jsonl"
+    done = set()
+    if path.exists():
+        done = {json.loads(line)["id"] for line in open(path) if line.strip()}
+    ids: dict[str, dict[str, Any]] = {}
+    for f in sorted(folder.glob("fit*.jsonl")):
+        for line in open(f):
+            r = json.loads(line) if line.strip() else {}
+            if r and not r.get("error") and r.get("design") != "null" and r["id"] not in done:
+                ids[r["id"]] = r
+    for i, r in enumerate(ids.values()):
+        p = {k: r[k] for k in ("host", "design", "n", "rep", "id", "offset", "sep", "disp",
+                               "dist", "radius") if k in r}
+        if r["design"] == "boundary":
+            p.pop("offset", None)
+        table, inj = make_case(p)
+        rec = {"id": r["id"], **oracle_record(table, inj)}
+        with open(path, "a") as f:
+            f.write(json.dumps(rec, sort_keys=True) + "\n")
+        print(f"[{i + 1}/{len(ids)}] {r['id']}: {rec['oracle_pm_recall']:.3f}", flush=True)
+
+
 def backfill(folder: Path) -> None:
     """Recompute the keys that older records lack (each point's case is reproducible)."""
     for path in sorted(folder.glob("*.jsonl")):
@@ -492,6 +548,9 @@ def main(argv=None) -> None:
                         "and the member counts to records written before they existed; "
                         "not while a sweep writes to the same folder")
     bf.add_argument("--out", default=str(OUT))
+    orc = sub.add_parser("oracle", help="oracle.jsonl: recall of a pm-only oracle that knows "
+                         "the injected cluster, for every injected fit run (resumable)")
+    orc.add_argument("--out", default=str(OUT))
     sh = sub.add_parser("ship", help="copy completeness.json into bayesmix/analysis/data/ and "
                         "the figures into docs/figures/ (after summarize)")
     sh.add_argument("--out", default=str(OUT))
@@ -500,6 +559,8 @@ def main(argv=None) -> None:
         run(args)
     elif args.cmd == "backfill":
         backfill(Path(args.out))
+    elif args.cmd == "oracle":
+        oracle(Path(args.out))
     elif args.cmd == "ship":
         from injection_summary import ship  # type: ignore
 

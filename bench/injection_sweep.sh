@@ -16,7 +16,9 @@
 #      dispersion and distance designs (3 replicates)
 #   6. 2-D pm pipeline on the map at N = 200, 1000 x offset 2, 10, 50 mas/yr
 #   7. 2-D pm pipeline fitted anyway on empty sub-fields (compare_to_field's false claims)
-#   8. summary.md, completeness.json, maps.png
+#   8. more at the edge: a 3rd replicate of the 2-D fits, the full model at every edge point
+#   9. the pm-only oracle for every injected fit (oracle.jsonl: the information limit)
+#  10. summary.md, completeness.json, completeness_maps.png, reliability.png
 # Each step's start and end (date, load average) go to sweep_log.md next to the results.
 set -e
 cd "$(dirname "$0")/.."
@@ -48,5 +50,9 @@ step shape-detect --mode detect --design dispersion distance --reps 3 --hosts bl
 step map-fit --mode fit --design map --reps 1 --hosts ra45 blanco1_dr3 pleiades \
     --n-values 200 1000 --offset-values 2 10 50
 step null-fit --mode fit --design null --reps 5 --fit-anyway
+step boundary-fit-rep3 --mode fit --design boundary --reps 3 --hosts ra45 blanco1_dr2 blanco1_dr3
+step boundary-fit-full-all --mode fit --features full --design boundary --reps 1 \
+    --hosts ra45 blanco1_dr2 blanco1_dr3
+nice -n 10 "$PY" bench/injection_recovery.py oracle --out "$OUT"
 nice -n 10 "$PY" bench/injection_recovery.py summarize --out "$OUT"
 echo "| $(date -u '+%Y-%m-%d %H:%M:%S UTC') | summary written | $(cut -d' ' -f1-3 /proc/loadavg) |" >> "$LOG"

@@ -31,8 +31,8 @@ out of the injected members (out of the stars with p > 0.5), pooled over the run
 the cell; a run whose first pass found nothing counts all its members as missed.
 Stars of one run are not independent trials (one fit's bias moves them together),
 so the interval is quasi-binomial: the counts are divided by the over-dispersion
-phi = Pearson chi^2 / (runs - 1) >= 1 (McCullagh & Nelder 1989, sec. 4.5), taken as
-the larger of the cell's own (with at least 3 runs) and the model's pooled value.
+phi = Pearson chi^2 / (runs - 1) >= 1 (McCullagh & Nelder 1989, sec. 4.5): the
+cell's own with at least 3 runs, else the model's value pooled over its cells.
 """
 
 from __future__ import annotations
@@ -211,16 +211,17 @@ def pooled_rate(
     level : float, default 0.95
         Probability content of the interval.
     overdispersion : float, default 1
-        A floor on phi (e.g. the model's pooled value).
+        phi when fewer than ``min_runs_own`` runs have trials (e.g. the model's
+        value pooled over its cells).
     min_runs_own : int, default 3
-        Runs with trials needed before the runs' own Pearson phi is used.
+        Runs with trials needed to use the runs' own Pearson phi instead.
 
     Returns
     -------
     Rate
         value = sum(successes) / sum(trials); the interval of
-        (sum(successes) / phi, sum(trials) / phi) with
-        phi = max(overdispersion, chi^2 / (runs - 1), 1).
+        (sum(successes) / phi, sum(trials) / phi) with phi = max(1, chi^2 / (runs - 1))
+        from the runs themselves, or max(1, ``overdispersion``) with fewer runs.
     """
     k = np.asarray(successes, dtype=float).reshape(-1)
     n = np.asarray(trials, dtype=float).reshape(-1)
@@ -232,9 +233,9 @@ def pooled_rate(
     runs = int(np.sum(n > 0))
     K, N = float(k.sum()), float(n.sum())
     phi = max(1.0, float(overdispersion))
-    chi2, dof = _pearson(k, n)
-    if dof and runs >= min_runs_own:
-        phi = max(phi, chi2 / dof)
+    if runs >= min_runs_own:
+        chi2, dof = _pearson(k, n)
+        phi = max(1.0, chi2 / dof) if dof else 1.0
     lo, hi = binomial_interval(K / phi, N / phi, level=level)
     value = K / N if N else math.nan
     return Rate(value, lo, hi, K, N, runs, phi, level)

@@ -68,10 +68,13 @@ def test_pooled_rate_is_binomial_when_runs_agree_and_quasi_binomial_when_not():
     assert (r.lower, r.upper) == pytest.approx(
         binomial_interval(k.sum() / r.overdispersion, n.sum() / r.overdispersion)
     )
-    # two runs: their own phi is not trusted, only the floor given
+    # two runs: their own phi is not trusted, the one given (the model's) is used
     r2 = pooled_rate(k[:2], n[:2], overdispersion=2.5)
     assert r2.overdispersion == 2.5
     assert r2.runs == 2
+    # three or more runs: their own (here 1: they agree), whatever is given
+    r3 = pooled_rate([45, 90, 180], [50, 100, 200], overdispersion=2.5)
+    assert r3.overdispersion == 1.0
     with pytest.raises(DataError, match="same length"):
         pooled_rate([1, 2], [3])
 
