@@ -62,10 +62,15 @@ def _shown(v: float) -> str:
     return "NaN" if np.isnan(v) else repr(float(v))
 
 
-def _first_bad_row(bad: NDArray[np.bool_]) -> int:
+def _bad_rows(bad: NDArray[np.bool_]) -> NDArray[np.intp]:
+    """Return the rows (first axis) where ``bad`` holds anywhere, in order."""
     if bad.ndim > 1:
         bad = bad.reshape(bad.shape[0], -1).any(axis=1)
-    return int(np.flatnonzero(bad)[0])
+    return np.flatnonzero(bad)
+
+
+def _first_bad_row(bad: NDArray[np.bool_]) -> int:
+    return int(_bad_rows(bad)[0])
 
 
 def check_matrix(
@@ -106,27 +111,24 @@ def check_matrix(
         )
     bad = ~np.isfinite(arr) if not allow_nan else np.isinf(arr)
     if bad.any():
-        i = _first_bad_row(bad)
+        rows = _bad_rows(bad)
+        i = int(rows[0])
         j = int(np.flatnonzero(bad[i])[0])
+        fix = "" if allow_nan else " (or use nan_policy='marginalize' where offered)"
         raise DataError(
             f"'{name}' has a non-finite value ({_shown(arr[i, j])}) at {row_label(i, ids)}, "
-            f"column {j}; "
-            f"{int(bad.any(axis=1).sum())} row(s) affected. Remove or impute these rows"
-            + ("" if allow_nan else " (or use nan_policy='marginalize' where offered)")
-            + ".",
+            f"column {j}; {rows.size} row(s) affected. Remove or impute these rows{fix}.",
             argument=name,
-            rows=np.flatnonzero(bad.any(axis=1))[:100],
+            rows=rows[:100],
         )
-    if allow_nan:
-        allnan = np.isnan(arr).all(axis=1)
-        if allnan.any():
-            i = int(np.flatnonzero(allnan)[0])
-            raise DataError(
-                f"'{name}' has no observed feature at {row_label(i, ids)} (all values NaN); "
-                "such rows carry no information: remove them.",
-                argument=name,
-                rows=np.flatnonzero(allnan)[:100],
-            )
+    rows = _bad_rows(np.isnan(arr).all(axis=1)) if allow_nan else ()
+    if len(rows):
+        raise DataError(
+            f"'{name}' has no observed feature at {row_label(int(rows[0]), ids)} (all values "
+            "NaN); such rows carry no information: remove them.",
+            argument=name,
+            rows=rows[:100],
+        )
     return np.ascontiguousarray(arr)
 
 
@@ -147,14 +149,14 @@ def check_array_1d(
             f"'{name}' must have length {n} (one value per object); got {arr.shape[0]}",
             argument=name,
         )
-    bad = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
+    rows = _bad_rows(np.isinf(arr) if allow_nan else ~np.isfinite(arr))
+    if rows.size:
+        i = int(rows[0])
         raise DataError(
             f"'{name}' has a non-finite value ({_shown(arr[i])}) at {row_label(i, ids)}; "
-            f"{int(bad.sum())} value(s) affected.",
+            f"{rows.size} value(s) affected.",
             argument=name,
-            rows=np.flatnonzero(bad)[:100],
+            rows=rows[:100],
         )
     return np.ascontiguousarray(arr)
 
@@ -182,15 +184,15 @@ def _listed(items: Sequence[str]) -> str:
 def check_positive(x: NDArray[np.float64], *, name: str, ids=None, strict: bool = True):
     """Raise unless every entry of ``x`` is (strictly) positive; return ``x``."""
     bad = ~(x > 0) if strict else ~(x >= 0)
-    if bad.any():
-        i = _first_bad_row(bad)
+    rows = _bad_rows(bad)
+    if rows.size:
+        i = int(rows[0])
         v = x[i] if x.ndim == 1 else x[i][bad[i]][0]
         raise DataError(
             f"'{name}' must be {'positive' if strict else 'non-negative'}; got {v} at "
-            f"{row_label(i, ids)} ({int(np.atleast_2d(bad.T).T.any(axis=-1).sum())} row(s) "
-            "affected)",
+            f"{row_label(i, ids)} ({rows.size} row(s) affected)",
             argument=name,
-            rows=np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[:100],
+            rows=rows[:100],
         )
     return x
 
@@ -252,15 +254,15 @@ def check_covariances(
     eig_min = np.linalg.eigvalsh(arr)[:, 0] if n_features > 1 else arr[:, 0, 0]
     scale = np.abs(arr).reshape(n_objects, -1).max(axis=1)
     tol = -1e-12 * scale if allow_singular else 0.0
-    bad_pd = eig_min < tol if allow_singular else eig_min <= tol
-    if bad_pd.any():
-        i = int(np.flatnonzero(bad_pd)[0])
+    rows = _bad_rows(eig_min < tol if allow_singular else eig_min <= tol)
+    if rows.size:
+        i = int(rows[0])
         raise DataError(
             f"'{name}' must be positive {'semi-' if allow_singular else ''}definite; "
             f"{row_label(i, ids)} has eigenvalue {eig_min[i]:.3g}. Check the correlation "
             "coefficients lie in [-1, 1] and the errors are positive.",
             argument=name,
-            rows=np.flatnonzero(bad_pd)[:100],
+            rows=rows[:100],
         )
     return np.ascontiguousarray(arr)
 
