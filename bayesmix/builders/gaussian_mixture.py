@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike
 
 from bayesmix._validate import check_covariances, check_errors, check_int, check_matrix
 from bayesmix.builders._coords import make_coords, object_ids
-from bayesmix.builders._likelihood import add_mixture_likelihood
+from bayesmix.builders._likelihood import add_fused_likelihood, feature_major
 from bayesmix.builders._model import ComponentSpec, MixtureModel, RowRecord
 from bayesmix.builders._priors import check_priors, prior_dist, prior_rv
 from bayesmix.components._backend import get_backend
@@ -115,7 +115,8 @@ def gaussian_mixture(
     MixtureModel
         Variables ``weights`` (component), ``means`` (component, feature),
         ``cov_chol`` (``component``, ``feature``, ``feature_``), the Cholesky factor of each
-        component's intrinsic covariance, and the observed ``X``.
+        component's intrinsic covariance, and the observed ``X`` (feature-major: dims
+        ``feature``, ``object``).
 
     Raises
     ------
@@ -145,6 +146,8 @@ def gaussian_mixture(
     import pymc as pm
     import pytensor.tensor as pt
 
+    from bayesmix.components.fused import FusedLayout
+
     data, ids = _prepare(X, X_err, X_cov, ids)
     Xv = data["X"]
     n, d = Xv.shape
@@ -166,8 +169,9 @@ def gaussian_mixture(
     with pm.Model(coords=coords) as model:
         data_vars = {}
         if "X_cov" in data:
+            # feature-major (objects last): the layout the fused likelihood reads
             data_vars["X_cov"] = pm.Data(
-                "X_cov", data["X_cov"], dims=("object", "feature", "feature_")
+                "X_cov", feature_major(data["X_cov"]), dims=("feature", "feature_", "object")
             )
         # Initial values from the EM path (a seeded k-means++ EM fit, components ordered by
         # the first feature): overlapping mixtures have local modes that trap chains started
@@ -219,17 +223,26 @@ def gaussian_mixture(
         else:
             means = pm.Deterministic("means", first[:, None], dims=("component", "feature"))
         chol = _cov_chol(labels, d, user.get("sigma"), s, em_cov)
-        # one observation per object with core dim ``feature``; the error
-        # covariances are per object (batch over ``object``)
-        add_mixture_likelihood(
+        # the observed X feature-major, as the fused likelihood reads it
+        layout = FusedLayout((("gaussian",),) * K, n_features=d, error_cov="X_cov" in data)
+
+        def kernel_args(value, v):
+            L = v["cov_chol"]
+            return {
+                "log_weights": pt.log(v["weights"]),
+                "X": value,
+                "mean": v["means"],
+                "cov": L @ L.mT,
+                "error_cov": v.get("X_cov"),
+            }
+
+        add_fused_likelihood(
             "X",
-            {"weights": weights, "means": means, "cov_chol": chol},
-            data_vars,
-            log_terms,
-            Xv,
-            core={"weights": "(k)", "means": "(k,d)", "cov_chol": "(k,d,d)", "X_cov": "(d,d)"},
-            out="(d)",
-            dims=("object", "feature"),
+            feature_major(Xv),
+            dims=("feature", "object"),
+            layout=layout,
+            inputs={"weights": weights, "means": means, "cov_chol": chol, **data_vars},
+            kernel_args=kernel_args,
         )
 
     spec = {

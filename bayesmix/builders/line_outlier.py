@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike
 
 from bayesmix._validate import check_array_1d, check_choice, check_positive, row_label
 from bayesmix.builders._coords import make_coords, object_ids
-from bayesmix.builders._likelihood import add_mixture_likelihood
+from bayesmix.builders._likelihood import add_fused_likelihood
 from bayesmix.builders._model import ComponentSpec, MixtureModel, RowRecord
 from bayesmix.builders._priors import check_priors, prior_dist, prior_rv
 from bayesmix.builders._start import robust_line, scaled_start
@@ -368,12 +368,7 @@ def line_outlier(
         rvs = {"slope": slope, "intercept": intercept, "weights": weights}
         for name in var_names[3:]:
             rvs[name] = prior_rv(name, pri[name])
-        # ``weights`` is a core vector (k); everything else is scalar or per object,
-        # so the observed ``y`` is elementwise over ``object`` and the likelihood
-        # compiles to one fused loop with no (object, component) intermediate.
-        add_mixture_likelihood(
-            "y", rvs, data_vars, log_terms, yv, core={"weights": "(k)"}, out="()", dims="object"
-        )
+        _add_likelihood(yv, rvs, data_vars, options)
 
     spec = {
         "builder": "line_outlier",
@@ -416,6 +411,63 @@ def line_outlier(
         log_terms=log_terms,
         prepare_rows=prepare_rows,
         rows=RowRecord.from_ids(ids),
+    )
+
+
+def _add_likelihood(yv: np.ndarray, rvs, data_vars, options: Mapping[str, Any]) -> None:
+    """Add the observed ``y`` with the fused likelihood of :func:`_line_terms` (same formula).
+
+    Both components are 1-D Gaussians in the kernel's terms: the inlier has mean
+    ``intercept + slope x``, intrinsic variance ``intrinsic_scatter**2`` (or 0) and error
+    variance ``y_err**2 + slope**2 x_err**2 - 2 slope rho_xy x_err y_err`` (the kernel's
+    error covariance, covariate variance and covariate covariance); the Gaussian outlier has
+    slope 0 and error variance ``y_err**2``; a uniform outlier is a fixed per-object term.
+    """
+    import pytensor.tensor as pt
+
+    from bayesmix.components.fused import FusedLayout
+
+    gaussian_outlier = options["outlier"] == "gaussian"
+    layout = FusedLayout(
+        (("gaussian",), ("gaussian",) if gaussian_outlier else ("fixed",)),
+        n_features=1,
+        error_cov="y_err" in data_vars,
+        slope=True,
+        slope_error="x_err" in data_vars,
+        slope_cov="rho_xy" in data_vars,
+    )
+    inputs = {**rvs, **data_vars}
+    if not gaussian_outlier:
+        lo, hi = options["outlier_range"]
+        inputs["outlier_logp"] = Uniform().logp(yv, {"lower": lo, "upper": hi})
+
+    def kernel_args(value, v):
+        zero = pt.zeros(())
+        scatter2 = pt.square(v["intrinsic_scatter"]) if options["intrinsic_scatter"] else zero
+        terms = [(v["intercept"], scatter2, v["slope"])]  # (mean, variance, slope) per Gaussian
+        if gaussian_outlier:
+            terms.append((v["outlier_mean"], pt.square(v["outlier_sigma"]), zero))
+        args = {
+            "log_weights": pt.log(v["weights"]),
+            "X": value[None, :],
+            "t": v["x"],
+            "mean": pt.stack([m for m, _, _ in terms])[:, None],
+            "cov": pt.stack([c for _, c, _ in terms])[:, None, None],
+            "slope": pt.stack([b for _, _, b in terms])[:, None],
+        }
+        if "y_err" in v:
+            args["error_cov"] = pt.square(v["y_err"])[None, None, :]
+        if "x_err" in v:
+            args["t_var"] = pt.square(v["x_err"])
+        if "rho_xy" in v:
+            # covariance of the x and y errors: the inlier variance loses 2 slope cov
+            args["slope_cov"] = (v["rho_xy"] * v["x_err"] * v["y_err"])[None, :]
+        if not gaussian_outlier:
+            args["fixed"] = v["outlier_logp"][None, :]
+        return args
+
+    add_fused_likelihood(
+        "y", yv, dims="object", layout=layout, inputs=inputs, kernel_args=kernel_args
     )
 
 

@@ -12,10 +12,12 @@ log-density.
 A component j ("term set") is the sum of any of
 
 ``gaussian``
-    :math:`\ln\mathcal N(y_n \mid \mu_g + t_n\beta_g,\; V_g + C_n + E_n\beta_g\beta_g^T)`:
+    :math:`\ln\mathcal N(y_n \mid \mu_g + t_n\beta_g,\; S_{gn})` with
+    :math:`S_{gn} = V_g + C_n + E_n\beta_g\beta_g^T - (K_n\beta_g^T + \beta_g K_n^T)`:
     a D-dimensional Gaussian with free mean ``mu`` (D,), free intrinsic covariance ``V``
     (D, D), optional slope ``beta`` (D,) on a per-object covariate ``t`` whose measurement
-    variance is ``E`` (errors in x), convolved with each object's error covariance ``C``
+    variance is ``E`` (errors in x) and whose error covariance with the features' errors is
+    ``K`` (D,) (correlated x and y errors), convolved with each object's error covariance ``C``
     (Bovy, Hogg & Roweis 2011; Hogg, Bovy & Lang 2010, eq. 32 for the line);
 ``plummer``
     :math:`-\ln\pi + \ln a^2 - 2\ln(a^2 + |s_n - c|^2)`: the Plummer (1911) surface density
@@ -36,7 +38,7 @@ plus its log weight ``lw[j]``.  The total is
 and with responsibilities :math:`r_{jn}`, :math:`u = S^{-1}(y - m)`,
 :math:`G = \tfrac12(uu^T - S^{-1})`: :math:`\partial\ell/\partial\mathrm{lw}_j = \sum_n r_{jn}`,
 :math:`\partial\ell/\partial\mu = \sum_n r u`, :math:`\partial\ell/\partial V = \sum_n r G`,
-:math:`\partial\ell/\partial\beta = \sum_n r (t_n u + 2E_n G\beta)`,
+:math:`\partial\ell/\partial\beta = \sum_n r (t_n u + 2E_n G\beta - 2GK_n)`,
 :math:`\partial\ell/\partial c = \sum_n r\,4(s_n - c)/(a^2 + R^2)`,
 :math:`\partial\ell/\partial a = \sum_n r\,(2/a - 4a/(a^2 + R^2))`.
 
@@ -72,12 +74,13 @@ _LOG_PI = math.log(math.pi)
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _gaussian_block(n0, nb, X, C, t, E, mu, Vs, beta, g, Lb, r, zz, acc, det, U, Si, gl):
+def _gaussian_block(n0, nb, X, C, t, E, K, mu, Vs, beta, g, Lb, r, zz, acc, det, U, Si, gl):
     """Log-density of one Gaussian term for objects n0 .. n0 + nb, plus u and S^-1 (lanes)."""
     D = X.shape[0]
     has_C = C.shape[2] > 0
     has_t = t.shape[0] > 0
     has_E = E.shape[0] > 0
+    has_K = K.shape[1] > 0
     if has_C and not has_t and D == 2:
         _direct_2(n0, nb, X, C, mu, Vs, g, U, Si, gl)
         return
@@ -106,6 +109,9 @@ def _gaussian_block(n0, nb, X, C, t, E, mu, Vs, beta, g, Lb, r, zz, acc, det, U,
                 bb = bi * bk
                 for n in range(nb):
                     Lb[i, k, n] += E[n0 + n] * bb
+            if has_K:
+                for n in range(nb):
+                    Lb[i, k, n] -= K[i, n0 + n] * bk + bi * K[k, n0 + n]
     if D == 1:
         _small_1(nb, Lb, r, g, U, Si, gl)
     elif D == 2:
@@ -378,7 +384,7 @@ def _cholesky_block(nb, D, Lb, r, zz, acc, det, g, U, Si, gl):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _reduce_lanes(aL, alw, amu, ab, aV, aVE, ac, aa, beta, has_E):
+def _reduce_lanes(aL, alw, amu, ab, aV, aVE, aK, ac, aa, beta, has_E, has_K):
     """Sum the per-lane accumulators of :func:`mixture_loglik_grad` in a fixed order."""
     B = aL.shape[0]
     J = alw.shape[0]
@@ -409,6 +415,12 @@ def _reduce_lanes(aL, alw, amu, ab, aV, aVE, ac, aa, beta, has_E):
                     for n in range(B):
                         s += aVE[g, i, k, n]
                     dbeta[g, i] += 2.0 * s * beta[g, k]
+        if has_K:
+            for i in range(D):
+                s = 0.0
+                for n in range(B):
+                    s += aK[g, i, n]
+                dbeta[g, i] -= 2.0 * s
     dcenter = np.zeros((P, 2))
     dradius = np.zeros(P)
     for p in range(P):
@@ -421,7 +433,25 @@ def _reduce_lanes(aL, alw, amu, ab, aV, aVE, ac, aa, beta, has_E):
 
 @numba.njit(cache=True, error_model="numpy")
 def mixture_loglik_grad(
-    lw, X, C, t, E, gidx, mu, V, beta, sky, pidx, center, radius, fidx, fixed, xidx, extra
+    lw,
+    X,
+    C,
+    t,
+    E,
+    K,
+    gidx,
+    mu,
+    V,
+    beta,
+    sky_x,
+    sky_y,
+    pidx,
+    center,
+    radius,
+    fidx,
+    fixed,
+    xidx,
+    extra,
 ):
     """Mixture log-likelihood summed over objects and its gradient, in one pass.
 
@@ -437,12 +467,15 @@ def mixture_loglik_grad(
         Error covariances, feature-major (none: no objects on the last axis).
     t, E : ndarray of shape (N,) or (0,)
         Covariate of the Gaussian mean slope and its measurement variance (none: empty).
+    K : ndarray of shape (D, N) or (D, 0)
+        Covariance of the covariate's error with each feature's error, feature-major (none:
+        no objects on the last axis).
     gidx, pidx, fidx, xidx : int64 ndarray of shape (J,)
         Index of component j's Gaussian, Plummer, fixed and extra term (-1: none).
     mu, V, beta : ndarray of shape (G, D), (G, D, D), (G, D)
         Gaussian means, intrinsic covariances (symmetrised), slopes.
-    sky : ndarray of shape (2, N) or (2, 0)
-        Tangent-plane positions (deg) for the Plummer terms, feature-major.
+    sky_x, sky_y : ndarray of shape (N,) or (0,)
+        Tangent-plane coordinates (deg) for the Plummer terms.
     center, radius : ndarray of shape (P, 2), (P,)
         Plummer centres and scale radii (deg).
     fixed : ndarray of shape (F, N)
@@ -464,6 +497,7 @@ def mixture_loglik_grad(
     Q = extra.shape[0]
     has_t = t.shape[0] > 0
     has_E = E.shape[0] > 0
+    has_K = K.shape[1] > 0
     B = BLOCK
     Vs = np.empty_like(V)
     for g in range(G):
@@ -489,21 +523,22 @@ def mixture_loglik_grad(
     aV = np.zeros((G, D, D, B))
     ab = np.zeros((G, D, B))
     aVE = np.zeros((G, D, D, B)) if has_E else np.zeros((0, D, D, B))
+    aK = np.zeros((G, D, B)) if has_K else np.zeros((0, D, B))
     ac = np.zeros((P, 2, B))
     aa = np.zeros((P, B))
     resp = np.zeros((Q, N))
     for n0 in range(0, N, B):
         nb = min(B, N - n0)
         for g in range(G):
-            _gaussian_block(n0, nb, X, C, t, E, mu, Vs, beta, g, Lb, r, zz, acc, det, U, Si, gl)
+            _gaussian_block(n0, nb, X, C, t, E, K, mu, Vs, beta, g, Lb, r, zz, acc, det, U, Si, gl)
         for p in range(P):
             c0 = center[p, 0]
             c1 = center[p, 1]
             a2 = radius[p] * radius[p]
             base = -_LOG_PI + math.log(a2)
             for n in range(nb):
-                dx = sky[0, n0 + n] - c0
-                dy = sky[1, n0 + n] - c1
+                dx = sky_x[n0 + n] - c0
+                dy = sky_y[n0 + n] - c1
                 den = a2 + dx * dx + dy * dy
                 pl[p, n] = base - 2.0 * vlog(den)
                 q = 1.0 / den
@@ -583,6 +618,8 @@ def mixture_loglik_grad(
                             aV[g, i, k, n] += lp[j, n] * gik
                             if has_E:
                                 aVE[g, i, k, n] += lp[j, n] * E[n0 + n] * gik
+                            if has_K:
+                                aK[g, i, n] += lp[j, n] * gik * K[k, n0 + n]
             p = pidx[j]
             if p >= 0:
                 a = radius[p]
@@ -597,7 +634,7 @@ def mixture_loglik_grad(
                     resp[x, n0 + n] = lp[j, n]
     # reduce the lanes in a fixed order
     logp, dlw, dmu, dV, dbeta, dcenter, dradius = _reduce_lanes(
-        aL, alw, amu, ab, aV, aVE, ac, aa, beta, has_E
+        aL, alw, amu, ab, aV, aVE, aK, ac, aa, beta, has_E, has_K
     )
     return logp, dlw, dmu, dV, dbeta, dcenter, dradius, resp
 
@@ -619,9 +656,14 @@ class FusedLayout:
         component needs at least one).
     n_features : int
         Dimension D of the Gaussian terms (0 without any).
-    error_cov, slope, slope_error : bool
+    error_cov, slope, slope_error, slope_cov : bool
         Whether the Gaussian terms are convolved with per-object error covariances ``C``,
-        have a slope on a covariate ``t``, and whether ``t`` has measurement variances ``E``.
+        have a slope on a covariate ``t``, whether ``t`` has measurement variances ``E``, and
+        whether its errors are correlated with the features' errors (covariances ``K``).
+    fixed_rows : tuple of int, optional
+        Row of the ``fixed`` data read by each component that has a ``fixed`` term, in
+        component order (rows may repeat: components sharing one per-object term, e.g. the
+        sky density of every Gaussian of a field mixture).  Default: one row each, in order.
 
     Examples
     --------
@@ -636,6 +678,8 @@ class FusedLayout:
     error_cov: bool = False
     slope: bool = False
     slope_error: bool = False
+    slope_cov: bool = False
+    fixed_rows: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         comps = tuple(tuple(str(t) for t in c) for c in self.components)
@@ -652,13 +696,25 @@ class FusedLayout:
                 raise ValueError(f"component {j}: needs one or more distinct terms; got {c!r}")
         if self.n_terms["gaussian"] and self.n_features < 1:
             raise ValueError("'n_features' must be >= 1 when a component has a Gaussian term")
-        if self.slope_error and not self.slope:
-            raise ValueError("'slope_error' needs 'slope'")
+        if (self.slope_error or self.slope_cov) and not self.slope:
+            raise ValueError("'slope_error' and 'slope_cov' need 'slope'")
+        if self.fixed_rows is not None:
+            rows = tuple(int(r) for r in self.fixed_rows)
+            object.__setattr__(self, "fixed_rows", rows)
+            n_fixed = sum("fixed" in c for c in comps)
+            if len(rows) != n_fixed or (rows and set(rows) != set(range(max(rows) + 1))):
+                raise ValueError(
+                    f"'fixed_rows' must give one row per fixed term ({n_fixed}), using every "
+                    f"row from 0 up; got {rows!r}"
+                )
 
     @property
     def n_terms(self) -> dict[str, int]:
-        """Number of terms of each kind."""
-        return {k: sum(k in c for c in self.components) for k in _TERMS}
+        """Number of terms (parameter sets, or rows of per-object data) of each kind."""
+        out = {k: sum(k in c for c in self.components) for k in _TERMS}
+        if self.fixed_rows:
+            out["fixed"] = max(self.fixed_rows) + 1
+        return out
 
     def indices(self) -> dict[str, np.ndarray]:
         """Index arrays (J,) of each component's term of each kind (-1: none)."""
@@ -668,7 +724,8 @@ class FusedLayout:
             count = 0
             for j, c in enumerate(self.components):
                 if kind in c:
-                    idx[j] = count
+                    rows = self.fixed_rows if kind == "fixed" else None
+                    idx[j] = rows[count] if rows else count
                     count += 1
             out[kind] = idx
         return out
@@ -679,8 +736,8 @@ class FusedLayout:
         ``params``: ``log_weights`` (J,), and as the layout needs ``mean`` (G, D), ``cov``
         (G, D, D), ``slope`` (G, D), ``center`` (P, 2), ``radius`` (P,).  ``data``, object-major
         as elsewhere in bayesmix (transposed to the kernel's feature-major layout here): ``X``
-        (N, D) (or ``n_objects``), ``error_cov`` (N, D, D), ``t``, ``t_var`` (N,), ``sky``
-        (N, 2), ``fixed`` (F, N), ``extra`` (Q, N).
+        (N, D) (or ``n_objects``), ``error_cov`` (N, D, D), ``t``, ``t_var`` (N,),
+        ``slope_cov`` (N, D), ``sky`` (N, 2), ``fixed`` (F, N), ``extra`` (Q, N).
         """
         nt = self.n_terms
         D = self.n_features
@@ -699,6 +756,11 @@ class FusedLayout:
         )
         t = f64(data["t"]).reshape(N) if self.slope else np.zeros(0)
         E = f64(data["t_var"]).reshape(N) if self.slope_error else np.zeros(0)
+        K = (
+            f64(np.asarray(data["slope_cov"], dtype=np.float64).reshape(N, D).T)
+            if self.slope_cov
+            else np.zeros((D, 0))
+        )
         mu = f64(params["mean"]).reshape(G, D) if G else np.zeros((0, D))
         V = f64(params["cov"]).reshape(G, D, D) if G else np.zeros((0, D, D))
         beta = f64(params["slope"]).reshape(G, D) if self.slope else np.zeros((G, D))
@@ -707,6 +769,7 @@ class FusedLayout:
             if P
             else np.zeros((2, 0))
         )
+        sky_x, sky_y = f64(sky[0]), f64(sky[1])
         center = f64(params["center"]).reshape(P, 2) if P else np.zeros((0, 2))
         radius = f64(params["radius"]).reshape(P) if P else np.zeros(0)
         fixed = f64(data["fixed"]).reshape(nt["fixed"], N) if nt["fixed"] else np.zeros((0, N))
@@ -718,11 +781,13 @@ class FusedLayout:
             C,
             t,
             E,
+            K,
             idx["gaussian"],
             mu,
             V,
             beta,
-            sky,
+            sky_x,
+            sky_y,
             idx["plummer"],
             center,
             radius,

@@ -37,16 +37,18 @@ _INPUTS = (
     "error_cov",
     "t",
     "t_var",
+    "slope_cov",
     "mean",
     "cov",
     "slope",
-    "sky",
+    "sky_x",
+    "sky_y",
     "center",
     "radius",
     "fixed",
     "extra",
 )
-_DATA = frozenset({"X", "error_cov", "t", "t_var", "sky", "fixed"})
+_DATA = frozenset({"X", "error_cov", "t", "t_var", "slope_cov", "sky_x", "sky_y", "fixed"})
 #: output i + 1 is the gradient of the log-likelihood with respect to these inputs
 _GRAD_OF = ("log_weights", "mean", "cov", "slope", "center", "radius", "extra")
 
@@ -62,8 +64,9 @@ class FusedMixtureLogLik(Op):
     Notes
     -----
     Inputs, in order: ``log_weights`` (J,), ``X`` (D, N), ``error_cov`` (D, D, N) or
-    (D, D, 0), ``t`` and ``t_var`` (N,) or (0,), ``mean`` (G, D), ``cov`` (G, D, D),
-    ``slope`` (G, D), ``sky`` (2, N) or (2, 0), ``center`` (P, 2), ``radius`` (P,),
+    (D, D, 0), ``t`` and ``t_var`` (N,) or (0,), ``slope_cov`` (D, N) or (D, 0), ``mean``
+    (G, D), ``cov`` (G, D, D),
+    ``slope`` (G, D), ``sky_x`` and ``sky_y`` (N,) or (0,), ``center`` (P, 2), ``radius`` (P,),
     ``fixed`` (F, N), ``extra`` (Q, N).  Per-object data are feature-major (objects on the
     last axis, C-contiguous) so the kernel's loops read contiguous memory.  Outputs: the
     log-likelihood (scalar) and its gradient with respect to ``log_weights``, ``mean``,
@@ -114,7 +117,24 @@ class FusedMixtureLogLik(Op):
         return [[True] * len(node.outputs) for _ in node.inputs]
 
 
-def _call(layout: FusedLayout, lw, X, C, t, E, mu, V, beta, sky, center, radius, fixed, extra):
+def _call(
+    layout: FusedLayout,
+    lw,
+    X,
+    C,
+    t,
+    E,
+    K,
+    mu,
+    V,
+    beta,
+    sky_x,
+    sky_y,
+    center,
+    radius,
+    fixed,
+    extra,
+):
     idx = layout.indices()
     return mixture_loglik_grad(
         lw,
@@ -122,11 +142,13 @@ def _call(layout: FusedLayout, lw, X, C, t, E, mu, V, beta, sky, center, radius,
         C,
         t,
         E,
+        K,
         idx["gaussian"],
         mu,
         V,
         beta,
-        sky,
+        sky_x,
+        sky_y,
         idx["plummer"],
         center,
         radius,
@@ -149,9 +171,29 @@ def _numba_funcify_fused(op, node=None, **kwargs):
     gidx, pidx, fidx, xidx = (idx[k] for k in ("gaussian", "plummer", "fixed", "extra"))
 
     @numba_njit
-    def fused_mixture_loglik(lw, X, C, t, E, mu, V, beta, sky, center, radius, fixed, extra):
+    def fused_mixture_loglik(
+        lw, X, C, t, E, K, mu, V, beta, sky_x, sky_y, center, radius, fixed, extra
+    ):
         logp, dlw, dmu, dV, dbeta, dc, dr, resp = mixture_loglik_grad(
-            lw, X, C, t, E, gidx, mu, V, beta, sky, pidx, center, radius, fidx, fixed, xidx, extra
+            lw,
+            X,
+            C,
+            t,
+            E,
+            K,
+            gidx,
+            mu,
+            V,
+            beta,
+            sky_x,
+            sky_y,
+            pidx,
+            center,
+            radius,
+            fidx,
+            fixed,
+            xidx,
+            extra,
         )
         return np.array(logp, dtype=np.float64), dlw, dmu, dV, dbeta, dc, dr, resp
 
@@ -168,6 +210,7 @@ def fused_mixture_logp(
     error_cov: Any = None,
     t: Any = None,
     t_var: Any = None,
+    slope_cov: Any = None,
     mean: Any = None,
     cov: Any = None,
     slope: Any = None,
@@ -187,10 +230,11 @@ def fused_mixture_logp(
         Log weight of each component, plus any scalar normalisation of its terms.
     n_objects : int, optional
         Number of objects; needed only when ``X`` is not given.
-    X, error_cov, t, t_var, sky, fixed : array-like or tensor, optional
+    X, error_cov, t, t_var, slope_cov, sky, fixed : array-like or tensor, optional
         Data, **feature-major** as in :func:`bayesmix.components.fused.mixture_loglik_grad`:
-        ``X`` (D, N), ``error_cov`` (D, D, N), ``sky`` (2, N); ``fixed`` and ``extra``
-        stack one row per term (F, N).  Builders store them so (e.g. ``pm.Data`` of
+        ``X`` (D, N), ``error_cov`` (D, D, N), ``slope_cov`` (D, N), ``sky`` (2, N) or a
+        pair ``(xi, eta)`` of (N,) tensors; ``fixed`` and ``extra`` stack one row per term
+        (F, N).  Builders store them so (e.g. ``pm.Data`` of
         ``np.ascontiguousarray(X.T)``): a transposed view would make the kernel read strided
         memory.
     mean, cov, slope, center, radius, extra : tensor, optional
@@ -212,6 +256,7 @@ def fused_mixture_logp(
         "error_cov": layout.error_cov,
         "t": layout.slope,
         "t_var": layout.slope_error,
+        "slope_cov": layout.slope_cov,
         "sky": P > 0,
         "fixed": nt["fixed"] > 0,
         "extra": nt["extra"] > 0,
@@ -220,6 +265,7 @@ def fused_mixture_logp(
         "error_cov": error_cov,
         "t": t,
         "t_var": t_var,
+        "slope_cov": slope_cov,
         "sky": sky,
         "fixed": fixed,
         "extra": extra,
@@ -239,10 +285,12 @@ def fused_mixture_logp(
         "error_cov": error_cov if layout.error_cov else empty(D, D, 0),
         "t": t if layout.slope else empty(0),
         "t_var": t_var if layout.slope_error else empty(0),
+        "slope_cov": slope_cov if layout.slope_cov else empty(D, 0),
         "mean": pt.reshape(mean, (G, D)) if G else empty(0, D),
         "cov": pt.reshape(cov, (G, D, D)) if G else empty(0, D, D),
         "slope": pt.reshape(slope, (G, D)) if layout.slope else pt.zeros((G, D)),
-        "sky": sky if P else empty(2, 0),
+        "sky_x": sky[0] if P else empty(0),
+        "sky_y": sky[1] if P else empty(0),
         "center": pt.reshape(center, (P, 2)) if P else empty(0, 2),
         "radius": pt.reshape(radius, (P,)) if P else empty(0),
         "fixed": pt.reshape(fixed, (nt["fixed"], N)) if nt["fixed"] else pt.zeros((0, N)),

@@ -30,7 +30,7 @@ def test_structure(rng, d):
     assert m.named_vars_to_dims["means"] == ("component", "feature")
     assert m.named_vars_to_dims["cov_chol"] == ("component", "feature", "feature_")
     assert m.named_vars_to_dims["weights"] == ("component",)
-    assert m.named_vars_to_dims["X"] == ("object", "feature")
+    assert m.named_vars_to_dims["X"] == ("feature", "object")  # feature-major
     assert mm.var_names == ("weights", "means", "cov_chol")
     for det in m.deterministics:
         assert "object" not in m.named_vars_to_dims[det.name]
@@ -106,7 +106,7 @@ def test_zero_errors_are_the_model_without_errors(rng):
         (
             dict(X=np.array([[0.0, 1], [1, 2], [2, np.nan], [0, 0], [1, 1], [2, 2]])),
             DataError,
-            r"'X' has a non-finite value \(nan\) at row 2, column 1",
+            r"'X' has a non-finite value \(NaN\) at row 2, column 1",
         ),
         (
             dict(X_err=np.array([[1.0, 1]] * 4 + [[1, -1]] + [[1, 1]])),

@@ -141,7 +141,7 @@ def test_priors_override(hogg):
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
-        (dict(y=[1.0, np.nan, 3.0]), DataError, r"'y' has a non-finite value \(nan\) at row 1"),
+        (dict(y=[1.0, np.nan, 3.0]), DataError, r"'y' has a non-finite value \(NaN\) at row 1"),
         (dict(x=[1.0, 2.0, np.inf]), DataError, r"'x' has a non-finite value \(inf\) at row 2"),
         (
             dict(y_err=[1.0, 0.0, 1.0]),

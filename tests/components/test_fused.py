@@ -37,6 +37,8 @@ def _problem(gen, N, D, layout):
         "error_cov": _random_cov(gen, N, D, 0.3),
         "t": gen.uniform(-2, 2, N),
         "t_var": gen.uniform(0.01, 0.2, N),
+        # |K| small against sqrt(t_var C): the combined error covariance stays positive
+        "slope_cov": gen.uniform(-0.02, 0.02, size=(N, D)),
         "sky": gen.uniform(-1, 1, size=(N, 2)),
         "fixed": gen.normal(-3.0, 1.0, size=(nt["fixed"], N)),
         "extra": gen.normal(-4.0, 1.0, size=(nt["extra"], N)),
@@ -61,6 +63,10 @@ def _reference(layout, params, data):
             if layout.slope_error:
                 b = params["slope"][g]
                 cov = cov + data["t_var"][:, None, None] * np.outer(b, b)
+            if layout.slope_cov:
+                # the residual's error is e_y - beta e_t: minus its cross terms
+                kb = data["slope_cov"][:, :, None] * params["slope"][g][None, None, :]
+                cov = cov - kb - np.swapaxes(kb, -1, -2)
             p = {"mean": mean, "cov": cov}
             if layout.error_cov:
                 p["error_cov"] = data["error_cov"]
@@ -89,6 +95,23 @@ LAYOUTS = {
     "free_field": FusedLayout(
         (("gaussian", "extra"), ("extra",), ("fixed",)), n_features=4, error_cov=True
     ),
+    "line_rho": FusedLayout(
+        (("gaussian",), ("gaussian",)),
+        n_features=1,
+        error_cov=True,
+        slope=True,
+        slope_error=True,
+        slope_cov=True,
+    ),
+    "plane_rho_no_errors": FusedLayout(
+        (("gaussian",), ("fixed",)), n_features=2, slope=True, slope_error=True, slope_cov=True
+    ),
+    "shared_sky_rows": FusedLayout(
+        (("gaussian", "plummer"), ("gaussian", "fixed"), ("gaussian", "fixed"), ("fixed",)),
+        n_features=3,
+        error_cov=True,
+        fixed_rows=(0, 0, 1),
+    ),
 }
 
 
@@ -100,6 +123,7 @@ def test_value_matches_numpy_components(name, N):
     params, data = _problem(gen, N, layout.n_features or 1, layout)
     got = layout.evaluate(params, data)["logp"]
     ref = _reference(layout, params, data)
+    assert np.isfinite(ref)
     np.testing.assert_allclose(got, ref, rtol=1e-12, atol=0)
 
 
@@ -128,6 +152,7 @@ def test_gradient_matches_finite_differences(name):
     gen = np.random.default_rng(zlib.crc32(name.encode()))
     params, data = _problem(gen, 300, layout.n_features or 1, layout)
     res = layout.evaluate(params, data)
+    assert np.isfinite(res["logp"])
     keys, x0 = _flat(layout, params)
     got = np.concatenate([np.ravel(res[k]) for k in keys])
     h = 1e-6
@@ -195,3 +220,15 @@ def test_layout_errors():
         FusedLayout((("gaussian",),))
     with pytest.raises(ValueError, match="slope_error"):
         FusedLayout((("gaussian",),), n_features=1, slope_error=True)
+    with pytest.raises(ValueError, match="slope_cov"):
+        FusedLayout((("gaussian",),), n_features=1, slope_cov=True)
+    with pytest.raises(ValueError, match="fixed_rows"):
+        FusedLayout((("fixed",), ("fixed",)), fixed_rows=(0, 2))
+    with pytest.raises(ValueError, match="fixed_rows"):
+        FusedLayout((("fixed",), ("fixed",)), fixed_rows=(0,))
+
+
+def test_shared_fixed_rows():
+    layout = LAYOUTS["shared_sky_rows"]
+    assert layout.n_terms["fixed"] == 2
+    np.testing.assert_array_equal(layout.indices()["fixed"], [-1, 0, 0, 1])

@@ -112,10 +112,12 @@ def test_only_the_loglik_output_is_differentiable():
         np.zeros((0, 0, 0)),
         np.zeros(0),
         np.zeros(0),
+        np.zeros((0, 0)),  # slope_cov (D, 0)
         np.zeros((0, 0)),
         np.zeros((0, 0, 0)),
         np.zeros((0, 0)),
-        np.zeros((2, 0)),
+        np.zeros(0),  # sky_x
+        np.zeros(0),  # sky_y
         np.zeros((0, 2)),
         np.zeros(0),
         np.zeros((2, 3)),

@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 from bayesmix._random import as_generator, derive_seed
 from bayesmix._validate import check_choice, check_int
 from bayesmix.builders._coords import make_coords
-from bayesmix.builders._likelihood import add_mixture_likelihood
+from bayesmix.builders._likelihood import add_fused_likelihood, feature_major
 from bayesmix.builders._model import ComponentSpec, MixtureModel, RowRecord
 from bayesmix.builders._priors import check_priors, prior_rv
 from bayesmix.builders._start import scaled_start
@@ -182,7 +182,8 @@ def cluster_field(
         ``feature_``), ``cluster_parallax_dispersion`` (mas), field parameters
         (``field_weights``/``field_means``/``field_chol`` over ``field_component``,
         ``field_alpha``/``field_beta``, ``field_length_scale`` in kpc), optional
-        ``zero_point``; observed ``X`` over (object, feature).
+        ``zero_point``; observed ``X`` over (feature, object) (feature-major, as the fused
+        likelihood reads it; ``data["X"]`` stays (object, feature)).
         ``spec["field_params"]`` records the fixed field and its control stars,
         ``spec["columns"]`` the ``columns`` mapping (reports read ``ra``/``dec`` by it),
         ``spec["first_pass"]`` the detection (``found``, ``significance``, ``message``)
@@ -620,7 +621,12 @@ def _model(
     # initial cluster fraction: stars near the first-pass centre, relative to all
     init_w = float(np.clip(stars.selected.mean() if v.kind in ("pm", "full") else 0.05, 0.01, 0.5))
     with pm.Model(coords=coords) as model:
-        dvars = {"X_cov": pm.Data("X_cov", gd.X_cov, dims=("object", "feature", "feature_"))}
+        # feature-major (objects last): the layout the fused likelihood reads
+        dvars = {
+            "X_cov": pm.Data(
+                "X_cov", feature_major(gd.X_cov), dims=("feature", "feature_", "object")
+            )
+        }
         if v.field == "edsd":
             dvars["window_lo"] = pm.Data("window_lo", data_arrays["window_lo"], dims="object")
             dvars["window_hi"] = pm.Data("window_hi", data_arrays["window_hi"], dims="object")
@@ -639,16 +645,13 @@ def _model(
         )
         rvs.update(_cluster_rvs(v, stars, pri, r0))
         rvs.update(_field_rvs(v, gd.X, terms, pri))
-        core = {
-            "weights": "(k)",
-            "cluster_chol": "(d,d)",
-            "field_weights": "(j)",
-            "field_means": "(j,d)",
-            "field_chol": "(j,d,d)",
-            "X_cov": "(d,d)",
-        }
-        add_mixture_likelihood(
-            "X", rvs, dvars, terms, gd.X, core=core, out="(d)", dims=("object", "feature")
+        add_fused_likelihood(
+            "X",
+            feature_major(gd.X),
+            dims=("feature", "object"),
+            layout=terms.fused_layout(),
+            inputs={**rvs, **dvars},
+            kernel_args=lambda value, v: terms.fused_args(v, {**v, "X": value}),
         )
     return model, list(rvs)
 

@@ -2,9 +2,12 @@
 
 :class:`ClusterTerms` holds what the terms need besides the data and the
 parameter values; calling it returns the log weights and the cluster and
-field log-densities of every star, with PyTensor inside the PyMC model and
-with numpy when scoring objects from posterior draws.  Mixing them is left
-to :mod:`bayesmix.components.mixture`.
+field log-densities of every star (numpy when scoring objects from posterior
+draws, or PyTensor); mixing them is left to :mod:`bayesmix.components.mixture`.
+Inside the PyMC model the same likelihood is one fused pass over the stars:
+:meth:`ClusterTerms.fused_layout` and :meth:`ClusterTerms.fused_args` give it
+the cluster's Gaussian (and Plummer) parameters and the field's terms from
+the same helpers.
 """
 
 from __future__ import annotations
@@ -136,65 +139,150 @@ class ClusterTerms:
         zp = self.variant.zero_point
         return b.as_tensor(values["zero_point"] if zp == "free" else zp)
 
-    def _cluster_logp(self, values, data, b):
-        """Cluster: a Gaussian convolved with each star's errors (times Plummer on the sky)."""
+    def _cluster_gaussian(self, values, b):
+        """Return the cluster's mean (..., D) and intrinsic covariance (..., D, D)."""
         feats = self.variant.xfeat
         D = len(feats)
-        X, C = data["X"], data["X_cov"]
-        gauss = MultivariateGaussian(D)
         eye = np.eye(D)
         if self.variant.kind == "parallax":
             mean = (b.as_tensor(values["cluster_parallax"]) + self._zero_point(values, b))[
-                ..., None, None
+                ..., None
             ]
             disp = b.as_tensor(values["cluster_parallax_dispersion"])
-            cov = b.square(disp)[..., None, None, None] * eye
-        elif self.variant.kind in ("astrometric", "full"):
+            return mean, b.square(disp)[..., None, None] * eye
+        if self.variant.kind in ("astrometric", "full"):
             # (parallax, pmra, pmdec[, radial_velocity]): joint error covariance; intrinsic
             # covariance diag(parallax dispersion^2, pm dispersion^2 (x2)[, rv dispersion^2])
             zp = b.as_tensor(self.variant.zero_point)
             parts = [
-                (b.as_tensor(values["cluster_parallax"]) + zp)[..., None],
-                b.as_tensor(values["cluster_pmra"])[..., None],
-                b.as_tensor(values["cluster_pmdec"])[..., None],
+                b.as_tensor(values["cluster_parallax"]) + zp,
+                b.as_tensor(values["cluster_pmra"]),
+                b.as_tensor(values["cluster_pmdec"]),
             ]
-            sp2 = b.square(b.as_tensor(values["cluster_parallax_dispersion"]))[
-                ..., None, None, None
-            ]
-            sm2 = b.square(b.as_tensor(values["cluster_pm_dispersion"]))[..., None, None, None]
+            sp2 = b.square(b.as_tensor(values["cluster_parallax_dispersion"]))[..., None, None]
+            sm2 = b.square(b.as_tensor(values["cluster_pm_dispersion"]))[..., None, None]
             pick = np.zeros((3, D, D))
             pick[0, 0, 0] = 1.0
             pick[1, 1, 1] = pick[1, 2, 2] = 1.0
             cov = sp2 * pick[0] + sm2 * pick[1]
             if "radial_velocity" in feats:
-                parts.append(b.as_tensor(values["cluster_radial_velocity"])[..., None])
+                parts.append(b.as_tensor(values["cluster_radial_velocity"]))
                 pick[2, 3, 3] = 1.0
                 sr2 = b.square(b.as_tensor(values["cluster_radial_velocity_dispersion"]))
-                cov = cov + sr2[..., None, None, None] * pick[2]
-            mean = b.stack(parts, axis=-1)
-        else:
-            mean = b.stack([b.as_tensor(values[f"cluster_{f}"])[..., None] for f in feats], axis=-1)
-            if self.variant.cluster_cov == "full":
-                L = values["cluster_chol"]
-                cov = (L @ L.swapaxes(-1, -2) if b.name == "numpy" else L @ L.mT)[..., None, :, :]
-            else:
-                disp = b.as_tensor(values["cluster_pm_dispersion"])
-                cov = b.square(disp)[..., None, None, None] * eye
-        cluster = gauss.logp(X, {"mean": mean, "cov": cov, "error_cov": C}, backend=b)
+                cov = cov + sr2[..., None, None] * pick[2]
+            return b.stack(parts, axis=-1), cov
+        mean = b.stack([b.as_tensor(values[f"cluster_{f}"]) for f in feats], axis=-1)
+        if self.variant.cluster_cov == "full":
+            L = values["cluster_chol"]
+            return mean, (L @ L.swapaxes(-1, -2) if b.name == "numpy" else L @ L.mT)
+        disp = b.as_tensor(values["cluster_pm_dispersion"])
+        return mean, b.square(disp)[..., None, None] * eye
+
+    def _cluster_logp(self, values, data, b):
+        """Cluster: a Gaussian convolved with each star's errors (times Plummer on the sky)."""
+        mean, cov = self._cluster_gaussian(values, b)
+        gauss = MultivariateGaussian(len(self.variant.xfeat))
+        cluster = gauss.logp(
+            data["X"],
+            {"mean": mean[..., None, :], "cov": cov[..., None, :, :], "error_cov": data["X_cov"]},
+            backend=b,
+        )
         if self.variant.kind == "full":
             cluster = cluster + self._sky_cluster_logp(values, data, b)
         return cluster
 
-    def _sky_cluster_logp(self, values, data, b):
-        """Plummer profile on the footprint's tangent plane, normalised over the footprint."""
+    def _sky_center(self, values, b):
+        """Return the cluster's centre on the tangent plane (deg), shape (..., 2)."""
         ra0, dec0 = self.tangent_point
         xi_c, eta_c, _ = tangent_plane(
             values["cluster_ra"], values["cluster_dec"], ra0, dec0, backend=b
         )
-        center = b.stack([b.as_tensor(xi_c)[..., None], b.as_tensor(eta_c)[..., None]], axis=-1)
+        return b.stack([b.as_tensor(xi_c), b.as_tensor(eta_c)], axis=-1)
+
+    def _sky_cluster_logp(self, values, data, b):
+        """Plummer profile on the footprint's tangent plane, normalised over the footprint."""
+        center = self._sky_center(values, b)[..., None, :]
         y = b.stack([b.as_tensor(data["sky_xi"]), b.as_tensor(data["sky_eta"])], axis=-1)
         radius = b.as_tensor(values["cluster_radius"])[..., None]
         return Plummer(region=self.region).logp(y, {"center": center, "radius": radius}, backend=b)
+
+    def fused_layout(self) -> Any:
+        """Return the components of the fused likelihood (a ``FusedLayout``).
+
+        The cluster is a Gaussian (times a Plummer profile in the full model); the field is
+        one fixed per-object term (XD fit or uniform box, with the sky density in the full
+        model), a free Gaussian mixture flattened into its Gaussians (each with the sky
+        density as a shared fixed term in the full model), or a per-object term computed
+        in the graph (Beta, EDSD).
+        """
+        from bayesmix.components.fused import FusedLayout
+
+        v = self.variant
+        cluster = ("gaussian", "plummer") if v.kind == "full" else ("gaussian",)
+        rows = None
+        if v.fixed_field:
+            field: tuple = (("fixed",),)
+        elif v.field == "gmm":
+            sky = ("fixed",) if v.kind == "full" else ()
+            field = (("gaussian", *sky),) * v.n_field
+            rows = (0,) * v.n_field if sky else None
+        else:
+            field = (("extra",),)
+        return FusedLayout(
+            (cluster, *field), n_features=len(v.xfeat), error_cov=True, fixed_rows=rows
+        )
+
+    def fused_args(self, values: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+        """Arguments of :func:`~bayesmix.components.fused_op.fused_mixture_logp` (PyTensor).
+
+        Parameters
+        ----------
+        values : mapping of str to tensor
+            The model variables (as :meth:`__call__` reads them).
+        data : mapping of str to tensor
+            Feature-major data: ``X`` (D, N), ``X_cov`` (D, D, N), and per star (N,) what
+            the variant needs (``field_fixed``; ``sky_xi``, ``sky_eta``, ``sky_field``;
+            ``window_lo``, ``window_hi``).
+
+        Returns
+        -------
+        dict
+            ``log_weights``, ``X``, ``error_cov``, ``mean``, ``cov`` and, as the layout
+            needs them, ``sky``, ``center``, ``radius`` (the Plummer profile's mass inside
+            the footprint divided out of the cluster's weight), ``fixed``, ``extra``.
+        """
+        import pytensor.tensor as pt
+
+        b = get_backend("pytensor")
+        v = self.variant
+        lw = b.log(values["weights"])
+        mean, cov = self._cluster_gaussian(values, b)
+        lws, means, covs = [lw[0][None]], [mean[None, :]], [cov[None, :, :]]
+        args: dict[str, Any] = {"X": data["X"], "error_cov": data["X_cov"]}
+        if v.kind == "full":
+            center = self._sky_center(values, b)
+            radius = values["cluster_radius"]
+            lws[0] = lws[0] - self.region.plummer_log_mass(center, radius, backend=b)
+            args.update(sky=(data["sky_xi"], data["sky_eta"]), center=center, radius=radius)
+        if v.fixed_field:
+            lws.append(lw[1][None])
+            args["fixed"] = data["field_fixed"][None, :]
+        elif v.field == "gmm":
+            L = values["field_chol"]
+            lws.append(lw[1] + b.log(values["field_weights"]))
+            means.append(values["field_means"])
+            covs.append(L @ L.mT)
+            if v.kind == "full":
+                args["fixed"] = data["sky_field"][None, :]
+        else:
+            # Beta or EDSD: the graph computes it per star (object-major views of the data)
+            om = {**data, "X": data["X"].T, "X_cov": data["X_cov"].transpose(2, 0, 1)}
+            lws.append(lw[1][None])
+            args["extra"] = self._field_logp(values, om, b)[None, :]
+        args["log_weights"] = pt.concatenate(lws)
+        args["mean"] = pt.concatenate(means)
+        args["cov"] = pt.concatenate(covs)
+        return args
 
     def _field_logp(self, values, data, b):
         """Field: Gaussian mixture (XD fit or free), uniform box, Beta or EDSD."""

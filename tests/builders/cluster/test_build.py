@@ -113,7 +113,7 @@ def test_missing_correlation_column_warns():
 def test_astrometric_variant_builds_and_rejects_free_zero_point():
     t, _ = simulate(5, n=200)
     mm = cluster_field(t, features=("parallax", "pmra", "pmdec"), correlations=False)
-    assert mm.model.named_vars_to_dims["X"] == ("object", "feature")
+    assert mm.model.named_vars_to_dims["X"] == ("feature", "object")  # feature-major
     assert {"cluster_parallax", "cluster_parallax_dispersion", "cluster_pm_dispersion"} <= set(
         mm.var_names
     )

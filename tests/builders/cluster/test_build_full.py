@@ -37,7 +37,7 @@ def test_full_model_options_and_errors():
         "cluster_parallax_dispersion",
         "cluster_pm_dispersion",
     } <= set(mm.var_names)
-    assert mm.model.named_vars_to_dims["X"] == ("object", "feature")
+    assert mm.model.named_vars_to_dims["X"] == ("feature", "object")  # feature-major
     assert tuple(mm.coords["feature"]) == ("parallax", "pmra", "pmdec")
     with pytest.raises(DataError, match="outside the footprint"):
         _build(t, footprint={"kind": "cone", "ra": 120.0, "dec": -20.0, "radius": 0.5})

@@ -27,7 +27,7 @@ def test_model_structure_and_log_terms_agree_between_backends():
     mm = cluster_field(t)
     assert mm.component_labels == ("cluster", "field")
     assert mm.model.named_vars_to_dims["weights"] == ("component",)
-    assert mm.model.named_vars_to_dims["X"] == ("object", "feature")
+    assert mm.model.named_vars_to_dims["X"] == ("feature", "object")  # feature-major
     assert set(mm.var_names) == {
         "weights",
         "cluster_pmra",
