@@ -184,45 +184,36 @@ def compiled_nutpie(mm):
     return per_model[key]
 
 
-def _sample_nutpie(mm, *, draws, tune, chains, seed, progressbar, cores, target_accept):
-    nutpie = import_nutpie()
-    compiled = compiled_nutpie(mm)
-    with _deterministic_flags():
-        t0 = time.perf_counter()
-        idata = nutpie.sample(
-            compiled,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed,
-            progress_bar=progressbar,
-            cores=cores,
-            target_accept=target_accept,
+#: the NUTS settings each sampler spells its own way (bayesmix's name -> the sampler's)
+_SPELLING = {"nutpie": {"progressbar": "progress_bar"}, "pymc": {"seed": "random_seed"}}
+
+
+def _run_sampler(mm, sampler: str, settings: dict[str, Any]):
+    """Run ``sampler`` on ``mm`` with the NUTS ``settings``; return (idata, sampling seconds)."""
+    kw = {_SPELLING[sampler].get(k, k): v for k, v in settings.items()}
+    if sampler == "nutpie":
+        nutpie = import_nutpie()
+        compiled = compiled_nutpie(mm)
+
+        def draw():
             # tuning draws are not kept (as PyMC's sampler does): half the conversion and
             # the netCDF; the kept draws are the same
-            save_warmup=False,
-        )
-        return idata, time.perf_counter() - t0
+            return nutpie.sample(compiled, **kw, save_warmup=False)
+    else:
+        import pymc as pm
 
-
-def _sample_pymc(mm, *, draws, tune, chains, seed, progressbar, cores, target_accept):
-    import pymc as pm
+        def draw():
+            return pm.sample(
+                **kw,
+                model=mm.model,
+                nuts_sampler="pymc",
+                compute_convergence_checks=False,
+                compile_kwargs={"mode": "NUMBA"},
+            )
 
     with _deterministic_flags():
         t0 = time.perf_counter()
-        idata = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
-            random_seed=seed,
-            model=mm.model,
-            nuts_sampler="pymc",
-            progressbar=progressbar,
-            compute_convergence_checks=False,
-            compile_kwargs={"mode": "NUMBA"},
-            target_accept=target_accept,
-        )
+        idata = draw()
         return idata, time.perf_counter() - t0
 
 
@@ -291,17 +282,9 @@ def sample(
         cores = min(chains, os.cpu_count() or 1)
     seed = derive_seed(as_generator(rng))
     t0 = time.perf_counter()
-    run = _sample_nutpie if sampler == "nutpie" else _sample_pymc
-    idata, sampling_time = run(
-        model,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        seed=seed,
-        progressbar=progressbar,
-        cores=cores,
-        target_accept=float(target_accept),
-    )
+    settings = {"draws": draws, "tune": tune, "chains": chains, "seed": seed}
+    settings.update(progressbar=progressbar, cores=cores, target_accept=float(target_accept))
+    idata, sampling_time = _run_sampler(model, sampler, settings)
     wall = time.perf_counter() - t0
     diag = diagnostics(idata)
     diag["wall_time"] = wall
