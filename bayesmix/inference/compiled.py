@@ -54,15 +54,20 @@ _NUTPIE_CACHED = ("0.15", "0.16")
 #: seeds of the starting points a record is checked at (nutpie passes 64-bit seeds)
 _CHECK_SEEDS = (0, 1, 14291684070785161500)
 
-_LOGP_SRC = """
-def bayesmix_nutpie_logp(dim, x_, out_, logp_, user_data_):
-    if dim != N_DIM:
-        return -1
-    ud = numba.carray(user_data_, (), RECORD)[()]["shared"]
-{extract}
-    x = numba.carray(x_, (N_DIM,))
-    out = numba.carray(out_, (N_DIM,))
-    logp = numba.carray(logp_, ())
+
+def _callback_template(signature: str, checks, out_size: str, body: str) -> str:
+    """Return a callback's source: check the sizes, read the shared data and ``x``, ``body``."""
+    guards = "".join(f"    if {arg} != {size}:\n        return -1\n" for arg, size in checks)
+    shared = '    ud = numba.carray(user_data_, (), RECORD)[()]["shared"]\n{extract}\n'
+    arrays = f"    x = numba.carray(x_, (N_DIM,))\n    out = numba.carray(out_, ({out_size},))\n"
+    return f"\ndef {signature}:\n{guards}" + shared + arrays + body
+
+
+_LOGP_SRC = _callback_template(
+    "bayesmix_nutpie_logp(dim, x_, out_, logp_, user_data_)",
+    [("dim", "N_DIM")],
+    "N_DIM",
+    """    logp = numba.carray(logp_, ())
     logp_val, grad = INNER(x{args})
     logp[()] = logp_val
     out[...] = grad
@@ -71,22 +76,18 @@ def bayesmix_nutpie_logp(dim, x_, out_, logp_, user_data_):
     if not np.isfinite(logp_val):
         return 4
     return 0
-"""
+""",
+)
 
-_EXPAND_SRC = """
-def bayesmix_nutpie_expand(dim, expanded, x_, out_, user_data_):
-    if dim != N_DIM:
-        return -1
-    if expanded != N_EXPANDED:
-        return -1
-    ud = numba.carray(user_data_, (), RECORD)[()]["shared"]
-{extract}
-    x = numba.carray(x_, (N_DIM,))
-    out = numba.carray(out_, (N_EXPANDED,))
-    (values,) = INNER(x{args})
+_EXPAND_SRC = _callback_template(
+    "bayesmix_nutpie_expand(dim, expanded, x_, out_, user_data_)",
+    [("dim", "N_DIM"), ("expanded", "N_EXPANDED")],
+    "N_EXPANDED",
+    """    (values,) = INNER(x{args})
     out[...] = values
     return 0
-"""
+""",
+)
 
 
 @dataclass(frozen=True)
