@@ -16,7 +16,13 @@ from numpy.typing import ArrayLike, NDArray
 from bayesmix._validate import check_int, check_matrix, check_sample_weight
 from bayesmix.exceptions import DataError, SpecError
 
-__all__ = ["FeatureHistograms", "bin_edges", "check_pop_train", "weighted_histograms"]
+__all__ = [
+    "FeatureHistograms",
+    "bin_edges",
+    "check_pop_train",
+    "feature_counts",
+    "weighted_histograms",
+]
 
 
 @dataclass(frozen=True)
@@ -36,8 +42,7 @@ class FeatureHistograms:
     weighted: NDArray[np.float64] | None
 
 
-def _density(x, edges, weights=None) -> NDArray[np.float64]:
-    counts, _ = np.histogram(x, bins=edges, weights=weights)
+def _density(counts, edges) -> NDArray[np.float64]:
     total = counts.sum() * np.diff(edges)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, counts / np.where(total > 0, total, 1.0), 0.0)
@@ -71,18 +76,31 @@ def weighted_histograms(
     """
     Xp, Xt, w = check_pop_train(X_pop, X_train, weights, min_pct=min_pct, max_pct=max_pct)
     bins = check_int(bins, name="bins", minimum=1)
-    out = []
+    return [
+        FeatureHistograms(
+            edges=edges,
+            population=_density(cp, edges),
+            training=_density(ct, edges),
+            weighted=None if cw is None else _density(cw, edges),
+        )
+        for edges, cp, ct, cw in feature_counts(Xp, Xt, w, bins, min_pct=min_pct, max_pct=max_pct)
+    ]
+
+
+def feature_counts(Xp, Xt, w, bins: int, *, min_pct: float, max_pct: float):
+    """Yield, per feature, (edges, population counts, training counts, weighted counts or None).
+
+    The binning of :func:`weighted_histograms` and :func:`bayesmix.gpz.kl_score`:
+    ``bins`` equal bins over the population's [min_pct, max_pct] percentiles
+    (:func:`bin_edges`); objects outside are not counted.  Arrays as returned
+    by :func:`check_pop_train`.
+    """
     for j in range(Xp.shape[1]):
         edges = bin_edges(Xp[:, j], bins, min_pct=min_pct, max_pct=max_pct)
-        out.append(
-            FeatureHistograms(
-                edges=edges,
-                population=_density(Xp[:, j], edges),
-                training=_density(Xt[:, j], edges),
-                weighted=None if w is None else _density(Xt[:, j], edges, w),
-            )
-        )
-    return out
+        cp, _ = np.histogram(Xp[:, j], bins=edges)
+        ct, _ = np.histogram(Xt[:, j], bins=edges)
+        cw = None if w is None else np.histogram(Xt[:, j], bins=edges, weights=w)[0]
+        yield edges, cp, ct, cw
 
 
 def bin_edges(x: NDArray[np.float64], bins: int, *, min_pct: float, max_pct: float):

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import logsumexp
 
-from bayesmix._hist import bin_edges, check_pop_train
+from bayesmix._hist import check_pop_train, feature_counts
 from bayesmix._random import as_generator
 from bayesmix._validate import check_int, check_sample_weight
 from bayesmix.em import GaussianMixture
@@ -85,15 +85,11 @@ def kl_score(
 
     score_raw = 0.0
     score_w = 0.0
-    for j in range(Xp.shape[1]):
-        edges = bin_edges(Xp[:, j], nbins, min_pct=min_pct, max_pct=max_pct)
-        cp, _ = np.histogram(Xp[:, j], bins=edges)
-        ct, _ = np.histogram(Xt[:, j], bins=edges)
+    for _, cp, ct, cw in feature_counts(Xp, Xt, w, nbins, min_pct=min_pct, max_pct=max_pct):
         p = _probs(cp, cp.sum())
         t = _probs(ct, ct.sum())
         score_raw += float(np.sum(t * np.log(t / p)))
-        if w is not None:
-            cw, _ = np.histogram(Xt[:, j], bins=edges, weights=w)
+        if cw is not None:
             n_in = ct.sum()
             cw = cw * (n_in / cw.sum()) if cw.sum() > 0 else cw
             tw = _probs(cw, cw.sum())
