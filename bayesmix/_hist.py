@@ -16,13 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 from bayesmix._validate import check_int, check_matrix, check_sample_weight
 from bayesmix.exceptions import DataError, SpecError
 
-__all__ = [
-    "FeatureHistograms",
-    "bin_edges",
-    "check_pop_train",
-    "feature_counts",
-    "weighted_histograms",
-]
+__all__ = ["FeatureHistograms", "bin_edges", "feature_counts", "weighted_histograms"]
 
 
 @dataclass(frozen=True)
@@ -74,8 +68,7 @@ def weighted_histograms(
     list of FeatureHistograms
         One per feature.
     """
-    Xp, Xt, w = check_pop_train(X_pop, X_train, weights, min_pct=min_pct, max_pct=max_pct)
-    bins = check_int(bins, name="bins", minimum=1)
+    counts = feature_counts(X_pop, X_train, weights, bins, min_pct, max_pct, bins_name="bins")
     return [
         FeatureHistograms(
             edges=edges,
@@ -83,24 +76,28 @@ def weighted_histograms(
             training=_density(ct, edges),
             weighted=None if cw is None else _density(cw, edges),
         )
-        for edges, cp, ct, cw in feature_counts(Xp, Xt, w, bins, min_pct=min_pct, max_pct=max_pct)
+        for edges, cp, ct, cw in counts
     ]
 
 
-def feature_counts(Xp, Xt, w, bins: int, *, min_pct: float, max_pct: float):
-    """Yield, per feature, (edges, population counts, training counts, weighted counts or None).
+def feature_counts(X_pop, X_train, weights, bins, min_pct, max_pct, *, bins_name: str) -> list:
+    """Return, per feature, (edges, population, training and weighted counts or None).
 
-    The binning of :func:`weighted_histograms` and :func:`bayesmix.gpz.kl_score`:
-    ``bins`` equal bins over the population's [min_pct, max_pct] percentiles
-    (:func:`bin_edges`); objects outside are not counted.  Arrays as returned
-    by :func:`check_pop_train`.
+    The binning of :func:`weighted_histograms` and :func:`bayesmix.gpz.kl_score`,
+    their arguments checked (``bins`` named ``bins_name`` in errors): ``bins``
+    equal bins over the population's [min_pct, max_pct] percentiles
+    (:func:`bin_edges`); objects outside are not counted.
     """
+    Xp, Xt, w = _check_pop_train(X_pop, X_train, weights, min_pct=min_pct, max_pct=max_pct)
+    bins = check_int(bins, name=bins_name, minimum=1)
+    out = []
     for j in range(Xp.shape[1]):
         edges = bin_edges(Xp[:, j], bins, min_pct=min_pct, max_pct=max_pct)
         cp, _ = np.histogram(Xp[:, j], bins=edges)
         ct, _ = np.histogram(Xt[:, j], bins=edges)
         cw = None if w is None else np.histogram(Xt[:, j], bins=edges, weights=w)[0]
-        yield edges, cp, ct, cw
+        out.append((edges, cp, ct, cw))
+    return out
 
 
 def bin_edges(x: NDArray[np.float64], bins: int, *, min_pct: float, max_pct: float):
@@ -112,7 +109,7 @@ def bin_edges(x: NDArray[np.float64], bins: int, *, min_pct: float, max_pct: flo
     return np.histogram_bin_edges(x, bins=bins, range=(lo, hi))
 
 
-def check_pop_train(X_pop, X_train, weights, *, min_pct: float, max_pct: float):
+def _check_pop_train(X_pop, X_train, weights, *, min_pct: float, max_pct: float):
     """Validate a population / training pair, training weights and a percentile range.
 
     Returns (X_pop, X_train, weights or None) as float arrays.

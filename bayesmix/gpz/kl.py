@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import logsumexp
 
-from bayesmix._hist import check_pop_train, feature_counts
+from bayesmix._hist import feature_counts
 from bayesmix._random import as_generator
 from bayesmix._validate import check_int, check_sample_weight
 from bayesmix.em import GaussianMixture
@@ -75,17 +75,16 @@ def kl_score(
     objects within the range, so that raw and weighted samples get the same
     smoothing.  Objects outside the range are ignored (as in gpz_pype).
     """
-    Xp, Xt, w = check_pop_train(X_pop, X_train, weights, min_pct=min_pct, max_pct=max_pct)
-    nbins = check_int(nbins, name="nbins", minimum=1)
+    binned = feature_counts(X_pop, X_train, weights, nbins, min_pct, max_pct, bins_name="nbins")
     if not (isinstance(pseudocount, (int, float)) and pseudocount > 0):
         raise SpecError(f"'pseudocount' must be > 0; got {pseudocount!r}", key="pseudocount")
 
-    def _probs(counts, total):
-        return (counts + pseudocount) / (total + nbins * pseudocount)
+    def _probs(counts, total):  # counts.size: the number of bins
+        return (counts + pseudocount) / (total + counts.size * pseudocount)
 
     score_raw = 0.0
     score_w = 0.0
-    for _, cp, ct, cw in feature_counts(Xp, Xt, w, nbins, min_pct=min_pct, max_pct=max_pct):
+    for _, cp, ct, cw in binned:
         p = _probs(cp, cp.sum())
         t = _probs(ct, ct.sum())
         score_raw += float(np.sum(t * np.log(t / p)))
@@ -94,7 +93,7 @@ def kl_score(
             cw = cw * (n_in / cw.sum()) if cw.sum() > 0 else cw
             tw = _probs(cw, cw.sum())
             score_w += float(np.sum(tw * np.log(tw / p)))
-    return score_raw, (score_w if w is not None else float("nan"))
+    return score_raw, (score_w if weights is not None else float("nan"))
 
 
 def kl_score_mixture(
