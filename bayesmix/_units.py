@@ -24,7 +24,7 @@ __all__ = ["angle_deg", "has_unit", "sky_position", "to_unit", "unit_name", "val
 
 
 def _unit(obj: Any) -> Any:
-    """The astropy unit an object carries, or None (plain numbers, arrays, pandas)."""
+    """Return the astropy unit an object carries, or None (plain numbers, arrays, pandas)."""
     unit = getattr(obj, "unit", None)
     if unit is None:
         return None
@@ -33,12 +33,12 @@ def _unit(obj: Any) -> Any:
 
 
 def has_unit(obj: Any) -> bool:
-    """Whether ``obj`` carries an astropy unit (a Quantity, or a Column with a unit)."""
+    """Return whether ``obj`` carries an astropy unit (a Quantity, or a Column with a unit)."""
     return _unit(obj) is not None
 
 
 def unit_name(obj: Any) -> str | None:
-    """The unit of ``obj`` as a string (astropy's generic format), or None without one."""
+    """Return the unit of ``obj`` as a string (astropy's generic format), or None."""
     unit = _unit(obj)
     return None if unit is None else unit.to_string()
 

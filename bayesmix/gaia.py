@@ -101,7 +101,7 @@ def table_columns(data: Any) -> dict[str, Any]:
 
 
 def gaia_unit(name: str) -> str | None:
-    """The unit bayesmix works in for Gaia column ``name`` (astropy syntax), or None.
+    """Return the unit bayesmix works in for Gaia column ``name`` (astropy syntax), or None.
 
     ``ra``/``dec`` (and ``l``/``b``) deg, their errors mas; parallax mas;
     proper motions mas/yr; radial velocity km/s; correlations dimensionless;

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import astropy.units as u
 import numpy as np
-import pandas as pd
 import pytest
 from astropy.coordinates import SkyCoord
 from astropy.table import QTable, Table
