@@ -9,7 +9,8 @@ closest to where it is defined (``MixtureModel``, defined in
 ``bayesmix.builders._model``, lives on the ``bayesmix.builders`` page).  Every
 object is documented once; a reference through any public path it is exported
 under (``bayesmix.sample``, ``bayesmix.inference.sample``) or through its
-defining module resolves to that entry (``missing-reference`` handler below).
+defining module resolves to that entry (``missing-reference`` handler below), and
+a method a class inherits resolves to the base class that defines it.
 
 Because the pages are derived from the package itself, moving a module or a
 name does not break the site; a name in ``__all__`` that cannot be imported, or a
@@ -204,20 +205,50 @@ def _missing_reference(app, env, node, contnode):
     mod = node.get("py:module")
     if mod and not target.startswith(ROOT):
         candidates.append(f"{mod}.{target}")
+    for cand in list(candidates):
+        inherited = _inherited_target(cand)
+        if inherited:
+            candidates.append(inherited)
+    domain = env.get_domain("py")
     for cand in candidates:
         parts = cand.split(".")
+        new = cand
         for i in range(len(parts), 1, -1):
             head = ".".join(parts[:i])
             if head in aliases:
                 new = ".".join([aliases[head], *parts[i:]])
-                if new == cand:
-                    break
-                domain = env.get_domain("py")
-                node = node.deepcopy()
-                node["reftarget"] = new
-                return domain.resolve_xref(
-                    env, node["refdoc"], app.builder, node["reftype"], new, node, contnode
-                )
+                break
+        if new == target:
+            continue
+        node = node.deepcopy()
+        node["reftarget"] = new
+        found = domain.resolve_xref(
+            env, node["refdoc"], app.builder, node["reftype"], new, node, contnode
+        )
+        if found is not None:
+            return found
+    return None
+
+
+def _inherited_target(target: str) -> str | None:
+    """``pkg.Class.method`` -> ``base_module.Base.method`` when the class inherits it."""
+    parts = target.split(".")
+    if len(parts) < 3 or parts[0] != ROOT:
+        return None
+    for i in range(len(parts) - 2, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:-1]:
+            obj = getattr(obj, attr, None)
+        if not inspect.isclass(obj):
+            return None
+        name = parts[-1]
+        for base in obj.__mro__[1:]:
+            if name in vars(base) and name not in vars(obj):
+                return f"{base.__module__}.{base.__qualname__}.{name}"
+        return None
     return None
 
 
