@@ -33,8 +33,19 @@ _LAZY = {
     "gaussian_mixture": "bayesmix.builders",
 }
 _SUBMODULES = {
-    "builders", "components", "datasets", "em", "exceptions", "gpz", "inference", "io",
-    "membership", "plot", "scale", "testing", "workflows",
+    "builders",
+    "components",
+    "datasets",
+    "em",
+    "exceptions",
+    "gpz",
+    "inference",
+    "io",
+    "membership",
+    "plot",
+    "scale",
+    "testing",
+    "workflows",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

@@ -36,11 +36,13 @@ def ellipse_radius(level: float) -> float:
     try:
         lev = float(level)
     except (TypeError, ValueError):
-        raise DataError(f"'level' must be a number in (0, 1); got {level!r}",
-                        argument="level") from None
+        raise DataError(
+            f"'level' must be a number in (0, 1); got {level!r}", argument="level"
+        ) from None
     if not 0.0 < lev < 1.0:
-        raise DataError(f"'level' must lie strictly between 0 and 1; got {level!r}",
-                        argument="level")
+        raise DataError(
+            f"'level' must lie strictly between 0 and 1; got {level!r}", argument="level"
+        )
     from scipy import stats  # on first use: scipy.stats costs ~0.7 s to import
 
     return float(np.sqrt(stats.chi2.ppf(lev, df=2)))
@@ -131,8 +133,9 @@ def covariance_ellipse(
     if abs(c[0, 1] - c[1, 0]) > 1e-10 * (1.0 + abs(c[0, 1])):
         raise DataError(f"'cov' must be symmetric; got {c.tolist()}", argument="cov")
     if isinstance(n_points, bool) or int(n_points) != n_points or n_points < 4:
-        raise DataError(f"'n_points' must be an integer >= 4; got {n_points!r}",
-                        argument="n_points")
+        raise DataError(
+            f"'n_points' must be an integer >= 4; got {n_points!r}", argument="n_points"
+        )
     try:
         L = np.linalg.cholesky(0.5 * (c + c.T))
     except np.linalg.LinAlgError:

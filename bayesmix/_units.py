@@ -97,7 +97,8 @@ def to_unit(
             f"{what} has the unit {unit.to_string()!r}, which astropy does not recognise; "
             f"expected {expected or 'no unit'!r} (set the column's unit to None to take its "
             "values as given)",
-            name=name, key=key,
+            name=name,
+            key=key,
         )
     target = u.Unit(expected) if expected else u.dimensionless_unscaled
     try:
@@ -106,7 +107,8 @@ def to_unit(
         raise _fail(
             f"{what} is in {unit.to_string() or 'no unit (dimensionless)'!r}, which cannot be "
             f"converted to {target.to_string() or 'dimensionless'!r}",
-            name=name, key=key,
+            name=name,
+            key=key,
         ) from None
     values = _plain(obj)
     return values if scale == 1.0 else values * scale
@@ -140,8 +142,11 @@ def sky_position(
     """
     if hasattr(value, "transform_to") and hasattr(value, "frame"):  # SkyCoord
         if not value.isscalar:
-            raise _fail(f"{what} must be one position; got a SkyCoord of shape {value.shape}",
-                        name=name, key=key)
+            raise _fail(
+                f"{what} must be one position; got a SkyCoord of shape {value.shape}",
+                name=name,
+                key=key,
+            )
         icrs = value.icrs
         return float(icrs.ra.deg) % 360.0, float(icrs.dec.deg)
     try:
@@ -149,11 +154,15 @@ def sky_position(
     except TypeError:
         pair = False
     if not pair:
-        raise _fail(f"{what} must be a SkyCoord or (ra, dec) in deg; got {value!r}",
-                    name=name, key=key)
+        raise _fail(
+            f"{what} must be a SkyCoord or (ra, dec) in deg; got {value!r}", name=name, key=key
+        )
     ra = angle_deg(value[0], what=f"{what} ra", name=name, key=key)
     dec = angle_deg(value[1], what=f"{what} dec", name=name, key=key)
     if not (np.isfinite(ra) and np.isfinite(dec) and -90.0 <= dec <= 90.0):
-        raise _fail(f"{what} must have a finite ra and a dec in [-90, 90] deg; got "
-                    f"({ra}, {dec})", name=name, key=key)
+        raise _fail(
+            f"{what} must have a finite ra and a dec in [-90, 90] deg; got ({ra}, {dec})",
+            name=name,
+            key=key,
+        )
     return ra % 360.0, dec

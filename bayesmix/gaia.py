@@ -136,15 +136,20 @@ def feature_vector(value: Any, features: Sequence[str], *, name: str) -> NDArray
     else:
         items = list(value) if getattr(value, "ndim", np.ndim(value)) == 1 else None
     if items is None or len(items) != len(features):
-        raise DataError(f"{name!r} must have one value per feature {list(features)}; got "
-                        f"{value!r}", argument=name)
+        raise DataError(
+            f"{name!r} must have one value per feature {list(features)}; got {value!r}",
+            argument=name,
+        )
     out = np.empty(len(features))
     for j, (f, v) in enumerate(zip(features, items, strict=True)):
         unit = gaia_unit(f)
         what = f"{name!r} {f}"
         try:
-            out[j] = (to_unit(v, unit, what=what, name=name) if unit is not None
-                      else values_and_unit(v)[0])
+            out[j] = (
+                to_unit(v, unit, what=what, name=name)
+                if unit is not None
+                else values_and_unit(v)[0]
+            )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, DataError):
                 raise
@@ -185,11 +190,13 @@ def column_values(
     except (TypeError, ValueError) as exc:
         raise DataError(f"column {name!r} must be numeric: {exc}", argument="data") from None
     if values.ndim != 1:
-        raise DataError(f"column {name!r} must be one-dimensional; got shape {values.shape}",
-                        argument="data")
+        raise DataError(
+            f"column {name!r} must be one-dimensional; got shape {values.shape}", argument="data"
+        )
     if n is not None and values.shape[0] != n:
-        raise DataError(f"column {name!r} has {values.shape[0]} rows; expected {n}",
-                        argument="data")
+        raise DataError(
+            f"column {name!r} has {values.shape[0]} rows; expected {n}", argument="data"
+        )
     return values
 
 
@@ -265,9 +272,59 @@ class GaiaData(UsedRows):
     @property
     def reason(self) -> NDArray[np.str_]:
         """Deprecated name of :attr:`reasons`."""
-        warnings.warn("GaiaData.reason was renamed GaiaData.reasons", FutureWarning,
-                      stacklevel=2)
+        warnings.warn("GaiaData.reason was renamed GaiaData.reasons", FutureWarning, stacklevel=2)
         return self.reasons
+
+
+def _check_usable_rows(
+    errs: NDArray[np.float64],
+    corr: NDArray[np.float64],
+    used: NDArray[np.bool_],
+    all_ids: NDArray[Any],
+    error_names: Sequence[str],
+    *,
+    zero_errors: bool,
+    id_column: str | None,
+    reasons: list[list[str]],
+) -> NDArray[Any]:
+    """Check the usable rows (errors positive, ``|rho| <= 1``, ids unique); their ids."""
+    ids_used = all_ids[used]
+    idx_used = np.flatnonzero(used)
+    bad_err = ~(errs[used] >= 0) if zero_errors else ~(errs[used] > 0)
+    if bad_err.any():
+        r = int(np.flatnonzero(bad_err.any(axis=1))[0])
+        j = int(np.flatnonzero(bad_err[r])[0])
+        raise DataError(
+            f"'{error_names[j]}' must be "
+            f"{'non-negative' if zero_errors else 'positive'}; got "
+            f"{errs[idx_used[r], j]} at {row_label(int(idx_used[r]), all_ids)}",
+            argument="data",
+            rows=[int(idx_used[r])],
+        )
+    bad_rho = (np.abs(corr[used]) > 1.0).any(axis=(1, 2))
+    if bad_rho.any():
+        r = int(np.flatnonzero(bad_rho)[0])
+        raise DataError(
+            f"correlation coefficients must lie in [-1, 1]; {row_label(int(idx_used[r]), all_ids)}"
+            f" has {corr[idx_used[r]][np.abs(corr[idx_used[r]]) > 1][0]}",
+            argument="data",
+            rows=[int(idx_used[r])],
+        )
+    if not used.any():
+        raise DataError(
+            "'data' has no usable row: every row misses a value of "
+            f"{sorted(set(sum(reasons, [])))}",
+            argument="data",
+        )
+    _, first, counts = np.unique(ids_used, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        dup = int(np.sort(first[counts > 1])[0])
+        raise DataError(
+            f"ids in {id_column!r} must be unique; {ids_used[dup]!r} repeats",
+            argument="data",
+            rows=[int(idx_used[dup])],
+        )
+    return ids_used
 
 
 def gaia_arrays(
@@ -344,8 +401,10 @@ def gaia_arrays(
         raise DataError("'features' must name at least one column", argument="features")
     for f in features:
         if f not in _KNOWN:
-            raise DataError(f"'features' has unknown feature {f!r}; choose from {sorted(_KNOWN)}",
-                            argument="features")
+            raise DataError(
+                f"'features' has unknown feature {f!r}; choose from {sorted(_KNOWN)}",
+                argument="features",
+            )
     if len(set(features)) != len(features):
         raise DataError(f"'features' has a repeated name: {features!r}", argument="features")
     cmap = dict(columns or {})
@@ -361,7 +420,7 @@ def gaia_arrays(
                 f"'data' has no column {nm!r}"
                 + (f" (Gaia {gaia_name!r})" if nm != gaia_name else "")
                 + f"; available columns: {avail}. Name the column in the spec's "
-                f"[data.columns] ({gaia_name} = \"...\"; columns= in Python).",
+                f'[data.columns] ({gaia_name} = "..."; columns= in Python).',
                 argument="data",
             )
         return nm
@@ -440,44 +499,29 @@ def gaia_arrays(
         if np.ma.isMaskedArray(all_ids):
             all_ids = np.asarray(all_ids.filled(-1))
     used = ~missing_any
-    # validate the usable rows: positive errors, |rho| <= 1, unique ids
-    ids_used = all_ids[used]
-    idx_used = np.flatnonzero(used)
-    bad_err = ~(errs[used] >= 0) if zero_errors else ~(errs[used] > 0)
-    if bad_err.any():
-        r = int(np.flatnonzero(bad_err.any(axis=1))[0])
-        j = int(np.flatnonzero(bad_err[r])[0])
-        raise DataError(
-            f"'{name_of(error_column(features[j]))}' must be "
-            f"{'non-negative' if zero_errors else 'positive'}; got "
-            f"{errs[idx_used[r], j]} at {row_label(int(idx_used[r]), all_ids)}",
-            argument="data", rows=[int(idx_used[r])],
-        )
-    bad_rho = (np.abs(corr[used]) > 1.0).any(axis=(1, 2))
-    if bad_rho.any():
-        r = int(np.flatnonzero(bad_rho)[0])
-        raise DataError(
-            f"correlation coefficients must lie in [-1, 1]; {row_label(int(idx_used[r]), all_ids)}"
-            f" has {corr[idx_used[r]][np.abs(corr[idx_used[r]]) > 1][0]}",
-            argument="data", rows=[int(idx_used[r])],
-        )
-    if not used.any():
-        raise DataError(
-            "'data' has no usable row: every row misses a value of "
-            f"{sorted(set(sum(reasons, [])))}",
-            argument="data",
-        )
-    _, first, counts = np.unique(ids_used, return_index=True, return_counts=True)
-    if (counts > 1).any():
-        dup = int(np.sort(first[counts > 1])[0])
-        raise DataError(f"ids in {id_column!r} must be unique; {ids_used[dup]!r} repeats",
-                        argument="data", rows=[int(idx_used[dup])])
+    ids_used = _check_usable_rows(
+        errs,
+        corr,
+        used,
+        all_ids,
+        [name_of(error_column(f)) for f in features],
+        zero_errors=zero_errors,
+        id_column=id_column,
+        reasons=reasons,
+    )
     X_cov = corr[used] * errs[used][:, :, None] * errs[used][:, None, :]
     reason = np.array(["" if not r else "missing " + ", ".join(r) for r in reasons], dtype=str)
     return GaiaData(
-        features=features, X=np.ascontiguousarray(vals[used]), X_cov=np.ascontiguousarray(X_cov),
-        ids=ids_used, used=used, reasons=reason, all_ids=all_ids, columns=cols,
-        missing_correlations=tuple(missing_corr), missing_errors=tuple(no_error),
+        features=features,
+        X=np.ascontiguousarray(vals[used]),
+        X_cov=np.ascontiguousarray(X_cov),
+        ids=ids_used,
+        used=used,
+        reasons=reason,
+        all_ids=all_ids,
+        columns=cols,
+        missing_correlations=tuple(missing_corr),
+        missing_errors=tuple(no_error),
     )
 
 

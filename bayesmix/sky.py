@@ -56,8 +56,9 @@ def separation(ra: ArrayLike, dec: ArrayLike, ra0: float, dec0: float) -> NDArra
     return np.degrees(2 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
 
 
-def tangent_plane(ra: Any, dec: Any, ra0: Any, dec0: Any, *,
-                  backend: str | Backend = "numpy") -> tuple[Any, Any, Any]:
+def tangent_plane(
+    ra: Any, dec: Any, ra0: Any, dec0: Any, *, backend: str | Backend = "numpy"
+) -> tuple[Any, Any, Any]:
     r"""Gnomonic projection of (ra, dec) onto the plane tangent at (ra0, dec0).
 
     Parameters
@@ -95,8 +96,9 @@ def tangent_plane(ra: Any, dec: Any, ra0: Any, dec0: Any, *,
     return xi, eta, cos_c
 
 
-def from_tangent_plane(xi: Any, eta: Any, ra0: Any, dec0: Any, *,
-                       backend: str | Backend = "numpy") -> tuple[Any, Any]:
+def from_tangent_plane(
+    xi: Any, eta: Any, ra0: Any, dec0: Any, *, backend: str | Backend = "numpy"
+) -> tuple[Any, Any]:
     """Inverse of :func:`tangent_plane`: (ra, dec) in deg, RA not wrapped (ra0 +- 180)."""
     b = get_backend(backend)
     x = b.as_tensor(xi) * _DEG
@@ -189,7 +191,8 @@ class PlaneRegion:
         root = b.sqrt(b.maximum(rho2 - od2 * b.square(b.sin(psi)), 0.0))
         r2, r1 = along + root, along - root
         diff = b.square(r2) / (a2[..., None] + b.square(r2)) - b.square(r1) / (
-            a2[..., None] + b.square(r1))
+            a2[..., None] + b.square(r1)
+        )
         m_out = b.sum(diff * (w * np.cos(t)) * beta, axis=-1) / (2 * np.pi)
         return b.where(inside, m_in, m_out)
 
@@ -201,8 +204,9 @@ class PlaneRegion:
         w = np.roll(v, -1, axis=0)
         return float(0.5 * np.sum(v[:, 0] * w[:, 1] - w[:, 0] * v[:, 1]))
 
-    def plummer_log_mass(self, center: Any, radius: Any, *,
-                         backend: str | Backend = "numpy") -> Any:
+    def plummer_log_mass(
+        self, center: Any, radius: Any, *, backend: str | Backend = "numpy"
+    ) -> Any:
         """Log of the fraction of a Plummer profile inside the region.
 
         Parameters
@@ -269,22 +273,30 @@ class Footprint:
     def __post_init__(self) -> None:
         if self.kind == "cone":
             if self.radius is None or not 0.0 < float(self.radius) < 90.0:
-                raise SpecError(f"a cone footprint needs 0 < radius < 90 deg; got "
-                                f"{self.radius!r}", key="footprint")
+                raise SpecError(
+                    f"a cone footprint needs 0 < radius < 90 deg; got {self.radius!r}",
+                    key="footprint",
+                )
             if not -90.0 <= float(self.dec) <= 90.0:
-                raise SpecError(f"footprint dec must lie in [-90, 90]; got {self.dec!r}",
-                                key="footprint")
+                raise SpecError(
+                    f"footprint dec must lie in [-90, 90]; got {self.dec!r}", key="footprint"
+                )
         elif self.kind == "box":
             lo, hi = (float(v) for v in self.dec)
             if not -90.0 <= lo < hi <= 90.0:
-                raise SpecError(f"a box footprint needs -90 <= dec lo < hi <= 90; got "
-                                f"{self.dec!r}", key="footprint")
+                raise SpecError(
+                    f"a box footprint needs -90 <= dec lo < hi <= 90; got {self.dec!r}",
+                    key="footprint",
+                )
             if self.ra_span <= 0.0 or self.ra_span >= 180.0:
-                raise SpecError(f"a box footprint needs an RA span in (0, 180) deg; got "
-                                f"{self.ra!r}", key="footprint")
+                raise SpecError(
+                    f"a box footprint needs an RA span in (0, 180) deg; got {self.ra!r}",
+                    key="footprint",
+                )
         else:
-            raise SpecError(f"footprint kind must be 'cone' or 'box'; got {self.kind!r}",
-                            key="footprint")
+            raise SpecError(
+                f"footprint kind must be 'cone' or 'box'; got {self.kind!r}", key="footprint"
+            )
 
     # --- construction ---------------------------------------------------------------------
 
@@ -301,9 +313,11 @@ class Footprint:
         if isinstance(value, Footprint):
             return value
         if not isinstance(value, Mapping):
-            raise SpecError("'footprint' must be a Footprint or a mapping with 'kind', 'ra', "
-                            f"'dec' (and 'radius' for a cone); got {type(value).__name__}",
-                            key="footprint")
+            raise SpecError(
+                "'footprint' must be a Footprint or a mapping with 'kind', 'ra', "
+                f"'dec' (and 'radius' for a cone); got {type(value).__name__}",
+                key="footprint",
+            )
         unknown = set(value) - {"kind", "ra", "dec", "radius", "center"}
         if unknown:
             raise SpecError(f"unknown footprint key {sorted(unknown)[0]!r}", key="footprint")
@@ -313,8 +327,9 @@ class Footprint:
             if kind == "cone":
                 if "center" in value:
                     if {"ra", "dec"} & set(value):
-                        raise SpecError("a cone footprint takes 'center' or 'ra' and 'dec', "
-                                        "not both", key=key)
+                        raise SpecError(
+                            "a cone footprint takes 'center' or 'ra' and 'dec', not both", key=key
+                        )
                     ra, dec = sky_position(value["center"], what="footprint center", key=key)
                 else:
                     ra = angle_deg(value["ra"], what="footprint ra", key=key)
@@ -322,11 +337,14 @@ class Footprint:
                 radius = angle_deg(value["radius"], what="footprint radius", key=key)
                 return cls("cone", ra % 360.0, dec, radius)
             if "center" in value:
-                raise SpecError("'center' is for cone footprints; a box has 'ra' and 'dec' "
-                                "ranges", key=key)
-            return cls(kind, tuple(angle_deg(v, what="footprint ra", key=key) % 360.0
-                                   for v in value["ra"]),
-                       tuple(angle_deg(v, what="footprint dec", key=key) for v in value["dec"]))
+                raise SpecError(
+                    "'center' is for cone footprints; a box has 'ra' and 'dec' ranges", key=key
+                )
+            return cls(
+                kind,
+                tuple(angle_deg(v, what="footprint ra", key=key) % 360.0 for v in value["ra"]),
+                tuple(angle_deg(v, what="footprint dec", key=key) for v in value["dec"]),
+            )
         except SpecError:
             raise
         except KeyError as exc:
@@ -370,10 +388,17 @@ class Footprint:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description (inverse of :meth:`parse`)."""
         if self.kind == "cone":
-            return {"kind": "cone", "ra": float(self.ra), "dec": float(self.dec),
-                    "radius": float(self.radius)}  # type: ignore[arg-type]
-        return {"kind": "box", "ra": [float(v) for v in self.ra],
-                "dec": [float(v) for v in self.dec]}
+            return {
+                "kind": "cone",
+                "ra": float(self.ra),
+                "dec": float(self.dec),
+                "radius": float(self.radius),
+            }  # type: ignore[arg-type]
+        return {
+            "kind": "box",
+            "ra": [float(v) for v in self.ra],
+            "dec": [float(v) for v in self.dec],
+        }
 
     # --- geometry -------------------------------------------------------------------------
 
@@ -388,8 +413,10 @@ class Footprint:
         """(ra, dec) of the projection's tangent point (deg)."""
         if self.kind == "cone":
             return float(self.ra) % 360.0, float(self.dec)
-        return ((float(self.ra[0]) + self.ra_span / 2.0) % 360.0,
-                0.5 * (float(self.dec[0]) + float(self.dec[1])))
+        return (
+            (float(self.ra[0]) + self.ra_span / 2.0) % 360.0,
+            0.5 * (float(self.dec[0]) + float(self.dec[1])),
+        )
 
     @property
     def solid_angle(self) -> float:
@@ -433,8 +460,9 @@ class Footprint:
         chords cut off a relative area of about 1e-7 for a 5-degree box).
         """
         if self.kind == "cone":
-            return PlaneRegion("disc", (0.0, 0.0),
-                               math.degrees(math.tan(float(self.radius) * _DEG)))
+            return PlaneRegion(
+                "disc", (0.0, 0.0), math.degrees(math.tan(float(self.radius) * _DEG))
+            )
         lo, hi = (float(v) for v in self.ra)
         ras = lo + np.linspace(0.0, self.ra_span, n_per_edge + 1)
         dl, dh = (float(v) for v in self.dec)
@@ -451,7 +479,11 @@ class Footprint:
     def describe(self) -> str:
         """One line, e.g. ``cone centred on (45.000, 0.000) deg, radius 0.500 deg``."""
         if self.kind == "cone":
-            return (f"cone centred on ({float(self.ra):.3f}, {float(self.dec):.3f}) deg, "
-                    f"radius {float(self.radius):.3f} deg, {self.solid_angle:.3f} deg^2")
-        return (f"box RA {self.ra[0]:.3f}..{self.ra[1]:.3f}, Dec {self.dec[0]:.3f}.."
-                f"{self.dec[1]:.3f} deg, {self.solid_angle:.3f} deg^2")
+            return (
+                f"cone centred on ({float(self.ra):.3f}, {float(self.dec):.3f}) deg, "
+                f"radius {float(self.radius):.3f} deg, {self.solid_angle:.3f} deg^2"
+            )
+        return (
+            f"box RA {self.ra[0]:.3f}..{self.ra[1]:.3f}, Dec {self.dec[0]:.3f}.."
+            f"{self.dec[1]:.3f} deg, {self.solid_angle:.3f} deg^2"
+        )

@@ -77,8 +77,15 @@ def make_data(n: int, seed: int, err_max: float):
 def build(table, seed: int):
     from bayesmix.builders import cluster_field
 
-    return cluster_field(table, features=("pmra", "pmdec"), field="gmm", field_components=3,
-                         field_fit="xd", correlations=True, rng=seed)
+    return cluster_field(
+        table,
+        features=("pmra", "pmdec"),
+        field="gmm",
+        field_components=3,
+        field_fit="xd",
+        correlations=True,
+        rng=seed,
+    )
 
 
 def _summaries(post) -> dict:
@@ -92,8 +99,15 @@ def _summaries(post) -> dict:
         post = post.assign(weights=post["weights"].isel({post["weights"].dims[-1]: 0}))
     ess = arviz_stats.ess(post, method="bulk")
     mcse = arviz_stats.mcse(post, method="mean")
-    return {k: {"mean": float(post[k].mean()), "sd": float(post[k].std(ddof=1)),
-                "ess_bulk": float(ess[k]), "mcse": float(mcse[k])} for k in CLUSTER_VARS}
+    return {
+        k: {
+            "mean": float(post[k].mean()),
+            "sd": float(post[k].std(ddof=1)),
+            "ess_bulk": float(ess[k]),
+            "mcse": float(mcse[k]),
+        }
+        for k in CLUSTER_VARS
+    }
 
 
 def _mean_steps(idata) -> float:
@@ -147,26 +161,51 @@ def run_reference(table, chains, draws, tune, seed):
     iv = {rv.name: v for rv, v in mm.model.rvs_to_initial_values.items()}  # builder's initvals
     t_setup = time.perf_counter() - t0
     t0 = time.perf_counter()
-    coords = {"component": ["cluster", "field"], "star": np.arange(len(X)),
-              "feature": ["pmra", "pmdec"]}
+    coords = {
+        "component": ["cluster", "field"],
+        "star": np.arange(len(X)),
+        "feature": ["pmra", "pmdec"],
+    }
     with pm.Model(coords=coords) as model:
         w = pm.Dirichlet("weights", a=np.ones(2), dims="component", initval=iv["weights"])
-        mu_a = pm.Normal("cluster_pmra", pri["cluster_pmra"]["mu"], pri["cluster_pmra"]["sigma"],
-                         initval=iv["cluster_pmra"])
-        mu_d = pm.Normal("cluster_pmdec", pri["cluster_pmdec"]["mu"],
-                         pri["cluster_pmdec"]["sigma"], initval=iv["cluster_pmdec"])
-        disp = pm.HalfNormal("cluster_pm_dispersion", pri["cluster_pm_dispersion"]["sigma"],
-                             initval=iv["cluster_pm_dispersion"])
+        mu_a = pm.Normal(
+            "cluster_pmra",
+            pri["cluster_pmra"]["mu"],
+            pri["cluster_pmra"]["sigma"],
+            initval=iv["cluster_pmra"],
+        )
+        mu_d = pm.Normal(
+            "cluster_pmdec",
+            pri["cluster_pmdec"]["mu"],
+            pri["cluster_pmdec"]["sigma"],
+            initval=iv["cluster_pmdec"],
+        )
+        disp = pm.HalfNormal(
+            "cluster_pm_dispersion",
+            pri["cluster_pm_dispersion"]["sigma"],
+            initval=iv["cluster_pm_dispersion"],
+        )
         cluster = pm.MvNormal.dist(mu=pt.stack([mu_a, mu_d]), cov=disp**2 * np.eye(2) + C)
         field = pm.Mixture.dist(
-            w=fw, comp_dists=[pm.MvNormal.dist(mu=fm[k], cov=fc[k] + C) for k in range(len(fw))])
+            w=fw, comp_dists=[pm.MvNormal.dist(mu=fm[k], cov=fc[k] + C) for k in range(len(fw))]
+        )
         pm.Mixture("X", w=w, comp_dists=[cluster, field], observed=X, dims=("star", "feature"))
-        pm.Deterministic("logp_components", pt.stack([pm.logp(cluster, X), pm.logp(field, X)],
-                                                     axis=-1), dims=("star", "component"))
+        pm.Deterministic(
+            "logp_components",
+            pt.stack([pm.logp(cluster, X), pm.logp(field, X)], axis=-1),
+            dims=("star", "component"),
+        )
     t_build = time.perf_counter() - t0
     t0 = time.perf_counter()
-    idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
-                      nuts_sampler="nutpie", progressbar=False, model=model)
+    idata = pm.sample(
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        random_seed=seed,
+        nuts_sampler="nutpie",
+        progressbar=False,
+        model=model,
+    )
     t_sample_call = time.perf_counter() - t0
     t1 = time.perf_counter()
     post = idata["posterior"].to_dataset()
@@ -190,8 +229,16 @@ def run_reference(table, chains, draws, tune, seed):
     }, p
 
 
-def one(impl: str, n: int, seed: int, chains: int, draws: int, tune: int, err_max: float,
-        out: Path | None) -> dict:
+def one(
+    impl: str,
+    n: int,
+    seed: int,
+    chains: int,
+    draws: int,
+    tune: int,
+    err_max: float,
+    out: Path | None,
+) -> dict:
     from bayesmix.gaia import GaiaColumnWarning
 
     table, member = make_data(n, seed, err_max)
@@ -200,8 +247,9 @@ def one(impl: str, n: int, seed: int, chains: int, draws: int, tune: int, err_ma
         warnings.simplefilter("ignore", GaiaColumnWarning)
         res, p = fn(table, chains, draws, tune, seed)
     res["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    res["total_s"] = sum(res.get(k, 0.0) for k in ("setup_s", "build_s", "compile_and_sample_s",
-                                                     "membership_s"))
+    res["total_s"] = sum(
+        res.get(k, 0.0) for k in ("setup_s", "build_s", "compile_and_sample_s", "membership_s")
+    )
     res["ess_per_s"] = min(v["ess_bulk"] for v in res["params"].values()) / res["sampling_s"]
     res["expected_members"] = float(p.sum())
     res["true_members"] = int(member.sum())
@@ -215,20 +263,46 @@ def spawn(impl: str, n: int, run: str, args, cache: Path, outdir: Path) -> dict:
     chains, draws, tune = settings(n, args)
     out = outdir / f"{impl}_{n}_{run}.npy"
     env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={cache}")
-    cmd = [sys.executable, __file__, "--one", impl, "--sizes", str(n), "--seed", str(args.seed),
-           "--chains", str(chains), "--draws", str(draws), "--tune", str(tune),
-           "--err-max", str(args.err_max), "--p-out", str(out)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--one",
+        impl,
+        "--sizes",
+        str(n),
+        "--seed",
+        str(args.seed),
+        "--chains",
+        str(chains),
+        "--draws",
+        str(draws),
+        "--tune",
+        str(tune),
+        "--err-max",
+        str(args.err_max),
+        "--p-out",
+        str(out),
+    ]
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                              timeout=args.timeout)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:
-        return {"impl": impl, "n": n, "run": run, "error": f"timeout after {args.timeout:.0f} s",
-                "process_wall_s": time.perf_counter() - t0}
+        return {
+            "impl": impl,
+            "n": n,
+            "run": run,
+            "error": f"timeout after {args.timeout:.0f} s",
+            "process_wall_s": time.perf_counter() - t0,
+        }
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        return {"impl": impl, "n": n, "run": run, "error": proc.stderr[-2000:] or "failed",
-                "process_wall_s": wall}
+        return {
+            "impl": impl,
+            "n": n,
+            "run": run,
+            "error": proc.stderr[-2000:] or "failed",
+            "process_wall_s": wall,
+        }
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     res.update(process_wall_s=wall, run=run, p_file=str(out))
     return res
@@ -249,8 +323,7 @@ def fmt_table(rows: list[dict]) -> str:
     for r in rows:
         if "error" in r:
             last = r["error"].strip().splitlines()[-1][:100] if r["error"].strip() else "?"
-            out.append(f"| {r['n']} | {r['impl']} | {r['run']} | failed: {last} "
-                       "||||||||||||")
+            out.append(f"| {r['n']} | {r['impl']} | {r['run']} | failed: {last} ||||||||||||")
             continue
         ess = min(v["ess_bulk"] for v in r["params"].values())
         build = r["build_s"] + r.get("setup_s", 0.0)
@@ -270,6 +343,7 @@ def checks(rows: list[dict]) -> str:
     lines = []
     ok = [r for r in rows if "error" not in r]
     for n in sorted({r["n"] for r in rows}):
+
         def pick(impl, n=n):
             c = [r for r in ok if r["n"] == n and r["impl"] == impl]
             return next((r for r in c if r["run"] == "warm"), c[-1] if c else None)
@@ -291,9 +365,11 @@ def checks(rows: list[dict]) -> str:
             )
             if (n, b["chains"], b["draws"]) == (10000, 4, 1000) and b["run"] == "warm":
                 met = "met" if b["total_s"] < GOAL_WALL_S else "**not met**"
-                lines.append(f"  - goal: N = 1e4, 4 x 1000, warm, under {GOAL_WALL_S:.0f} s: "
-                             f"{met} ({b['total_s']:.1f} s incl. compile; process incl. imports "
-                             f"and simulating the data {b['process_wall_s']:.1f} s)")
+                lines.append(
+                    f"  - goal: N = 1e4, 4 x 1000, warm, under {GOAL_WALL_S:.0f} s: "
+                    f"{met} ({b['total_s']:.1f} s incl. compile; process incl. imports "
+                    f"and simulating the data {b['process_wall_s']:.1f} s)"
+                )
         if not (b and ref):
             continue
         z = {}
@@ -307,7 +383,8 @@ def checks(rows: list[dict]) -> str:
         lp = ref["logp_at_init"]
         lines.append(
             f"  - same posterior? {'yes' if same else '**check**'}: difference of means / "
-            "combined MCSE " + ", ".join(f"{k} {v:+.2f}" for k, v in z.items())
+            "combined MCSE "
+            + ", ".join(f"{k} {v:+.2f}" for k, v in z.items())
             + f"; membership |dp| max {d.max():.4f}, mean {d.mean():.5f}, {flips} stars on "
             f"different sides of 0.5; model log-density at the initial point {lp[0]:.6f} "
             f"(reference) vs {lp[1]:.6f} (bayesmix)"
@@ -336,17 +413,20 @@ def write_results(text: str) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--one", choices=["bayesmix", "reference"])
-    ap.add_argument("--sizes", default="1e3,1e4,1e5",
-                    help="comma-separated N (default 1e3,1e4,1e5)")
+    ap.add_argument(
+        "--sizes", default="1e3,1e4,1e5", help="comma-separated N (default 1e3,1e4,1e5)"
+    )
     ap.add_argument("--chains", type=int, help="override the per-N default (4; 2 at 1e5)")
     ap.add_argument("--draws", type=int, help="override the per-N default (1000; 500 at 1e5)")
     ap.add_argument("--tune", type=int, help="override the per-N default (1000; 500 at 1e5)")
     ap.add_argument("--seed", type=int, default=20261122)
     ap.add_argument("--err-max", type=float, default=1.0, help="largest pm error (mas/yr)")
     ap.add_argument("--impl", default="bayesmix,reference")
-    ap.add_argument("--runs", default="cold,warm",
-                    help="cold,warm (default): a fresh compile cache per tool and N, filled by "
-                    "the cold run")
+    ap.add_argument(
+        "--runs",
+        default="cold,warm",
+        help="cold,warm (default): a fresh compile cache per tool and N, filled by the cold run",
+    )
     ap.add_argument("--timeout", type=float, default=7200)
     ap.add_argument("--no-append", action="store_true", help="do not write bench/RESULTS.md")
     ap.add_argument("--json", type=Path, help="also write raw results here")
@@ -355,8 +435,11 @@ def main(argv=None) -> int:
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     if args.one:
         chains, draws, tune = settings(sizes[0], args)
-        print(json.dumps(one(args.one, sizes[0], args.seed, chains, draws, tune, args.err_max,
-                             args.p_out)))
+        print(
+            json.dumps(
+                one(args.one, sizes[0], args.seed, chains, draws, tune, args.err_max, args.p_out)
+            )
+        )
         return 0
     facts = machine_facts()
     start = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -378,7 +461,10 @@ def main(argv=None) -> int:
         f"\n### Issue 4 run, {start}\n\n"
         f"Command: `python bench/bench_cluster_field.py {' '.join(argv or sys.argv[1:])}`"
         f"\n\n{start} to {end}. Machine: {facts}; load average at the end {load[0]:.1f}.\n\n"
-        + fmt_table(rows) + "\n\n" + summary + "\n"
+        + fmt_table(rows)
+        + "\n\n"
+        + summary
+        + "\n"
     )
     print(text)
     if not args.no_append:

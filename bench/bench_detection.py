@@ -80,17 +80,26 @@ def main(argv=None) -> None:
             zs.append(d.significance)
         old, t_old = _old(t)
         pm = d.pm_center
-        out = {"field": name, "n": len(t), "found": d.found, "z": zs,
-               "pm": None if pm is None else tuple(round(float(v), 3) for v in pm),
-               "plx": None if d.parallax is None else round(d.parallax, 3),
-               "sky": None if d.sky_center is None else tuple(round(v, 3) for v in d.sky_center),
-               "n_sel": d.n_selected, "t": float(np.median(secs)),
-               "old_pm": tuple(round(float(v), 3) for v in old["center"][:2]),
-               "old_plx": round(float(old["center"][2]), 3), "t_old": t_old, "ref": ref}
+        out = {
+            "field": name,
+            "n": len(t),
+            "found": d.found,
+            "z": zs,
+            "pm": None if pm is None else tuple(round(float(v), 3) for v in pm),
+            "plx": None if d.parallax is None else round(d.parallax, 3),
+            "sky": None if d.sky_center is None else tuple(round(v, 3) for v in d.sky_center),
+            "n_sel": d.n_selected,
+            "t": float(np.median(secs)),
+            "old_pm": tuple(round(float(v), 3) for v in old["center"][:2]),
+            "old_plx": round(float(old["center"][2]), 3),
+            "t_old": t_old,
+            "ref": ref,
+        }
         if ref is not None and pm is not None:
             out["dpm"] = float(np.hypot(pm[0] - ref["pm"][0], pm[1] - ref["pm"][1]))
-            out["old_dpm"] = float(np.hypot(old["center"][0] - ref["pm"][0],
-                                            old["center"][1] - ref["pm"][1]))
+            out["old_dpm"] = float(
+                np.hypot(old["center"][0] - ref["pm"][0], old["center"][1] - ref["pm"][1])
+            )
             if ref["sky"] is not None and d.sky_center is not None:
                 out["dsky"] = float(separation(d.sky_center[0], d.sky_center[1], *ref["sky"]))
         rows.append(out)

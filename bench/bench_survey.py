@@ -39,8 +39,17 @@ from bayesmix.datasets import load_blanco1, load_gaia_field_ra45
 from bayesmix.simulate import ClusterSpec, away_from_cluster, inject_clusters
 
 COMMON = (
-    "source_id", "ra", "dec", "parallax", "parallax_error", "pmra", "pmra_error", "pmdec",
-    "pmdec_error", "phot_g_mean_mag", "bp_rp",
+    "source_id",
+    "ra",
+    "dec",
+    "parallax",
+    "parallax_error",
+    "pmra",
+    "pmra_error",
+    "pmdec",
+    "pmdec_error",
+    "phot_g_mean_mag",
+    "bp_rp",
 )
 
 
@@ -64,8 +73,10 @@ def hosts():
 
 def centre(t):
     ra = np.radians(np.asarray(t["ra"], float))
-    return (float(np.degrees(np.arctan2(np.sin(ra).mean(), np.cos(ra).mean())) % 360.0),
-            float(np.median(np.asarray(t["dec"], float))))
+    return (
+        float(np.degrees(np.arctan2(np.sin(ra).mean(), np.cos(ra).mean())) % 360.0),
+        float(np.median(np.asarray(t["dec"], float))),
+    )
 
 
 def build_sky(n_clusters: int, n_empty: int, seed: int):
@@ -89,9 +100,14 @@ def build_sky(n_clusters: int, n_empty: int, seed: int):
             offset = float(gen.uniform(0.0, 15.0))
             angle = gen.uniform(0, 2 * np.pi)
             spec = ClusterSpec(
-                n_members=n, ra=ra_new, dec=dec_new, radius=float(gen.uniform(0.05, 0.2)),
-                pmra=bulk[0] + offset * np.cos(angle), pmdec=bulk[1] + offset * np.sin(angle),
-                parallax=float(gen.uniform(0.5, 3.0)), pm_dispersion=float(gen.uniform(0.1, 0.5)),
+                n_members=n,
+                ra=ra_new,
+                dec=dec_new,
+                radius=float(gen.uniform(0.05, 0.2)),
+                pmra=bulk[0] + offset * np.cos(angle),
+                pmdec=bulk[1] + offset * np.sin(angle),
+                parallax=float(gen.uniform(0.5, 3.0)),
+                pm_dispersion=float(gen.uniform(0.1, 0.5)),
             )
             t = inject_clusters(t, spec, rng=int(gen.integers(2**31))).table
             truths.append({"name": name, "host": hname, **spec.to_dict(), "offset": offset})
@@ -102,8 +118,16 @@ def build_sky(n_clusters: int, n_empty: int, seed: int):
             hint = (np.nan, np.nan)
         t = t[[c for c in (*COMMON, "injected") if c in t.colnames]]
         parts.append(t)
-        rows.append({"name": name, "ra": ra_new, "dec": dec_new, "radius": radius,
-                     "pmra": hint[0], "pmdec": hint[1]})
+        rows.append(
+            {
+                "name": name,
+                "ra": ra_new,
+                "dec": dec_new,
+                "radius": radius,
+                "pmra": hint[0],
+                "pmdec": hint[1],
+            }
+        )
     return parts, Table(rows), truths
 
 
@@ -149,11 +173,23 @@ def main() -> None:
     if args.hats:
         import lsdb
 
-        lsdb.from_dataframe(sky.to_pandas(), catalog_name="sky", ra_column="ra",
-                            dec_column="dec").write_catalog(out / "hats")
+        lsdb.from_dataframe(
+            sky.to_pandas(), catalog_name="sky", ra_column="ra", dec_column="dec"
+        ).write_catalog(out / "hats")
 
-    cmd = [sys.executable, "-m", "bayesmix", "survey", str(cat), "--clusters",
-           str(out / "clusters.csv"), "--out", str(out / "run"), "--workers", str(args.workers)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bayesmix",
+        "survey",
+        str(cat),
+        "--clusters",
+        str(out / "clusters.csv"),
+        "--out",
+        str(out / "run"),
+        "--workers",
+        str(args.workers),
+    ]
     for k in ("draws", "tune", "chains"):
         if getattr(args, k) is not None:
             cmd += [f"--{k}", str(getattr(args, k))]
@@ -170,16 +206,33 @@ def main() -> None:
         r = result[list(result["name"]).index(truth["name"])]
         failed = r["status"] == "failed"
         rec, prec = (np.nan, np.nan) if failed else recovery(out / "run", truth["name"])
-        per.append({**truth, "status": str(r["status"]), "recall": rec, "precision": prec,
-                    "wall_s": float(r["wall_s"])})
+        per.append(
+            {
+                **truth,
+                "status": str(r["status"]),
+                "recall": rec,
+                "precision": prec,
+                "wall_s": float(r["wall_s"]),
+            }
+        )
     rate = len(truths) / wall * 3600.0
     # the serial loop: `bayesmix run` on the survey's own specs, one fresh process each
     serial = []
     for truth in truths[: args.serial]:
         t1 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "bayesmix", "run",
-                        str(out / "run" / "specs" / f"{truth['name']}.toml"), "--out",
-                        str(out / "serial" / truth["name"]), "--quiet"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bayesmix",
+                "run",
+                str(out / "run" / "specs" / f"{truth['name']}.toml"),
+                "--out",
+                str(out / "serial" / truth["name"]),
+                "--quiet",
+            ],
+            check=True,
+        )
         serial.append(time.perf_counter() - t1)
     serial_rate = 3600.0 / np.mean(serial) if serial else float("nan")
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0

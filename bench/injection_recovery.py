@@ -140,18 +140,35 @@ def points(design: str, hosts: list[str], reps: int) -> list[dict[str, Any]]:
     """Every (host, parameters, replicate) of a design, as dicts with an ``id``."""
     grid: list[dict[str, Any]] = []
     if design == "map":
-        grid = [{"n": n, "offset": o, "disp": 0.3, "dist": 1000.0, "radius": 0.1}
-                for n in N_GRID for o in OFFSETS]
+        grid = [
+            {"n": n, "offset": o, "disp": 0.3, "dist": 1000.0, "radius": 0.1}
+            for n in N_GRID
+            for o in OFFSETS
+        ]
     elif design == "dispersion":
-        grid = [{"n": n, "offset": 10.0, "disp": s, "dist": 1000.0, "radius": 0.1}
-                for n in N_SHORT for s in DISPERSIONS]
+        grid = [
+            {"n": n, "offset": 10.0, "disp": s, "dist": 1000.0, "radius": 0.1}
+            for n in N_SHORT
+            for s in DISPERSIONS
+        ]
     elif design == "distance":
-        grid = [{"n": n, "offset": 10.0, "disp": round(1.0 * 1000.0 / d / K_TAN, 4), "dist": d,
-                 "radius": round(math.degrees(2.0 / d), 4)}
-                for n in N_SHORT for d in DISTANCES]
+        grid = [
+            {
+                "n": n,
+                "offset": 10.0,
+                "disp": round(1.0 * 1000.0 / d / K_TAN, 4),
+                "dist": d,
+                "radius": round(math.degrees(2.0 / d), 4),
+            }
+            for n in N_SHORT
+            for d in DISTANCES
+        ]
     elif design == "boundary":
-        grid = [{"n": n, "sep": s, "disp": 0.3, "dist": 1000.0, "radius": 0.1}
-                for n in N_BOUNDARY for s in SEPARATIONS]
+        grid = [
+            {"n": n, "sep": s, "disp": 0.3, "dist": 1000.0, "radius": 0.1}
+            for n in N_BOUNDARY
+            for s in SEPARATIONS
+        ]
     elif design == "null":
         grid = [{"n": 0}]
     else:
@@ -177,8 +194,11 @@ def make_case(p: dict[str, Any]):
     dec = np.ma.filled(np.ma.asarray(host["dec"], dtype=float), np.nan)
     fp = Footprint.from_data(ra, dec)
     ra0, dec0 = fp.tangent_point
-    size = float(fp.radius) if fp.kind == "cone" else 0.5 * min(
-        fp.ra_span * math.cos(math.radians(dec0)), fp.dec[1] - fp.dec[0])
+    size = (
+        float(fp.radius)
+        if fp.kind == "cone"
+        else 0.5 * min(fp.ra_span * math.cos(math.radians(dec0)), fp.dec[1] - fp.dec[0])
+    )
     if p["n"] == 0:
         # an empty field: a sub-cone of 0.6 x the host's size at a random place
         r = 0.4 * size * math.sqrt(gen.random())
@@ -186,8 +206,9 @@ def make_case(p: dict[str, Any]):
         c_ra, c_dec = from_tangent_plane(r * math.sin(th), r * math.cos(th), ra0, dec0)
         keep = cluster_region(host, sky=(float(c_ra) % 360, float(c_dec), 0.6 * size))
         return host[keep], None
-    pm = np.column_stack([np.ma.filled(np.ma.asarray(host[c], dtype=float), np.nan)
-                          for c in ("pmra", "pmdec")])
+    pm = np.column_stack(
+        [np.ma.filled(np.ma.asarray(host[c], dtype=float), np.nan) for c in ("pmra", "pmdec")]
+    )
     bulk = np.nanmedian(pm, axis=0)
     offset = p.get("offset")
     if offset is None:  # design "boundary": the offset in the cluster's observed spread
@@ -197,10 +218,15 @@ def make_case(p: dict[str, Any]):
     th = gen.uniform(0, 2 * math.pi)
     c_ra, c_dec = from_tangent_plane(r * math.sin(th), r * math.cos(th), ra0, dec0)
     spec = ClusterSpec(
-        int(p["n"]), float(c_ra) % 360.0, float(c_dec), float(p["radius"]),
+        int(p["n"]),
+        float(c_ra) % 360.0,
+        float(c_dec),
+        float(p["radius"]),
         pmra=float(bulk[0] + offset * math.cos(ang)),
         pmdec=float(bulk[1] + offset * math.sin(ang)),
-        parallax=1000.0 / float(p["dist"]), pm_dispersion=float(p["disp"]))
+        parallax=1000.0 / float(p["dist"]),
+        pm_dispersion=float(p["disp"]),
+    )
     inj = inject_clusters(host, spec, footprint=fp, rng=gen)
     mad = np.nanmedian(np.abs(pm - bulk), axis=0) * 1.4826
     inj.table.meta["bench_bulk"] = [float(v) for v in bulk]
@@ -212,8 +238,10 @@ def make_case(p: dict[str, Any]):
 def host_pm_error(name: str) -> float:
     """The host's median proper-motion error (mean of pmra_error and pmdec_error, mas/yr)."""
     t = load_host(name)
-    e = [np.ma.filled(np.ma.asarray(t[c], dtype=float), np.nan)
-         for c in ("pmra_error", "pmdec_error")]
+    e = [
+        np.ma.filled(np.ma.asarray(t[c], dtype=float), np.nan)
+        for c in ("pmra_error", "pmdec_error")
+    ]
     return float(np.nanmedian(0.5 * (e[0] + e[1])))
 
 
@@ -230,17 +258,25 @@ def cluster_position(table, inj) -> dict[str, float]:
     c = inj.clusters[0]
     bulk = table.meta["bench_bulk"]
     off = float(np.hypot(c.pmra - bulk[0], c.pmdec - bulk[1]))
-    err = (float(np.nanmedian(np.ma.filled(table["pmra_error"], np.nan)[truth]))
-           if "pmra_error" in table.colnames else 0.0)
+    err = (
+        float(np.nanmedian(np.ma.filled(table["pmra_error"], np.nan)[truth]))
+        if "pmra_error" in table.colnames
+        else 0.0
+    )
     s = math.hypot(c.pm_dispersion, err)
-    pm = np.column_stack([np.ma.filled(np.ma.asarray(table[k], dtype=float), np.nan)
-                          for k in ("pmra", "pmdec")])
+    pm = np.column_stack(
+        [np.ma.filled(np.ma.asarray(table[k], dtype=float), np.nan) for k in ("pmra", "pmdec")]
+    )
     d = np.hypot(pm[:, 0] - c.pmra, pm[:, 1] - c.pmdec) / s
     inside = int(np.sum((d < 2.0) & ~truth))
-    return {"offset": round(off, 6), "offset_in_cluster_sd": off / s,
-            "offset_in_field_sd": off / table.meta["bench_field_sd"],
-            "cluster_sd_obs": s, "field_in_2sd": inside,
-            "field_contrast": inside / max(int(truth.sum()), 1)}
+    return {
+        "offset": round(off, 6),
+        "offset_in_cluster_sd": off / s,
+        "offset_in_field_sd": off / table.meta["bench_field_sd"],
+        "cluster_sd_obs": s,
+        "field_in_2sd": inside,
+        "field_contrast": inside / max(int(truth.sum()), 1),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,11 +309,17 @@ def detection_record(table, inj, seed: int) -> dict[str, Any]:
     old = _legacy_center(table)
     t_old = time.perf_counter() - t0
     rec: dict[str, Any] = {
-        "detector": where, "found": bool(d.found), "z": _f(d.significance),
+        "detector": where,
+        "found": bool(d.found),
+        "z": _f(d.significance),
         "pm_center": None if d.pm_center is None else [float(v) for v in d.pm_center],
-        "parallax": _f(d.parallax), "sky_center": d.sky_center, "n_selected": int(d.n_selected),
-        "seconds": round(t_new, 3), "old_pm_center": [float(v) for v in old["pm_center"]],
-        "old_n_selected": int(old["selected"].sum()), "old_seconds": round(t_old, 3),
+        "parallax": _f(d.parallax),
+        "sky_center": d.sky_center,
+        "n_selected": int(d.n_selected),
+        "seconds": round(t_new, 3),
+        "old_pm_center": [float(v) for v in old["pm_center"]],
+        "old_n_selected": int(old["selected"].sum()),
+        "old_seconds": round(t_old, 3),
     }
     if d.candidates:
         c = d.candidates[0]
@@ -286,13 +328,16 @@ def detection_record(table, inj, seed: int) -> dict[str, Any]:
         c = inj.clusters[0]
         rec["bulk"] = table.meta["bench_bulk"]
         rec["field_sd"] = table.meta["bench_field_sd"]
-        for tag, sel, pmc in (("", d.selected, d.pm_center), ("old_", old["selected"],
-                                                              old["pm_center"])):
+        for tag, sel, pmc in (
+            ("", d.selected, d.pm_center),
+            ("old_", old["selected"], old["pm_center"]),
+        ):
             hit = int(np.sum(sel & truth))
             rec[tag + "purity"] = hit / max(int(sel.sum()), 1)
             rec[tag + "completeness"] = hit / int(truth.sum())
-            rec[tag + "pm_error"] = (None if pmc is None else
-                                     float(np.hypot(pmc[0] - c.pmra, pmc[1] - c.pmdec)))
+            rec[tag + "pm_error"] = (
+                None if pmc is None else float(np.hypot(pmc[0] - c.pmra, pmc[1] - c.pmdec))
+            )
             # the first pass found the injected cluster: most stars it picked are members
             rec[tag + "on_target"] = rec[tag + "purity"] >= 0.5
         rec["recovered"] = bool(rec["found"] and rec["on_target"])
@@ -327,29 +372,44 @@ def fit_record(table, inj, p, seed: int, args) -> dict[str, Any]:
         return rec
     hints = {}
     if args.first_pass == "detect" and rec["pm_center"] is not None:
-        known = {"pmra": rec["pm_center"][0], "pmdec": rec["pm_center"][1],
-                 "parallax": rec["parallax"]}
+        known = {
+            "pmra": rec["pm_center"][0],
+            "pmdec": rec["pm_center"][1],
+            "parallax": rec["parallax"],
+        }
         xfeat = [f for f in FEATURES[args.features] if f not in ("ra", "dec")]
         if all(known.get(f) is not None for f in xfeat):
             hints = {"center": [known[f] for f in xfeat], "sky_center": rec["sky_center"]}
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mm = cluster_field(table, features=FEATURES[args.features], field="gmm",
-                           field_components=3,
-                           field_fit="xd", correlations=HOSTS[p["host"]].get("correlations",
-                                                                            True),
-                           rng=seed, **hints)
-        fit = sample(mm, draws=args.draws, tune=args.tune, chains=args.chains, rng=seed,
-                     progressbar=False)
+        mm = cluster_field(
+            table,
+            features=FEATURES[args.features],
+            field="gmm",
+            field_components=3,
+            field_fit="xd",
+            correlations=HOSTS[p["host"]].get("correlations", True),
+            rng=seed,
+            **hints,
+        )
+        fit = sample(
+            mm, draws=args.draws, tune=args.tune, chains=args.chains, rng=seed, progressbar=False
+        )
         tab = membership_table(fit, keep_columns=False)
         cmp = compare_to_field(fit, rng=seed, n_perm=500)
     rec["fit_seconds"] = round(time.perf_counter() - t0, 2)
     prob = np.asarray(tab["p_cluster"], dtype=float)
     ok = np.isfinite(prob)
-    rec.update(fitted=True, claim=bool(cmp["cluster"]), elpd_diff=_f(cmp["elpd_diff"]),
-               sky_z=_f(cmp["sky_z"]), n_members_fit=_f(cmp["n_members"]),
-               n_scored=int(ok.sum()), rhat_max=_f(_rhat_max(fit)))
+    rec.update(
+        fitted=True,
+        claim=bool(cmp["cluster"]),
+        elpd_diff=_f(cmp["elpd_diff"]),
+        sky_z=_f(cmp["sky_z"]),
+        n_members_fit=_f(cmp["n_members"]),
+        n_scored=int(ok.sum()),
+        rhat_max=_f(_rhat_max(fit)),
+    )
     if inj is not None:
         truth = np.asarray(inj.is_member)[ok]
         pr = prob[ok]
@@ -380,16 +440,16 @@ def _rhat_max(fit):
 def run(args) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    name = args.mode if args.mode == "detect" or args.features == "pm2d" else (
-        f"fit_{args.features}")
+    name = (
+        args.mode if args.mode == "detect" or args.features == "pm2d" else (f"fit_{args.features}")
+    )
     path = out / f"{name}.jsonl"
     done = set()
     if path.exists():
         with open(path) as f:
             # failed runs are tried again; their old lines stay (the summary skips them)
             done = {r["id"] for r in map(json.loads, filter(str.strip, f)) if not r.get("error")}
-    todo = [p for d in args.design for p in points(d, args.hosts, args.reps)
-            if p["id"] not in done]
+    todo = [p for d in args.design for p in points(d, args.hosts, args.reps) if p["id"] not in done]
     for m in args.match:
         todo = [p for p in todo if m in p["id"]]
     if args.n_values:
@@ -398,31 +458,62 @@ def run(args) -> None:
         todo = [p for p in todo if p.get("offset") in args.offset_values]
     if args.limit:
         todo = todo[: args.limit]
-    print(f"{len(todo)} runs to do ({len(done)} already in {path}); load "
-          f"{os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"{len(todo)} runs to do ({len(done)} already in {path}); load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     for i, p in enumerate(todo):
         t0 = time.perf_counter()
         seed = seed_of(p["id"])
         try:
             table, inj = make_case(p)
-            rec = (detection_record(table, inj, seed) if args.mode == "detect"
-                   else fit_record(table, inj, p, seed, args))
+            rec = (
+                detection_record(table, inj, seed)
+                if args.mode == "detect"
+                else fit_record(table, inj, p, seed, args)
+            )
             rec["error"] = None
         except Exception as exc:  # one failed point is recorded, the sweep goes on
-            rec = {"error": f"{type(exc).__name__}: {exc}",
-                   "traceback": traceback.format_exc(limit=3)}
-        rec.update(p, seed=seed, wall=round(time.perf_counter() - t0, 2),
-                   load=round(os.getloadavg()[0], 2),
-                   n_stars=None if "table" not in locals() else len(table))
+            rec = {
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(limit=3),
+            }
+        rec.update(
+            p,
+            seed=seed,
+            wall=round(time.perf_counter() - t0, 2),
+            load=round(os.getloadavg()[0], 2),
+            n_stars=None if "table" not in locals() else len(table),
+        )
         if args.mode == "fit":
-            rec.update(draws=args.draws, tune=args.tune, chains=args.chains,
-                       first_pass=args.first_pass, features=args.features)
+            rec.update(
+                draws=args.draws,
+                tune=args.tune,
+                chains=args.chains,
+                first_pass=args.first_pass,
+                features=args.features,
+            )
         with open(path, "a") as f:
             f.write(json.dumps(rec, sort_keys=True) + "\n")
-        print(f"[{i + 1}/{len(todo)}] {p['id']}: " + ", ".join(
-            f"{k}={rec.get(k)}" for k in ("found", "z", "recovered", "old_on_target", "recall",
-                                          "precision", "claim", "wall", "error")
-            if k in rec), flush=True)
+        print(
+            f"[{i + 1}/{len(todo)}] {p['id']}: "
+            + ", ".join(
+                f"{k}={rec.get(k)}"
+                for k in (
+                    "found",
+                    "z",
+                    "recovered",
+                    "old_on_target",
+                    "recall",
+                    "precision",
+                    "claim",
+                    "wall",
+                    "error",
+                )
+                if k in rec
+            ),
+            flush=True,
+        )
 
 
 def oracle_record(table, inj, h: float = 0.5) -> dict[str, Any]:
@@ -438,10 +529,14 @@ def oracle_record(table, inj, h: float = 0.5) -> dict[str, Any]:
 
     truth = np.asarray(inj.is_member)
     c = inj.clusters[0]
-    pm = np.column_stack([np.ma.filled(np.ma.asarray(table[k], dtype=float), np.nan)
-                          for k in ("pmra", "pmdec")])
-    e = (np.ma.filled(np.ma.asarray(table["pmra_error"], dtype=float), np.nan)
-         if "pmra_error" in table.colnames else np.zeros(len(table)))
+    pm = np.column_stack(
+        [np.ma.filled(np.ma.asarray(table[k], dtype=float), np.nan) for k in ("pmra", "pmdec")]
+    )
+    e = (
+        np.ma.filled(np.ma.asarray(table["pmra_error"], dtype=float), np.nan)
+        if "pmra_error" in table.colnames
+        else np.zeros(len(table))
+    )
     ok = np.isfinite(pm).all(axis=1) & np.isfinite(e)
     s2 = c.pm_dispersion**2 + np.where(ok, e, 0.0) ** 2
     d2 = (pm[:, 0] - c.pmra) ** 2 + (pm[:, 1] - c.pmdec) ** 2
@@ -452,9 +547,11 @@ def oracle_record(table, inj, h: float = 0.5) -> dict[str, Any]:
     p = lc / (lc + cnt / (np.pi * h * h))
     pos = ok & (p > 0.5)
     hits = int(np.sum(pos & truth))
-    return {"oracle_pm_recall": hits / max(int(truth.sum()), 1),
-            "oracle_pm_precision": hits / int(pos.sum()) if pos.any() else None,
-            "oracle_kernel_mas_yr": h}
+    return {
+        "oracle_pm_recall": hits / max(int(truth.sum()), 1),
+        "oracle_pm_precision": hits / int(pos.sum()) if pos.any() else None,
+        "oracle_kernel_mas_yr": h,
+    }
 
 
 def oracle(folder: Path) -> None:
@@ -470,8 +567,11 @@ def oracle(folder: Path) -> None:
             if r and not r.get("error") and r.get("design") != "null" and r["id"] not in done:
                 ids[r["id"]] = r
     for i, r in enumerate(ids.values()):
-        p = {k: r[k] for k in ("host", "design", "n", "rep", "id", "offset", "sep", "disp",
-                               "dist", "radius") if k in r}
+        p = {
+            k: r[k]
+            for k in ("host", "design", "n", "rep", "id", "offset", "sep", "disp", "dist", "radius")
+            if k in r
+        }
         if r["design"] == "boundary":
             p.pop("offset", None)
         table, inj = make_case(p)
@@ -490,8 +590,22 @@ def backfill(folder: Path) -> None:
             if r.get("error") or r.get("design") == "null":
                 continue
             if "field_contrast" not in r:
-                p = {k: r[k] for k in ("host", "design", "n", "rep", "id", "offset", "sep",
-                                       "disp", "dist", "radius") if k in r}
+                p = {
+                    k: r[k]
+                    for k in (
+                        "host",
+                        "design",
+                        "n",
+                        "rep",
+                        "id",
+                        "offset",
+                        "sep",
+                        "disp",
+                        "dist",
+                        "radius",
+                    )
+                    if k in r
+                }
                 table, inj = make_case(p)
                 pos = cluster_position(table, inj)
                 pos.pop("offset")
@@ -502,8 +616,13 @@ def backfill(folder: Path) -> None:
                 hits = int(round(r["recall"] * n_true))
                 r["n_hits"] = hits
                 r["n_truth_scored"] = n_true
-                r["n_pos"] = (0 if not hits else int(round(hits / r["precision"]))
-                              if r.get("precision") else 0)
+                r["n_pos"] = (
+                    0
+                    if not hits
+                    else int(round(hits / r["precision"]))
+                    if r.get("precision")
+                    else 0
+                )
                 changed += 1
         if changed:
             tmp = path.with_suffix(".jsonl.tmp")
@@ -518,41 +637,76 @@ def main(argv=None) -> None:
     r = sub.add_parser("run")
     r.add_argument("--mode", choices=("detect", "fit"), default="detect")
     r.add_argument("--out", default=str(OUT), help=f"results folder (default {OUT})")
-    r.add_argument("--design", nargs="+", default=["map"],
-                   choices=("map", "dispersion", "distance", "boundary", "null"))
+    r.add_argument(
+        "--design",
+        nargs="+",
+        default=["map"],
+        choices=("map", "dispersion", "distance", "boundary", "null"),
+    )
     r.add_argument("--hosts", nargs="+", default=list(HOSTS), choices=list(HOSTS))
     r.add_argument("--reps", type=int, default=1)
     r.add_argument("--limit", type=int, default=0, help="at most this many runs (pilots)")
-    r.add_argument("--match", nargs="*", default=[],
-                   help="only points whose id contains every one of these strings, e.g. "
-                   "'n=200|' 'offset=10.0'")
-    r.add_argument("--n-values", nargs="*", type=int, default=[],
-                   help="only points with one of these numbers of members")
-    r.add_argument("--offset-values", nargs="*", type=float, default=[],
-                   help="only points with one of these pm offsets (mas/yr; map designs)")
-    r.add_argument("--features", choices=sorted(FEATURES), default="pm2d",
-                   help="cluster_field features of the fit (results go to fit_<features>.jsonl "
-                   "unless pm2d)")
+    r.add_argument(
+        "--match",
+        nargs="*",
+        default=[],
+        help="only points whose id contains every one of these strings, e.g. "
+        "'n=200|' 'offset=10.0'",
+    )
+    r.add_argument(
+        "--n-values",
+        nargs="*",
+        type=int,
+        default=[],
+        help="only points with one of these numbers of members",
+    )
+    r.add_argument(
+        "--offset-values",
+        nargs="*",
+        type=float,
+        default=[],
+        help="only points with one of these pm offsets (mas/yr; map designs)",
+    )
+    r.add_argument(
+        "--features",
+        choices=sorted(FEATURES),
+        default="pm2d",
+        help="cluster_field features of the fit (results go to fit_<features>.jsonl unless pm2d)",
+    )
     r.add_argument("--draws", type=int, default=300)
     r.add_argument("--tune", type=int, default=300)
     r.add_argument("--chains", type=int, default=2)
-    r.add_argument("--first-pass", choices=("detect", "package"), default="package",
-                   help="package: cluster_field's own first pass (find_center, i.e. the "
-                   "detection); detect: the detection's centre given as center/sky_center "
-                   "hints (the same numbers, computed once)")
-    r.add_argument("--fit-anyway", action="store_true",
-                   help="fit even when the first pass finds no cluster")
+    r.add_argument(
+        "--first-pass",
+        choices=("detect", "package"),
+        default="package",
+        help="package: cluster_field's own first pass (find_center, i.e. the "
+        "detection); detect: the detection's centre given as center/sky_center "
+        "hints (the same numbers, computed once)",
+    )
+    r.add_argument(
+        "--fit-anyway", action="store_true", help="fit even when the first pass finds no cluster"
+    )
     sm = sub.add_parser("summarize")
     sm.add_argument("--out", default=str(OUT))
-    bf = sub.add_parser("backfill", help="add the cluster-position keys (field_contrast ...) "
-                        "and the member counts to records written before they existed; "
-                        "not while a sweep writes to the same folder")
+    bf = sub.add_parser(
+        "backfill",
+        help="add the cluster-position keys (field_contrast ...) "
+        "and the member counts to records written before they existed; "
+        "not while a sweep writes to the same folder",
+    )
     bf.add_argument("--out", default=str(OUT))
-    orc = sub.add_parser("oracle", help="oracle.jsonl: recall of a pm-only oracle that knows "
-                         "the injected cluster, for every injected fit run (resumable)")
+    orc = sub.add_parser(
+        "oracle",
+        help="oracle.jsonl: recall of a pm-only oracle that knows "
+        "the injected cluster, for every injected fit run (resumable)",
+    )
     orc.add_argument("--out", default=str(OUT))
-    sh = sub.add_parser("ship", help="copy completeness.json into bayesmix/analysis/data/ and "
-                        "the figures into docs/figures/ (after summarize)")
+    sh = sub.add_parser(
+        "ship",
+        help="copy completeness.json into bayesmix/analysis/data/ and "
+        "the figures into docs/figures/ (after summarize)",
+    )
     sh.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)
     if args.cmd == "run":

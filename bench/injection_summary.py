@@ -47,8 +47,10 @@ def _grid_table(rows: list[dict], key_r: str, key_c: str, cell) -> str:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r[key_r], r[key_c])].append(r)
-    out = [f"| {key_r} \\ {key_c} | " + " | ".join(f"{c:g}" for c in cv) + " |",
-           "|---|" + "---|" * len(cv)]
+    out = [
+        f"| {key_r} \\ {key_c} | " + " | ".join(f"{c:g}" for c in cv) + " |",
+        "|---|" + "---|" * len(cv),
+    ]
     for a in rv:
         out.append(f"| {a:g} | " + " | ".join(cell(groups.get((a, c), [])) for c in cv) + " |")
     return "\n".join(out)
@@ -77,15 +79,20 @@ def ece(recs: list[dict], *, skip_first: bool = False):
     if n.sum() == 0:
         return float("nan"), []
     rc = reliability_from_bins(n, m, sp)
-    bins = [(float(p), float(f), int(c)) for p, f, c in
-            zip(rc.mean_probability, rc.observed_fraction, rc.counts, strict=True) if c > 0]
+    bins = [
+        (float(p), float(f), int(c))
+        for p, f, c in zip(rc.mean_probability, rc.observed_fraction, rc.counts, strict=True)
+        if c > 0
+    ]
     return float(rc.calibration_error), bins
 
 
 def summarize(folder: Path) -> Path:
     det = [r for r in _load(folder / "detect.jsonl") if not r.get("error")]
-    fits = {f.stem: [r for r in _load(f) if not r.get("error")]
-            for f in sorted(folder.glob("fit*.jsonl"))}
+    fits = {
+        f.stem: [r for r in _load(f) if not r.get("error")]
+        for f in sorted(folder.glob("fit*.jsonl"))
+    }
     errors = []
     for f in sorted(folder.glob("*.jsonl")):
         if f.name == "oracle.jsonl":
@@ -93,39 +100,63 @@ def summarize(folder: Path) -> Path:
         recs = _load(f)
         ok_ids = {r["id"] for r in recs if not r.get("error")}
         # failed runs not (yet) redone successfully
-        errors += [{**r, "id": f"{f.stem}: {r['id']}"} for r in recs
-                   if r.get("error") and r["id"] not in ok_ids]
-    lines = ["# Injection-recovery results", "",
-             f"{len(det)} detection runs, "
-             + ", ".join(f"{len(v)} {k} runs" for k, v in fits.items())
-             + f", {len(errors)} failed runs.",
-             ""]
+        errors += [
+            {**r, "id": f"{f.stem}: {r['id']}"}
+            for r in recs
+            if r.get("error") and r["id"] not in ok_ids
+        ]
+    lines = [
+        "# Injection-recovery results",
+        "",
+        f"{len(det)} detection runs, "
+        + ", ".join(f"{len(v)} {k} runs" for k, v in fits.items())
+        + f", {len(errors)} failed runs.",
+        "",
+    ]
     from bayesmix.analysis.completeness import build_completeness_table
 
     table = build_completeness_table(
-        det, {{"fit": "pm2d"}.get(k, k.removeprefix("fit_")): v for k, v in fits.items()},
-        source=f"bench/injection_recovery.py, {folder.name}")
+        det,
+        {{"fit": "pm2d"}.get(k, k.removeprefix("fit_")): v for k, v in fits.items()},
+        source=f"bench/injection_recovery.py, {folder.name}",
+    )
     oracle = {r["id"]: r for r in _load(folder / "oracle.jsonl")}
     lines += _goals(table) + _goal_breakdown(fits, oracle) + _map_table(table)
-    for design, kr, kc in (("map", "n", "offset"), ("dispersion", "n", "disp"),
-                           ("distance", "n", "dist"), ("boundary", "n", "sep")):
+    for design, kr, kc in (
+        ("map", "n", "offset"),
+        ("dispersion", "n", "disp"),
+        ("distance", "n", "dist"),
+        ("boundary", "n", "sep"),
+    ):
         for host in sorted({r["host"] for r in det if r["design"] == design}):
             rows = [r for r in det if r["design"] == design and r["host"] == host]
-            lines += [f"## Detection, {design}, host {host}", "",
-                      "New first pass, recovered (claimed and on target):", "",
-                      _grid_table(rows, kr, kc, lambda g: _rate([r["recovered"] for r in g])),
-                      "", "Old find_center, on target:", "",
-                      _grid_table(rows, kr, kc, lambda g: _rate([r["old_on_target"] for r in g])),
-                      ""]
+            lines += [
+                f"## Detection, {design}, host {host}",
+                "",
+                "New first pass, recovered (claimed and on target):",
+                "",
+                _grid_table(rows, kr, kc, lambda g: _rate([r["recovered"] for r in g])),
+                "",
+                "Old find_center, on target:",
+                "",
+                _grid_table(rows, kr, kc, lambda g: _rate([r["old_on_target"] for r in g])),
+                "",
+            ]
     nulls = [r for r in det if r["design"] == "null"]
     if nulls:
-        lines += ["## False claims of the first pass on empty fields", "",
-                  "| host | claims / runs | max z |", "|---|---|---|"]
+        lines += [
+            "## False claims of the first pass on empty fields",
+            "",
+            "| host | claims / runs | max z |",
+            "|---|---|---|",
+        ]
         for host in sorted({r["host"] for r in nulls}):
             g = [r for r in nulls if r["host"] == host]
             zs = [r["z"] for r in g if r["z"] is not None]
-            lines.append(f"| {host} | {sum(r['found'] for r in g)}/{len(g)} | "
-                         f"{max(zs) if zs else float('nan'):.1f} |")
+            lines.append(
+                f"| {host} | {sum(r['found'] for r in g)}/{len(g)} | "
+                f"{max(zs) if zs else float('nan'):.1f} |"
+            )
         lines.append("")
     for name, recs in fits.items():
         lines += _pipeline_section(name, recs)
@@ -133,8 +164,7 @@ def summarize(folder: Path) -> Path:
         lines += ["", "## Failed runs", ""] + [f"- {r['id']}: {r['error']}" for r in errors[:50]]
     out = folder / "summary.md"
     out.write_text("\n".join(lines) + "\n")
-    (folder / "completeness.json").write_text(json.dumps(table, indent=1, sort_keys=True)
-                                              + "\n")
+    (folder / "completeness.json").write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
     _figure(table, folder)
     return out
 
@@ -158,27 +188,41 @@ def _met(rate: dict, goal: float, *, below: bool = False) -> str:
 def _r(rate: dict | None) -> str:
     if not rate or not rate.get("trials"):
         return "—"
-    return (f"{rate['value']:.3f} [{rate['lower']:.3f}, {rate['upper']:.3f}] "
-            f"({rate['successes']:.0f}/{rate['trials']:.0f})")
+    return (
+        f"{rate['value']:.3f} [{rate['lower']:.3f}, {rate['upper']:.3f}] "
+        f"({rate['successes']:.0f}/{rate['trials']:.0f})"
+    )
 
 
 def _goals(table: dict) -> list[str]:
     """The issue-12 goals, from the completeness table (95 % intervals)."""
     g = table["goals"]
     fc = g["first_pass_false_claims"]
-    lines = ["## Goals of issue 12 (N >= 50 and >= 5 cluster dispersions from the field's bulk)",
-             "",
-             "Intervals: 95 % Clopper-Pearson; recall and precision pool the members of all "
-             "runs with the quasi-binomial over-dispersion of the model (phi below); ECE "
-             "interval: bootstrap over runs; false claims: 95 % one-sided upper bound.", "",
-             "| quantity | measured [95 % interval] | goal | met |", "|---|---|---|---|",
-             f"| first-pass detection rate | {_r(g['detection_rate'])} | >= 0.95 | "
-             f"{_met(g['detection_rate'], 0.95)} |",
-             f"| first-pass false claims on empty sub-fields | {fc['claims']}/{fc['runs']}"
-             + (f" (< {fc['upper_95_one_sided']:.4f})" if fc["runs"] else "")
-             + " | <= 0.01 | "
-             + (("met (bound below it)" if fc["upper_95_one_sided"] <= 0.01 else
-                 "not shown (bound above it)") if fc["runs"] else "not measured") + " |"]
+    lines = [
+        "## Goals of issue 12 (N >= 50 and >= 5 cluster dispersions from the field's bulk)",
+        "",
+        "Intervals: 95 % Clopper-Pearson; recall and precision pool the members of all "
+        "runs with the quasi-binomial over-dispersion of the model (phi below); ECE "
+        "interval: bootstrap over runs; false claims: 95 % one-sided upper bound.",
+        "",
+        "| quantity | measured [95 % interval] | goal | met |",
+        "|---|---|---|---|",
+        f"| first-pass detection rate | {_r(g['detection_rate'])} | >= 0.95 | "
+        f"{_met(g['detection_rate'], 0.95)} |",
+        f"| first-pass false claims on empty sub-fields | {fc['claims']}/{fc['runs']}"
+        + (f" (< {fc['upper_95_one_sided']:.4f})" if fc["runs"] else "")
+        + " | <= 0.01 | "
+        + (
+            (
+                "met (bound below it)"
+                if fc["upper_95_one_sided"] <= 0.01
+                else "not shown (bound above it)"
+            )
+            if fc["runs"]
+            else "not measured"
+        )
+        + " |",
+    ]
     for model, m in ((k, v) for k, v in g.items() if isinstance(v, dict) and "recall" in v):
         phi = table["models"][model]["overdispersion"]
         e = m["calibration_error_p_ge_0.05"]
@@ -193,12 +237,22 @@ def _goals(table: dict) -> list[str]:
             f"| {model}: calibration error, stars with p >= 0.05 | "
             + (f"{e['value']:.3f} [{e['lower']:.3f}, {e['upper']:.3f}]" if e else "—")
             + " | < 0.03 | "
-            + (_met({"value": e["value"], "lower": e["lower"], "upper": e["upper"],
-                     "trials": 1}, 0.03, below=True) if e else "not measured") + " |",
+            + (
+                _met(
+                    {"value": e["value"], "lower": e["lower"], "upper": e["upper"], "trials": 1},
+                    0.03,
+                    below=True,
+                )
+                if e
+                else "not measured"
+            )
+            + " |",
             f"| {model}: compare_to_field claims on empty sub-fields (fitted anyway) | "
             f"{c['claims']}/{c['runs']}"
-            + (f" (< {c['upper_95_one_sided']:.3f})" if c["runs"] else "") + " | <= 0.01 | "
-            "(the run stops at the first pass: see above) |"]
+            + (f" (< {c['upper_95_one_sided']:.3f})" if c["runs"] else "")
+            + " | <= 0.01 | "
+            "(the run stops at the first pass: see above) |",
+        ]
     return lines + [""]
 
 
@@ -209,9 +263,14 @@ def _goal_breakdown(fits: dict[str, list[dict]], oracle: dict[str, dict]) -> lis
     lines = []
     for name, recs in fits.items():
         model = {"fit": "pm2d"}.get(name, name.removeprefix("fit_"))
-        inj = [r for r in recs if r["design"] != "null" and r.get("n_truth_scored") is not None
-               and r["n"] >= GOAL_MIN_MEMBERS
-               and r.get("offset_in_cluster_sd", -1) >= GOAL_MIN_SEPARATION]
+        inj = [
+            r
+            for r in recs
+            if r["design"] != "null"
+            and r.get("n_truth_scored") is not None
+            and r["n"] >= GOAL_MIN_MEMBERS
+            and r.get("offset_in_cluster_sd", -1) >= GOAL_MIN_SEPARATION
+        ]
         if not inj:
             continue
         rows, worst = [], []
@@ -221,23 +280,28 @@ def _goal_breakdown(fits: dict[str, list[dict]], oracle: dict[str, dict]) -> lis
                 a = np.array([[r["n_hits"], r["n_truth_scored"], r["n_pos"]] for r in g], float)
                 rc = pooled_rate(a[:, 0], a[:, 1]).to_dict()
                 pr = pooled_rate(a[:, 0], a[:, 2]).to_dict()
-                orc = [oracle[r["id"]]["oracle_pm_recall"] * r["n"] for r in g
-                       if r["id"] in oracle]
-                o = (f"{sum(orc) / sum(r['n'] for r in g if r['id'] in oracle):.3f}" if orc
-                     else "—")
+                orc = [oracle[r["id"]]["oracle_pm_recall"] * r["n"] for r in g if r["id"] in oracle]
+                o = f"{sum(orc) / sum(r['n'] for r in g if r['id'] in oracle):.3f}" if orc else "—"
                 rows.append(f"| {host} | {n} | {len(g)} | {_r(rc)} | {_r(pr)} | {o} |")
                 worst.append((rc["value"], host, n))
         ok = sum(v >= 0.95 for v, _, _ in worst)
         v, h, n = min(worst)
-        lines += [f"## {model}: recall and precision in the goal region by host and N", "",
-                  f"Groups with pooled recall >= 0.95: {ok} of {len(worst)}; the worst: {h}, "
-                  f"N = {n}, recall {v:.3f}. Intervals here are plain binomial within the "
-                  "group (runs may scatter more).", "",
-                  "Oracle: recall of p > 0.5 for a proper-motion-only oracle that knows the "
-                  "injected cluster and the host's pm density (no 2-D fit can do much "
-                  "better; `injection_recovery.py oracle`).", "",
-                  "| host | N | runs | recall [95 %] | precision [95 %] | pm-only oracle recall |",
-                  "|---|---|---|---|---|---|", *rows, ""]
+        lines += [
+            f"## {model}: recall and precision in the goal region by host and N",
+            "",
+            f"Groups with pooled recall >= 0.95: {ok} of {len(worst)}; the worst: {h}, "
+            f"N = {n}, recall {v:.3f}. Intervals here are plain binomial within the "
+            "group (runs may scatter more).",
+            "",
+            "Oracle: recall of p > 0.5 for a proper-motion-only oracle that knows the "
+            "injected cluster and the host's pm density (no 2-D fit can do much "
+            "better; `injection_recovery.py oracle`).",
+            "",
+            "| host | N | runs | recall [95 %] | precision [95 %] | pm-only oracle recall |",
+            "|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
     return lines
 
 
@@ -252,19 +316,31 @@ def _map_table(table: dict) -> list[str]:
         return f"{lo:g}–{hi:g}"
 
     models = sorted(table["models"])
-    head = "| N | separation | field contrast | detection [95 %] | " + " | ".join(
-        f"{m} recall | {m} precision" for m in models) + " |"
-    lines = ["## The maps (cells of completeness.json)", "",
-             "Separation: cluster's pm offset from the field's median pm in its observed "
-             "spread hypot(dispersion, median member pmra_error); field contrast: field stars "
-             "per member within 2 spreads of its pm.", "", head,
-             "|---|---|---|---|" + "---|---|" * len(models)]
+    head = (
+        "| N | separation | field contrast | detection [95 %] | "
+        + " | ".join(f"{m} recall | {m} precision" for m in models)
+        + " |"
+    )
+    lines = [
+        "## The maps (cells of completeness.json)",
+        "",
+        "Separation: cluster's pm offset from the field's median pm in its observed "
+        "spread hypot(dispersion, median member pmra_error); field contrast: field stars "
+        "per member within 2 spreads of its pm.",
+        "",
+        head,
+        "|---|---|---|---|" + "---|---|" * len(models),
+    ]
     for d in table["detection"]:
         i, j, k = d["cell"]
         det = binomial_rate(d["detected"], d["runs"]).to_dict()
-        row = [rng("n_members", i), rng("separation", j), rng("field_contrast", k),
-               f"{det['value']:.2f} [{det['lower']:.2f}, {det['upper']:.2f}] "
-               f"({d['detected']}/{d['runs']})"]
+        row = [
+            rng("n_members", i),
+            rng("separation", j),
+            rng("field_contrast", k),
+            f"{det['value']:.2f} [{det['lower']:.2f}, {det['upper']:.2f}] "
+            f"({d['detected']}/{d['runs']})",
+        ]
         for m in models:
             ms = table["models"][m]
             runs = [r for c in ms["cells"] if c["cell"] == d["cell"] for r in c["runs"]]
@@ -273,10 +349,14 @@ def _map_table(table: dict) -> list[str]:
                 continue
             a = np.array([r[:3] for r in runs], float)
             for col, key in ((1, "recall"), (2, "precision")):
-                rt = pooled_rate(a[:, 0], a[:, col],
-                                 overdispersion=ms["overdispersion"][key]).to_dict()
-                row.append(f"{rt['value']:.2f} [{rt['lower']:.2f}, {rt['upper']:.2f}] "
-                           f"({len(runs)})" if rt["trials"] else "—")
+                rt = pooled_rate(
+                    a[:, 0], a[:, col], overdispersion=ms["overdispersion"][key]
+                ).to_dict()
+                row.append(
+                    f"{rt['value']:.2f} [{rt['lower']:.2f}, {rt['upper']:.2f}] ({len(runs)})"
+                    if rt["trials"]
+                    else "—"
+                )
         lines.append("| " + " | ".join(row) + " |")
     return lines + [""]
 
@@ -293,32 +373,52 @@ def _pipeline_section(name: str, fit: list[dict]) -> list[str]:
 
         return cell
 
-    for design, kr, kc in (("map", "n", "offset"), ("dispersion", "n", "disp"),
-                           ("distance", "n", "dist"), ("boundary", "n", "sep")):
+    for design, kr, kc in (
+        ("map", "n", "offset"),
+        ("dispersion", "n", "disp"),
+        ("distance", "n", "dist"),
+        ("boundary", "n", "sep"),
+    ):
         for host in sorted({r["host"] for r in fit if r["design"] == design}):
             rows = [r for r in fit if r["design"] == design and r["host"] == host]
             e, _ = ece(rows)
             e1, _ = ece(rows, skip_first=True)
-            lines += [f"## Pipeline ({model} model), {design}, host {host} (ECE {e:.4f}; "
-                      f"{e1:.3f} for p >= 0.05)", "",
-                      "Recall of p > 0.5 (median over replicates):", "",
-                      _grid_table(rows, kr, kc, med("recall")), "",
-                      "Precision of p > 0.5:", "", _grid_table(rows, kr, kc, med("precision")),
-                      "", "compare_to_field claims:", "",
-                      _grid_table(rows, kr, kc, lambda g: _rate([r.get("claim") for r in g])),
-                      ""]
+            lines += [
+                f"## Pipeline ({model} model), {design}, host {host} (ECE {e:.4f}; "
+                f"{e1:.3f} for p >= 0.05)",
+                "",
+                "Recall of p > 0.5 (median over replicates):",
+                "",
+                _grid_table(rows, kr, kc, med("recall")),
+                "",
+                "Precision of p > 0.5:",
+                "",
+                _grid_table(rows, kr, kc, med("precision")),
+                "",
+                "compare_to_field claims:",
+                "",
+                _grid_table(rows, kr, kc, lambda g: _rate([r.get("claim") for r in g])),
+                "",
+            ]
     if fit:
         inj = [r for r in fit if r["design"] != "null"]
         e, bins = ece(inj)
         e1, _ = ece(inj, skip_first=True)
-        lines += [f"## Calibration, all {model} pipeline runs (ECE {e:.4f}; {e1:.3f} for "
-                  "p >= 0.05)", "",
-                  "| mean p | member fraction | stars |", "|---|---|---|"]
+        lines += [
+            f"## Calibration, all {model} pipeline runs (ECE {e:.4f}; {e1:.3f} for p >= 0.05)",
+            "",
+            "| mean p | member fraction | stars |",
+            "|---|---|---|",
+        ]
         lines += [f"| {p:.3f} | {f:.3f} | {n} |" for p, f, n in bins]
         fn = [r for r in fit if r["design"] == "null"]
         if fn:
-            lines += ["", f"compare_to_field claims on empty fields: "
-                      f"{sum(bool(r.get('claim')) for r in fn)}/{len(fn)}", ""]
+            lines += [
+                "",
+                f"compare_to_field claims on empty fields: "
+                f"{sum(bool(r.get('claim')) for r in fn)}/{len(fn)}",
+                "",
+            ]
     return lines
 
 
@@ -335,8 +435,12 @@ def _figure(table: dict, folder: Path) -> None:
 
     e = table["edges"]
     nn, ns, nc = (len(e[k]) - 1 for k in ("n_members", "separation", "field_contrast"))
-    panels = [("first-pass detection", {tuple(d["cell"]): (d["detected"] / d["runs"], d["runs"])
-                                        for d in table["detection"]})]
+    panels = [
+        (
+            "first-pass detection",
+            {tuple(d["cell"]): (d["detected"] / d["runs"], d["runs"]) for d in table["detection"]},
+        )
+    ]
     for model in sorted(table["models"]):
         ms = table["models"][model]
         vals = {}
@@ -346,8 +450,9 @@ def _figure(table: dict, folder: Path) -> None:
             vals[tuple(c["cell"])] = (rt.value, len(c["runs"]))
         if vals:
             panels.append((f"{model} recall (p > 0.5)", vals))
-    fig, axes = plt.subplots(len(panels), nc, figsize=(3.3 * nc, 2.9 * len(panels)),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(panels), nc, figsize=(3.3 * nc, 2.9 * len(panels)), squeeze=False, layout="constrained"
+    )
     im = None
     for i, (title, vals) in enumerate(panels):
         for k in range(nc):
@@ -359,8 +464,15 @@ def _figure(table: dict, folder: Path) -> None:
             im = ax.imshow(img, origin="lower", vmin=0, vmax=1, cmap="viridis", aspect="auto")
             for (a, b, c), (v, runs) in vals.items():
                 if c == k:
-                    ax.text(b, a, f"{v:.2f}\n{runs}", ha="center", va="center", fontsize=6,
-                            color="w" if v < 0.6 else "k")
+                    ax.text(
+                        b,
+                        a,
+                        f"{v:.2f}\n{runs}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="w" if v < 0.6 else "k",
+                    )
             ax.set_xticks(range(ns), [f"{x:g}" for x in e["separation"][:-1]], fontsize=7)
             ax.set_yticks(range(nn), [f"{x:g}" for x in e["n_members"][:-1]], fontsize=7)
             lo, hi = e["field_contrast"][k], e["field_contrast"][k + 1]
@@ -379,9 +491,14 @@ def _figure(table: dict, folder: Path) -> None:
     for m, cal in sorted(cals.items()):
         b = cal["bins"]
         ece1 = cal["ece_p_ge_0.05"]
-        ax.plot([x["mean_p"] for x in b], [x["member_fraction"] for x in b], "o-", ms=3,
-                label=f"{m}: ECE(p >= 0.05) {ece1['value']:.3f} "
-                f"[{ece1['lower']:.3f}, {ece1['upper']:.3f}], {cal['runs']} fits")
+        ax.plot(
+            [x["mean_p"] for x in b],
+            [x["member_fraction"] for x in b],
+            "o-",
+            ms=3,
+            label=f"{m}: ECE(p >= 0.05) {ece1['value']:.3f} "
+            f"[{ece1['lower']:.3f}, {ece1['upper']:.3f}], {cal['runs']} fits",
+        )
     ax.set_xlabel("predicted membership probability (bin mean)")
     ax.set_ylabel("fraction of injected members")
     ax.legend(fontsize=7, loc="upper left")
@@ -394,12 +511,17 @@ def ship(folder: Path) -> list[Path]:
     import shutil
 
     root = Path(__file__).resolve().parent.parent
-    pairs = [(folder / "completeness.json", root / "bayesmix" / "analysis" / "data" /
-              "completeness.json"),
-             (folder / "completeness_maps.png", root / "docs" / "figures" /
-              "injection_completeness_maps.png"),
-             (folder / "reliability.png", root / "docs" / "figures" /
-              "injection_reliability.png")]
+    pairs = [
+        (
+            folder / "completeness.json",
+            root / "bayesmix" / "analysis" / "data" / "completeness.json",
+        ),
+        (
+            folder / "completeness_maps.png",
+            root / "docs" / "figures" / "injection_completeness_maps.png",
+        ),
+        (folder / "reliability.png", root / "docs" / "figures" / "injection_reliability.png"),
+    ]
     done = []
     for src, dst in pairs:
         if src.exists():

@@ -12,8 +12,12 @@ from bayesmix.exceptions import DiagnosticsWarning
 from bayesmix.gaia import GaiaColumnWarning
 from bayesmix.inference import sample
 
-TRUTH = {"cluster_pmra": 8.0, "cluster_pmdec": -4.0, "cluster_pm_dispersion": 0.3,
-         "cluster_parallax": 2.5}
+TRUTH = {
+    "cluster_pmra": 8.0,
+    "cluster_pmdec": -4.0,
+    "cluster_pm_dispersion": 0.3,
+    "cluster_parallax": 2.5,
+}
 
 
 def simulate(seed, n=1500, member_fraction=0.15, rho_max=0.8, err_max=0.5, rho_min=0.0):
@@ -28,12 +32,16 @@ def simulate(seed, n=1500, member_fraction=0.15, rho_max=0.8, err_max=0.5, rho_m
     member = rng.random(n) < member_fraction
     nm = int(member.sum())
     pm = np.empty((n, 2))
-    pm[member] = rng.normal([TRUTH["cluster_pmra"], TRUTH["cluster_pmdec"]],
-                            TRUTH["cluster_pm_dispersion"], (nm, 2))
+    pm[member] = rng.normal(
+        [TRUTH["cluster_pmra"], TRUTH["cluster_pmdec"]], TRUTH["cluster_pm_dispersion"], (nm, 2)
+    )
     nf = n - nm
     a = rng.random(nf) < 0.7
-    f = np.where(a[:, None], rng.multivariate_normal([2, -3], np.diag([9.0, 4.0]), nf),
-                 rng.multivariate_normal([-1, -6], [[25, 10], [10, 16]], nf))
+    f = np.where(
+        a[:, None],
+        rng.multivariate_normal([2, -3], np.diag([9.0, 4.0]), nf),
+        rng.multivariate_normal([-1, -6], [[25, 10], [10, 16]], nf),
+    )
     pm[~member] = f
     s = rng.uniform(0.05, err_max, (n, 2))
     rho = rng.choice([-1.0, 1.0], n) * rng.uniform(rho_min, rho_max, n)
@@ -51,10 +59,18 @@ def simulate(seed, n=1500, member_fraction=0.15, rho_max=0.8, err_max=0.5, rho_m
     dec = -20.0 + r * np.sin(phi)
     plx_err = rng.uniform(0.02, 0.3, n)
     plx_true = np.where(member, TRUTH["cluster_parallax"], rng.gamma(2.0, 0.5, n))
-    t = {"source_id": np.arange(n) + 1000, "ra": ra, "dec": dec,
-         "pmra": obs[:, 0], "pmdec": obs[:, 1], "pmra_error": s[:, 0], "pmdec_error": s[:, 1],
-         "pmra_pmdec_corr": rho, "parallax": plx_true + rng.normal(0, plx_err),
-         "parallax_error": plx_err}
+    t = {
+        "source_id": np.arange(n) + 1000,
+        "ra": ra,
+        "dec": dec,
+        "pmra": obs[:, 0],
+        "pmdec": obs[:, 1],
+        "pmra_error": s[:, 0],
+        "pmdec_error": s[:, 1],
+        "pmra_pmdec_corr": rho,
+        "parallax": plx_true + rng.normal(0, plx_err),
+        "parallax_error": plx_err,
+    }
     return t, member
 
 
@@ -89,8 +105,7 @@ def simulate_parallax(seed, n=800, member_fraction=0.2, L=1.0):
     member = rng.random(n) < member_fraction
     true = np.where(member, rng.normal(2.5, 0.05, n), 1.0 / rng.gamma(3.0, L, n))
     err = rng.uniform(0.02, 0.3, n)
-    t = {"source_id": np.arange(n), "parallax": true + rng.normal(0, err),
-         "parallax_error": err}
+    t = {"source_id": np.arange(n), "parallax": true + rng.normal(0, err), "parallax_error": err}
     return t, member
 
 
@@ -115,8 +130,9 @@ def simulate_clumpy_field(seed, n=2000):
     f = ~member
     nf = int(f.sum())
     clump = rng.random(nf) < 0.35
-    pm = np.where(clump[:, None], rng.normal([6.0, -2.5], 1.2, (nf, 2)),
-                  rng.normal([0.0, 0.0], 5.0, (nf, 2)))
+    pm = np.where(
+        clump[:, None], rng.normal([6.0, -2.5], 1.2, (nf, 2)), rng.normal([0.0, 0.0], 5.0, (nf, 2))
+    )
     s = np.c_[t["pmra_error"], t["pmdec_error"]][f]
     t["pmra"][f] = pm[:, 0] + rng.normal(0, s[:, 0])
     t["pmdec"][f] = pm[:, 1] + rng.normal(0, s[:, 1])

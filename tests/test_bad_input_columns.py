@@ -220,6 +220,8 @@ POLICY = {
         ("p0", "p1", "m0", "m1"),
     ),
 }
+
+
 @pytest.mark.parametrize("command", POLICY)
 def test_missing_values_keep_their_row_and_change_no_other_row(tmp_path, command):
     argv, out_file, values = POLICY[command]

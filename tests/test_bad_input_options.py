@@ -105,8 +105,7 @@ OPTIONS = [
 ]
 
 #: failing today: case -> (owner, exact failure)
-KNOWN = {
-}
+KNOWN = {}
 
 
 @pytest.mark.parametrize(("case", "argv", "message"), OPTIONS, ids=[o[0] for o in OPTIONS])

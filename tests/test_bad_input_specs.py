@@ -202,8 +202,7 @@ SPECS = [
 ]
 
 #: failing today: case -> (owner, exact failure)
-KNOWN = {
-}
+KNOWN = {}
 
 
 @pytest.mark.parametrize(("case", "text", "message"), SPECS, ids=[s[0] for s in SPECS])

@@ -187,8 +187,7 @@ UNUSABLE = [
 
 
 #: failing today: (role, case) -> (owner, exact failure)
-UNUSABLE_KNOWN = {
-}
+UNUSABLE_KNOWN = {}
 
 
 @pytest.mark.parametrize(("case", "text", "message"), UNUSABLE, ids=[u[0] for u in UNUSABLE])

@@ -39,8 +39,14 @@ REDUCED = ["--draws", "100", "--tune", "100", "--chains", "2"]
 
 def run(*args, cwd, timeout=600):
     env = {**os.environ, "PYTHONWARNINGS": "error::DeprecationWarning:bayesmix"}
-    return subprocess.run([sys.executable, "-m", "bayesmix", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "bayesmix", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _printed_cluster_values(stdout):
@@ -130,11 +136,37 @@ def test_demo_in_process_with_the_cached_blanco1_fit(monkeypatch, capsys, tmp_pa
 
     monkeypatch.setattr("bayesmix.inference.sample", fake_sample)
     out = tmp_path / "demo"
-    assert cli.main(["demo", "--out", str(out), "--seed", "5", "--draws", "300",
-                     "--tune", "300", "--chains", "2", "--no-full"]) == 0
+    assert (
+        cli.main(
+            [
+                "demo",
+                "--out",
+                str(out),
+                "--seed",
+                "5",
+                "--draws",
+                "300",
+                "--tune",
+                "300",
+                "--chains",
+                "2",
+                "--no-full",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
-    assert calls == [{"draws": 300, "tune": 300, "chains": 2, "rng": 5, "sampler": "nutpie",
-                      "target_accept": 0.8, "progressbar": False}]
+    assert calls == [
+        {
+            "draws": 300,
+            "tune": 300,
+            "chains": 2,
+            "rng": 5,
+            "sampler": "nutpie",
+            "target_accept": 0.8,
+            "progressbar": False,
+        }
+    ]
     summary = check_demo_outputs(out, captured.out)
     assert summary["seed"] == 5 and summary["sampler"]["chains"] == 2
     assert "bayesmix/specs/blanco1_pm2d.toml" in captured.out.replace("\\", "/")
@@ -173,8 +205,7 @@ def small_table(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gmm")
     gen = np.random.default_rng(1)
     X = np.vstack([gen.normal(0, 1, (60, 2)), gen.normal(6, 1, (40, 2))])
-    t = Table({"source_id": np.arange(100) * 7, "x": X[:, 0], "y": X[:, 1],
-               "flag": ["ok"] * 100})
+    t = Table({"source_id": np.arange(100) * 7, "x": X[:, 0], "y": X[:, 1], "flag": ["ok"] * 100})
     t["y"][5] = np.nan
     path = folder / "stars.ecsv"
     t.write(path)
@@ -183,14 +214,37 @@ def small_table(tmp_path_factory):
 
 def test_gmm_fit(small_table):
     folder, path = small_table
-    proc = run("gmm", "fit", path.name, "--columns", "x,y", "--n-components", "1-3",
-               "--n-init", "2", "--seed", "3", "--out", "res", "--quiet", cwd=folder)
+    proc = run(
+        "gmm",
+        "fit",
+        path.name,
+        "--columns",
+        "x,y",
+        "--n-components",
+        "1-3",
+        "--n-init",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        "res",
+        "--quiet",
+        cwd=folder,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "" and proc.stderr == ""
     t = read_table(folder / "res" / "membership.csv")
     assert len(t) == 100
-    assert t.colnames == ["source_id", "x", "y", "flag", "p_c0", "p_c1", "component",
-                          "unscored_reason"]
+    assert t.colnames == [
+        "source_id",
+        "x",
+        "y",
+        "flag",
+        "p_c0",
+        "p_c1",
+        "component",
+        "unscored_reason",
+    ]
     assert np.isnan(t["p_c0"][5]) and t["unscored_reason"][5].startswith("missing")
     summary = json.loads((folder / "res" / "summary.json").read_text())
     assert summary["selected"]["n_components"] == 2 and summary["seed"] == 3
@@ -198,11 +252,36 @@ def test_gmm_fit(small_table):
     for name in ["summary.txt", "bic_aic.png", "em_history.png", "membership.png"]:
         assert (folder / "res" / name).exists()
     # overwrite only when asked
-    again = run("gmm", "fit", path.name, "--columns", "x,y", "--n-components", "2",
-                "--seed", "3", "--out", "res", cwd=folder)
+    again = run(
+        "gmm",
+        "fit",
+        path.name,
+        "--columns",
+        "x,y",
+        "--n-components",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        "res",
+        cwd=folder,
+    )
     assert again.returncode == 2 and "already exists" in again.stderr
-    again = run("gmm", "fit", path.name, "--columns", "x,y", "--n-components", "2",
-                "--seed", "3", "--out", "res", "--overwrite", cwd=folder)
+    again = run(
+        "gmm",
+        "fit",
+        path.name,
+        "--columns",
+        "x,y",
+        "--n-components",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        "res",
+        "--overwrite",
+        cwd=folder,
+    )
     assert again.returncode == 0, again.stderr
     assert "seed: 3" in again.stdout
 
@@ -211,16 +290,16 @@ def test_gmm_fit(small_table):
     ("args", "message"),
     [
         (["gmm", "fit", "missing.csv", "--columns", "x,y"], "missing.csv' does not exist"),
-        (["gmm", "fit", "stars.ecsv", "--columns", "x,z"],
-         "--columns names column 'z'.*available: source_id, x, y, flag"),
+        (
+            ["gmm", "fit", "stars.ecsv", "--columns", "x,z"],
+            "--columns names column 'z'.*available: source_id, x, y, flag",
+        ),
         (["gmm", "fit", "stars.ecsv", "--columns", "x,x"], "--columns names 'x' twice"),
         (["gmm", "fit", "stars.ecsv", "--columns", "x,flag"], "'flag'.*not numeric"),
-        (["gmm", "fit", "stars.ecsv", "--columns", "x", "--n-components", "0-2"],
-         "n-components"),
+        (["gmm", "fit", "stars.ecsv", "--columns", "x", "--n-components", "0-2"], "n-components"),
         (["gmm", "fit", "stars.ecsv", "--columns", "x", "--criterion", "dic"], "criterion"),
         (["gmm", "fit", "stars.ecsv"], "--columns"),
-        (["gmm", "fit", "stars.ecsv", "--columns", "x", "--n-components", "200"],
-         "usable row"),
+        (["gmm", "fit", "stars.ecsv", "--columns", "x", "--n-components", "200"], "usable row"),
         (["demo", "--max-components", "3"], "unrecognized arguments: --max-components"),
         (["demo", "--seed", "-3"], "seed"),
         (["demo", "--draws", "0"], "--draws: must be a positive integer"),
@@ -281,8 +360,9 @@ def test_help_does_not_import_pymc(tmp_path):
         "bad = [m for m in ('pymc', 'pytensor', 'matplotlib', 'arviz') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert "demo" in proc.stdout and "--columns" in proc.stdout
 
@@ -297,8 +377,9 @@ def test_gmm_fit_does_not_import_pymc(small_table):
         "assert code == 0, code\n"
         "assert 'pymc' not in sys.modules and 'pytensor' not in sys.modules\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=folder, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=folder, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -310,8 +391,12 @@ def test_console_script_matches_python_m(tmp_path):
     b = run("--version", cwd=tmp_path)
     assert a.returncode == b.returncode == 0
     assert a.stdout == b.stdout and a.stdout.startswith("bayesmix ")
-    c = subprocess.run([str(script), "gmm", "fit", "nope.csv", "--columns", "a"],
-                       capture_output=True, text=True, cwd=tmp_path)
+    c = subprocess.run(
+        [str(script), "gmm", "fit", "nope.csv", "--columns", "a"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     d = run("gmm", "fit", "nope.csv", "--columns", "a", cwd=tmp_path)
     assert c.returncode == d.returncode == 2
     assert c.stderr == d.stderr
@@ -325,7 +410,12 @@ def test_demo_with_default_settings(tmp_path):
     summary = check_demo_outputs(tmp_path / "full", proc.stdout, full=True)
     full = check_full_outputs(tmp_path / "full" / "full", proc.stdout)
     assert full["diagnostics"]["max_rhat"] < 1.01
-    assert summary["sampler"] == {"sampler": "nutpie", "draws": 1000, "tune": 1000,
-                                  "chains": 4, "target_accept": 0.8}
+    assert summary["sampler"] == {
+        "sampler": "nutpie",
+        "draws": 1000,
+        "tune": 1000,
+        "chains": 4,
+        "target_accept": 0.8,
+    }
     assert summary["diagnostics"]["max_rhat"] < 1.01
     assert summary["diagnostics"]["divergences"] == 0

@@ -45,7 +45,11 @@ def test_gmm_fit_dask_matches_in_memory(tmp_path):
     mem = pd.read_csv(tmp_path / "m" / "membership.csv")
     np.testing.assert_allclose(out["p_c0"], mem["p_c0"], rtol=1e-8)
     assert {p.name for p in (tmp_path / "d").iterdir()} == {
-        "membership.parquet", "summary.json", "summary.txt", "bic_aic.png", "em_history.png"
+        "membership.parquet",
+        "summary.json",
+        "summary.txt",
+        "bic_aic.png",
+        "em_history.png",
     }
     again = bayesmix("gmm", "fit", "cat.parquet", "--dask", "--out", "d", *common, cwd=tmp_path)
     assert again.returncode == 2 and "exists" in again.stderr
@@ -69,8 +73,9 @@ def test_gpz_weights_and_divide_dask_match_in_memory(tmp_path):
     t.write(tmp_path / "pop.csv")
     train.write(tmp_path / "train.csv")
     feats = ["--features", "c1,c2,lupt_F160W", "--n-components", "4", "--quiet"]
-    d = bayesmix("gpz", "weights", "train.parquet", "--pop", "pop.parquet", "--dask", *feats,
-                 cwd=tmp_path)
+    d = bayesmix(
+        "gpz", "weights", "train.parquet", "--pop", "pop.parquet", "--dask", *feats, cwd=tmp_path
+    )
     assert d.returncode == 0, d.stderr
     m = bayesmix("gpz", "weights", "train.csv", "--pop", "pop.csv", *feats, cwd=tmp_path)
     assert m.returncode == 0, m.stderr
@@ -92,8 +97,21 @@ def test_gpz_weights_and_divide_dask_match_in_memory(tmp_path):
     np.testing.assert_array_equal(div["best"].to_numpy(), mem["best"].to_numpy())
     # colour expressions work over Dask too (each partition evaluates them)
     expr = ["--features", "lupt_F606W-lupt_F814W,lupt_F814W-lupt_F125W,lupt_F160W"]
-    e = bayesmix("gpz", "weights", "train.parquet", "--pop", "pop.parquet", "--dask", *expr,
-                 "--n-components", "4", "--quiet", "--out", "x.parquet", cwd=tmp_path)
+    e = bayesmix(
+        "gpz",
+        "weights",
+        "train.parquet",
+        "--pop",
+        "pop.parquet",
+        "--dask",
+        *expr,
+        "--n-components",
+        "4",
+        "--quiet",
+        "--out",
+        "x.parquet",
+        cwd=tmp_path,
+    )
     assert e.returncode == 0, e.stderr
     we = pd.read_parquet(tmp_path / "x.parquet")["weights"].to_numpy()
     np.testing.assert_allclose(we, wm, rtol=1e-9)

@@ -31,23 +31,47 @@ def tables(tmp_path_factory):
 
 
 def test_weights_written_next_to_input(tables):
-    r = bayesmix("gpz", "weights", "train.csv", "--pop", "cat.csv", "--features", FEATURES,
-                 "--n-components", "4", "--quiet", cwd=tables)
+    r = bayesmix(
+        "gpz",
+        "weights",
+        "train.csv",
+        "--pop",
+        "cat.csv",
+        "--features",
+        FEATURES,
+        "--n-components",
+        "4",
+        "--quiet",
+        cwd=tables,
+    )
     assert r.returncode == 0, r.stderr
     out = Table.read(tables / "train_weights.csv")
     train = Table.read(tables / "train.csv")
     assert len(out) == len(train)
     np.testing.assert_array_equal(out["id"], train["id"])
     assert np.all((out["weights"] > 0) & (out["weights"] <= 100))
-    again = bayesmix("gpz", "weights", "train.csv", "--pop", "cat.csv", "--features", FEATURES,
-                     cwd=tables)
+    again = bayesmix(
+        "gpz", "weights", "train.csv", "--pop", "cat.csv", "--features", FEATURES, cwd=tables
+    )
     assert again.returncode == 2
     assert "exists" in again.stderr and len(again.stderr.strip().splitlines()) == 1
 
 
 def test_divide_has_gpz_pype_columns(tables):
-    r = bayesmix("gpz", "divide", "cat.csv", "--features", FEATURES, "--n-components", "4",
-                 "--assign", "best", "--out", "div.csv", cwd=tables)
+    r = bayesmix(
+        "gpz",
+        "divide",
+        "cat.csv",
+        "--features",
+        FEATURES,
+        "--n-components",
+        "4",
+        "--assign",
+        "best",
+        "--out",
+        "div.csv",
+        cwd=tables,
+    )
     assert r.returncode == 0, r.stderr
     t = read_divide_csv(tables / "div.csv")
     assert t.colnames[:6] == ["index", "best", "m0", "m1", "m2", "m3"]
@@ -58,7 +82,17 @@ def test_divide_has_gpz_pype_columns(tables):
 
 
 def test_unknown_feature_is_a_usage_error(tables):
-    r = bayesmix("gpz", "weights", "train.csv", "--pop", "cat.csv", "--features", "nope",
-                 "--out", "x.csv", cwd=tables)
+    r = bayesmix(
+        "gpz",
+        "weights",
+        "train.csv",
+        "--pop",
+        "cat.csv",
+        "--features",
+        "nope",
+        "--out",
+        "x.csv",
+        cwd=tables,
+    )
     assert r.returncode == 2
     assert "nope" in r.stderr

@@ -20,8 +20,12 @@ COVS = [
 def _points_in_polygon(points, poly, chunk=5000):
     """Even-odd ray casting, written out independently of matplotlib."""
     if len(points) > chunk:
-        return np.concatenate([_points_in_polygon(points[i : i + chunk], poly, chunk)
-                               for i in range(0, len(points), chunk)])
+        return np.concatenate(
+            [
+                _points_in_polygon(points[i : i + chunk], poly, chunk)
+                for i in range(0, len(points), chunk)
+            ]
+        )
     x, y = points[:, 0][:, None], points[:, 1][:, None]
     x0, y0 = poly[:-1, 0][None, :], poly[:-1, 1][None, :]
     x1, y1 = poly[1:, 0][None, :], poly[1:, 1][None, :]

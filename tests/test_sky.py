@@ -31,8 +31,9 @@ def _triangle_integral(f, p, q, c):
 
 
 def _polygon_integral(f, verts, c):
-    return sum(_triangle_integral(f, verts[i], verts[(i + 1) % len(verts)], c)
-               for i in range(len(verts)))
+    return sum(
+        _triangle_integral(f, verts[i], verts[(i + 1) % len(verts)], c) for i in range(len(verts))
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -51,8 +52,7 @@ def test_tangent_plane_round_trip_and_known_values(rng):
     # cos c is the cosine of the separation; the radius on the plane is tan(sep)
     sep = separation(ra, dec, ra0, dec0)
     np.testing.assert_allclose(cos_c, np.cos(np.radians(sep)), rtol=1e-13)
-    np.testing.assert_allclose(np.hypot(xi, eta), np.degrees(np.tan(np.radians(sep))),
-                               rtol=1e-11)
+    np.testing.assert_allclose(np.hypot(xi, eta), np.degrees(np.tan(np.radians(sep))), rtol=1e-11)
     # due north: xi = 0, eta = degrees(tan(2 deg)); east: xi > 0
     x, y, _ = tangent_plane(ra0, dec0 + 2.0, ra0, dec0)
     assert abs(x) < 1e-12
@@ -76,8 +76,10 @@ def test_projection_backends_agree():
     inv = from_tangent_plane(out[0], out[1], r0, d0, backend="pytensor")
     f = pytensor.function([r0, d0], [*out, *inv])
     got = f(0.9, -30.0)
-    want = [*tangent_plane(ra, dec, 0.9, -30.0), *from_tangent_plane(
-        *tangent_plane(ra, dec, 0.9, -30.0)[:2], 0.9, -30.0)]
+    want = [
+        *tangent_plane(ra, dec, 0.9, -30.0),
+        *from_tangent_plane(*tangent_plane(ra, dec, 0.9, -30.0)[:2], 0.9, -30.0),
+    ]
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-13)
 
@@ -98,8 +100,9 @@ def test_polygon_plummer_mass_matches_quadrature(c, a):
     want = _polygon_integral(lambda x, y: _plummer(x, y, c, a), _NONCONVEX, c_in)
     np.testing.assert_allclose(got, want, rtol=1e-9)
     # area by the shoelace formula vs the same fan
-    np.testing.assert_allclose(reg.area(), _polygon_integral(lambda x, y: 1.0, _NONCONVEX,
-                                                             c_in), rtol=1e-12)
+    np.testing.assert_allclose(
+        reg.area(), _polygon_integral(lambda x, y: 1.0, _NONCONVEX, c_in), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("c", [(0.0, 0.0), (0.3, -0.2), (0.9, 0.1), (1.05, 0.0), (2.0, 0.5)])
@@ -124,9 +127,9 @@ def test_plummer_log_mass_backends_agree():
     for reg in (PlaneRegion("polygon", vertices=_NONCONVEX), PlaneRegion("disc", (0.1, 0), 1.2)):
         f = pytensor.function([c, a], reg.plummer_log_mass(c, a, backend="pytensor"))
         for cc, aa in (([1.0, 0.8], 0.3), ([0.2, 0.1], 2.0)):
-            np.testing.assert_allclose(f(np.array(cc), aa),
-                                       reg.plummer_log_mass(np.array(cc), np.array(aa)),
-                                       rtol=1e-12)
+            np.testing.assert_allclose(
+                f(np.array(cc), aa), reg.plummer_log_mass(np.array(cc), np.array(aa)), rtol=1e-12
+            )
 
 
 def test_plummer_log_mass_batched_over_draws():
@@ -148,9 +151,15 @@ _CONE = Footprint("cone", 45.0, 0.0, 0.5)
 
 def _over_box(fp, f):
     lo = fp.ra[0]
-    return integrate.dblquad(lambda dec, ra: f(ra, dec) * math.cos(math.radians(dec)),
-                             lo, lo + fp.ra_span, fp.dec[0], fp.dec[1],
-                             epsabs=1e-13, epsrel=1e-12)[0]
+    return integrate.dblquad(
+        lambda dec, ra: f(ra, dec) * math.cos(math.radians(dec)),
+        lo,
+        lo + fp.ra_span,
+        fp.dec[0],
+        fp.dec[1],
+        epsabs=1e-13,
+        epsrel=1e-12,
+    )[0]
 
 
 def _over_cone(fp, f):
@@ -161,15 +170,17 @@ def _over_cone(fp, f):
     def g(r, phi):  # f given per deg^2 of plane -> integrate r dr dphi
         ra, dec = from_tangent_plane(r * np.cos(phi), r * np.sin(phi), ra0, dec0)
         return f(ra, dec) * r
+
     return integrate.dblquad(g, 0, 2 * np.pi, 0, R, epsabs=1e-13, epsrel=1e-12)[0]
 
 
 def test_solid_angles():
-    np.testing.assert_allclose(_BOX.solid_angle, _over_box(_BOX, lambda ra, dec: 1.0),
-                               rtol=1e-12)
-    np.testing.assert_allclose(_CONE.solid_angle,
-                               2 * math.pi * (1 - math.cos(math.radians(0.5)))
-                               * (180 / math.pi) ** 2, rtol=1e-14)
+    np.testing.assert_allclose(_BOX.solid_angle, _over_box(_BOX, lambda ra, dec: 1.0), rtol=1e-12)
+    np.testing.assert_allclose(
+        _CONE.solid_angle,
+        2 * math.pi * (1 - math.cos(math.radians(0.5))) * (180 / math.pi) ** 2,
+        rtol=1e-14,
+    )
     # a small cone is close to a flat disc
     np.testing.assert_allclose(_CONE.solid_angle, math.pi * 0.25, rtol=1e-4)
 
@@ -180,6 +191,7 @@ def test_field_density_is_normalised_over_the_footprint(fp):
     def dens_per_sky(ra, dec):
         _, _, cc = fp.project(ra, dec)
         return np.exp(fp.field_logp(ra, dec)) / cc**3
+
     if fp.kind == "box":
         total = _over_box(fp, dens_per_sky)
     else:
@@ -195,13 +207,21 @@ def test_plummer_normalised_over_the_footprint(fp):
 
     def dens(ra, dec):
         xi, eta, _ = fp.project(np.atleast_1d(ra), np.atleast_1d(dec))
-        return float(np.exp(comp.logp(np.column_stack([xi, eta]),
-                                      {"center": c * (0.2 if fp.kind == "cone" else 1),
-                                       "radius": a}))[0])
+        return float(
+            np.exp(
+                comp.logp(
+                    np.column_stack([xi, eta]),
+                    {"center": c * (0.2 if fp.kind == "cone" else 1), "radius": a},
+                )
+            )[0]
+        )
+
     if fp.kind == "box":
+
         def per_sky(ra, dec):
             _, _, cc = fp.project(ra, dec)
             return dens(ra, dec) / cc**3
+
         total = _over_box(fp, per_sky)
         rtol = 1e-8  # chords along the constant-Dec edges
     else:
@@ -216,12 +236,18 @@ def test_box_outline_area_matches_projected_box():
 
     def inv_cos3(ra, dec):
         return 1.0 / tangent_plane(ra, dec, ra0, dec0)[2] ** 3
+
     np.testing.assert_allclose(reg.area(), _over_box(_BOX, inv_cos3), rtol=3e-8)
 
 
 def test_contains_and_wrap():
     assert _BOX.contains([359.0, 1.0, 3.8, 4.0, 0.0], [-30, -30, -30, -30, -33]).tolist() == [
-        True, True, True, False, False]
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
     np.testing.assert_allclose(_BOX.tangent_point, (0.9, -30.0), atol=1e-12)
     assert _CONE.contains([45.0, 45.6], [0.2, 0.0]).tolist() == [True, False]
 
@@ -267,8 +293,11 @@ def test_plummer_log_mass_gradient_finite_and_correct(kind, cc):
     import pytensor
     import pytensor.tensor as pt
 
-    reg = (PlaneRegion("disc", (0.0, 0.0), 1.2) if kind == "disc"
-           else PlaneRegion("polygon", vertices=_NONCONVEX))
+    reg = (
+        PlaneRegion("disc", (0.0, 0.0), 1.2)
+        if kind == "disc"
+        else PlaneRegion("polygon", vertices=_NONCONVEX)
+    )
     c, a = pt.dvector(), pt.dscalar()
     out = reg.plummer_log_mass(c, a, backend="pytensor")
     f = pytensor.function([c, a], pt.grad(out, [c, a]))
@@ -277,8 +306,11 @@ def test_plummer_log_mass_gradient_finite_and_correct(kind, cc):
 
     def val(c_, a_):
         return float(reg.plummer_log_mass(np.asarray(c_, float), np.array(a_)))
-    num_c = [(val(np.add(cc, e * h), 0.4) - val(np.subtract(cc, e * h), 0.4)) / (2 * h)
-             for e in np.eye(2)]
+
+    num_c = [
+        (val(np.add(cc, e * h), 0.4) - val(np.subtract(cc, e * h), 0.4)) / (2 * h)
+        for e in np.eye(2)
+    ]
     num_a = (val(cc, 0.4 + h) - val(cc, 0.4 - h)) / (2 * h)
     np.testing.assert_allclose(g_c, num_c, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(g_a, num_a, rtol=1e-6, atol=1e-8)

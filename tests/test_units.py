@@ -94,8 +94,13 @@ def test_pandas_frame_equals_table(ngc6819):
 
 @pytest.mark.parametrize(
     ("column", "unit"),
-    [("pmra", "km / s"), ("parallax", "mag"), ("ra", "mas / yr"), ("pmdec_error", "pc"),
-     ("pmra_pmdec_corr", "deg")],
+    [
+        ("pmra", "km / s"),
+        ("parallax", "mag"),
+        ("ra", "mas / yr"),
+        ("pmdec_error", "pc"),
+        ("pmra_pmdec_corr", "deg"),
+    ],
 )
 def test_a_unit_that_does_not_fit_is_an_error_naming_the_column(ngc6819, column, unit):
     t = QTable(ngc6819)
@@ -112,8 +117,9 @@ def test_an_unrecognised_unit_string_is_an_error(ngc6819):
 
 
 def test_feature_vector_converts_per_feature():
-    got = feature_vector([1.0 * u.arcsec / u.yr, -2.0, 50.0 * u.uas], ("pmra", "pmdec", "parallax"),
-                         name="center")
+    got = feature_vector(
+        [1.0 * u.arcsec / u.yr, -2.0, 50.0 * u.uas], ("pmra", "pmdec", "parallax"), name="center"
+    )
     np.testing.assert_allclose(got, [1000.0, -2.0, 0.05])
     with pytest.raises(DataError, match="'center' pmra is in 'km / s'"):
         feature_vector([1.0, 2.0] * u.km / u.s, ("pmra", "pmdec"), name="center")
@@ -129,8 +135,9 @@ def test_footprint_from_skycoord_and_angles():
     gal = SkyCoord(56.75 * u.deg, 24.12 * u.deg).galactic
     fp = Footprint.cone(gal, 2.0)
     assert fp.ra == pytest.approx(56.75, abs=1e-9) and fp.dec == pytest.approx(24.12, abs=1e-9)
-    box = Footprint.parse({"kind": "box", "ra": [358.0, 3.8] * u.deg,
-                           "dec": [-1800.0, -1740.0] * u.arcmin})
+    box = Footprint.parse(
+        {"kind": "box", "ra": [358.0, 3.8] * u.deg, "dec": [-1800.0, -1740.0] * u.arcmin}
+    )
     assert box == Footprint.parse({"kind": "box", "ra": [358.0, 3.8], "dec": [-30.0, -29.0]})
 
 
@@ -141,8 +148,10 @@ def test_footprint_from_skycoord_and_angles():
         ({"kind": "cone", "ra": 1, "dec": 2, "radius": 3 * u.km}, "radius is in 'km'"),
         ({"kind": "box", "center": (1, 2), "ra": [1, 2], "dec": [1, 2]}, "for cone footprints"),
         ({"kind": "cone", "center": (1, 95), "radius": 1}, r"dec in \[-90, 90\]"),
-        ({"kind": "cone", "center": SkyCoord([1, 2] * u.deg, [3, 4] * u.deg), "radius": 1},
-         "one position"),
+        (
+            {"kind": "cone", "center": SkyCoord([1, 2] * u.deg, [3, 4] * u.deg), "radius": 1},
+            "one position",
+        ),
     ],
 )
 def test_bad_footprints_are_spec_errors(value, message):

@@ -58,7 +58,10 @@ def cluster_report(
         ``reference_units`` (the unit of each published value), ``members``
         (``n_p_gt_0.5``, ``n_p_gt_0.9``, ``expected`` = sum of p, ``n_scored``),
         ``compare_to_field`` (its result, or None when it was not computed),
-        ``compare_to_field_note`` (why not, else None) and ``warnings`` (one line
+        ``compare_to_field_note`` (why not, else None), ``completeness`` (what the
+        injection-recovery maps measured for clusters like this one:
+        :func:`~bayesmix.analysis.completeness.completeness_of_fit`; None for a
+        model without proper motions) and ``warnings`` (one line
         for each step that could not be computed and each quantity undefined in
         some draws; empty when everything was computed).
 
@@ -108,7 +111,7 @@ def cluster_report(
             + (f" with field_fit {opts.get('field_fit')!r}" if opts.get("field") == "gmm" else "")
         )
     ref = dict(reference or {})
-    return {
+    record = {
         "interval": interval,
         "n_draws": used,
         "n_draws_total": total,
@@ -118,8 +121,27 @@ def cluster_report(
         "members": members,
         "compare_to_field": comparison,
         "compare_to_field_note": why_not,
+        "completeness": None,
         "warnings": notes,
     }
+    record["completeness"] = _completeness(fit, record, p_cluster, notes)
+    return record
+
+
+def _completeness(fit: Any, record: Mapping[str, Any], p_cluster: Any, notes: list[str]):
+    """What the injection-recovery maps say about this cluster (None: no pm, or it failed)."""
+    from bayesmix.analysis.completeness import completeness_of_fit
+
+    features = [str(f) for f in fit.model.spec.get("features", ())]
+    if not {"pmra", "pmdec"} <= set(features):
+        return None
+    try:
+        return completeness_of_fit(fit, record, np.asarray(p_cluster, dtype=float))
+    except Exception as exc:  # noqa: BLE001 - an after-sampling step never costs the fit
+        notes.append(
+            f"the expected completeness could not be looked up ({type(exc).__name__}: {exc})"
+        )
+        return None
 
 
 def _plural(n: int, word: str) -> str:
@@ -218,5 +240,7 @@ def format_cluster_report(report: Mapping[str, Any]) -> str:
             f"(PSIS-LOO){sky}"
         )
         lines.append(f"  (criterion: {cmp['criterion']})")
+    if c.get("completeness"):
+        lines.append(f"injection-recovery: {c['completeness']['sentence']}")
     lines += [f"warning: {w}" for w in c.get("warnings", ())]
     return "\n".join(lines) + "\n"

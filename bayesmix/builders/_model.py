@@ -216,8 +216,7 @@ class MixtureModel:
         matplotlib.figure.Figure
         """
         warnings.warn(
-            "MixtureModel.pgm() moved to bayesmix.plot.plot_pgm(mixture_model); "
-            "call that instead",
+            "MixtureModel.pgm() moved to bayesmix.plot.plot_pgm(mixture_model); call that instead",
             FutureWarning,
             stacklevel=2,
         )

@@ -20,10 +20,12 @@ def special(b: Backend) -> SimpleNamespace:
         import numpy as np
         from scipy.special import gammaln
 
-        return SimpleNamespace(gammaln=gammaln, stop_gradient=lambda x: x, floor=np.floor,
-                               minimum=np.minimum)
+        return SimpleNamespace(
+            gammaln=gammaln, stop_gradient=lambda x: x, floor=np.floor, minimum=np.minimum
+        )
     import pytensor.tensor as pt
     from pytensor.gradient import disconnected_grad
 
-    return SimpleNamespace(gammaln=pt.gammaln, stop_gradient=disconnected_grad, floor=pt.floor,
-                           minimum=pt.minimum)
+    return SimpleNamespace(
+        gammaln=pt.gammaln, stop_gradient=disconnected_grad, floor=pt.floor, minimum=pt.minimum
+    )

@@ -215,8 +215,13 @@ class EDSDParallax:
 
     n_nodes: int = 96
     drop: float = 40.0
-    parameters: ClassVar[tuple[str, ...]] = ("length_scale", "error_var", "zero_point",
-                                             "window_lo", "window_hi")
+    parameters: ClassVar[tuple[str, ...]] = (
+        "length_scale",
+        "error_var",
+        "zero_point",
+        "window_lo",
+        "window_hi",
+    )
 
     def logp(self, y: Any, params: Mapping[str, Any], *, backend: str | Backend = "numpy") -> Any:
         """Return ``ln p(parallax | L, sigma, zp)`` (per mas), shape (..., n_objects)."""
@@ -228,10 +233,13 @@ class EDSDParallax:
         s_lo, s_hi = params.get("window_lo"), params.get("window_hi")
         if s_lo is None or s_hi is None:
             if b.name != "numpy":
-                raise ValueError("EDSDParallax with the PyTensor backend needs 'window_lo' and "
-                                 "'window_hi' (see edsd_window)")
-            s_lo, s_hi = _window_bisect(np.asarray(y), np.asarray(var), np.asarray(L),
-                                        np.asarray(zp), drop=self.drop)
+                raise ValueError(
+                    "EDSDParallax with the PyTensor backend needs 'window_lo' and "
+                    "'window_hi' (see edsd_window)"
+                )
+            s_lo, s_hi = _window_bisect(
+                np.asarray(y), np.asarray(var), np.asarray(L), np.asarray(zp), drop=self.drop
+            )
         x, wts = np.polynomial.legendre.leggauss(self.n_nodes)
         # quadrature nodes on a trailing axis: one vectorised expression, a small graph
         half = 0.5 * (s_hi - s_lo)

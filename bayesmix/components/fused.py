@@ -431,6 +431,131 @@ def _reduce_lanes(aL, alw, amu, ab, aV, aVE, aK, ac, aa, beta, has_E, has_K):
     return logp, dlw, dmu, dV, dbeta, dcenter, dradius
 
 
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _plummer_block(n0, nb, sky_x, sky_y, center, radius, pl, pw):
+    """Plummer log-densities of a block of objects and the factors of their gradient."""
+    P = center.shape[0]
+    for p in range(P):
+        c0 = center[p, 0]
+        c1 = center[p, 1]
+        a2 = radius[p] * radius[p]
+        base = -_LOG_PI + math.log(a2)
+        for n in range(nb):
+            dx = sky_x[n0 + n] - c0
+            dy = sky_y[n0 + n] - c1
+            den = a2 + dx * dx + dy * dy
+            pl[p, n] = base - 2.0 * vlog(den)
+            q = 1.0 / den
+            pw[p, 0, n] = 4.0 * dx * q
+            pw[p, 1, n] = 4.0 * dy * q
+            pw[p, 2, n] = q
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _combine_block(n0, nb, lw, gidx, pidx, fidx, xidx, gl, pl, fixed, extra, lp, mx, ssum, aL, alw):
+    """Add the components' terms, then logsumexp; ``lp`` ends holding the responsibilities."""
+    J = lw.shape[0]
+    # component log-densities plus log weights, and their maximum
+    for n in range(nb):
+        mx[n] = -math.inf
+    for j in range(J):
+        w = lw[j]
+        for n in range(nb):
+            lp[j, n] = w
+        g = gidx[j]
+        if g >= 0:
+            for n in range(nb):
+                lp[j, n] += gl[g, n]
+        p = pidx[j]
+        if p >= 0:
+            for n in range(nb):
+                lp[j, n] += pl[p, n]
+        f = fidx[j]
+        if f >= 0:
+            for n in range(nb):
+                lp[j, n] += fixed[f, n0 + n]
+        x = xidx[j]
+        if x >= 0:
+            for n in range(nb):
+                lp[j, n] += extra[x, n0 + n]
+        for n in range(nb):
+            mx[n] = max(mx[n], lp[j, n])
+    # logsumexp and responsibilities (all -inf: the sum is -inf)
+    if J == 2:
+        # one exp: the larger term contributes exp(0) = 1
+        for n in range(nb):
+            a = lp[0, n]
+            b = lp[1, n]
+            d = -abs(a - b) if mx[n] > -math.inf else -math.inf
+            e = vexp(d)
+            inv = 1.0 / (1.0 + e)
+            aL[n] += mx[n] + vlog(1.0 + e)
+            ra = inv if a >= b else e * inv
+            rb = e * inv if a >= b else inv
+            lp[0, n] = ra
+            lp[1, n] = rb
+            alw[0, n] += ra
+            alw[1, n] += rb
+    else:
+        for n in range(nb):
+            ssum[n] = 0.0
+        for j in range(J):
+            for n in range(nb):
+                d = lp[j, n] - mx[n] if mx[n] > -math.inf else -math.inf
+                e = vexp(d)
+                lp[j, n] = e
+                ssum[n] += e
+        for n in range(nb):
+            aL[n] += mx[n] + vlog(ssum[n])
+            ssum[n] = 1.0 / ssum[n]
+        for j in range(J):
+            for n in range(nb):
+                lp[j, n] *= ssum[n]
+                alw[j, n] += lp[j, n]
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _accumulate_block(
+    n0, nb, gidx, pidx, xidx, lp, U, Si, t, E, K, radius, pw, amu, ab, aV, aVE, aK, ac, aa, resp
+):
+    """Add the block's gradient pieces, each weighted by its component's responsibility."""
+    J = gidx.shape[0]
+    D = U.shape[1]
+    has_t = t.shape[0] > 0
+    has_E = E.shape[0] > 0
+    has_K = K.shape[1] > 0
+    # gradient pieces, weighted by the responsibilities
+    for j in range(J):
+        g = gidx[j]
+        if g >= 0:
+            for i in range(D):
+                for n in range(nb):
+                    amu[g, i, n] += lp[j, n] * U[g, i, n]
+                if has_t:
+                    for n in range(nb):
+                        ab[g, i, n] += lp[j, n] * t[n0 + n] * U[g, i, n]
+                for k in range(D):
+                    for n in range(nb):
+                        gik = 0.5 * (U[g, i, n] * U[g, k, n] - Si[g, i, k, n])
+                        aV[g, i, k, n] += lp[j, n] * gik
+                        if has_E:
+                            aVE[g, i, k, n] += lp[j, n] * E[n0 + n] * gik
+                        if has_K:
+                            aK[g, i, n] += lp[j, n] * gik * K[k, n0 + n]
+        p = pidx[j]
+        if p >= 0:
+            a = radius[p]
+            for n in range(nb):
+                w = lp[j, n]
+                ac[p, 0, n] += w * pw[p, 0, n]
+                ac[p, 1, n] += w * pw[p, 1, n]
+                aa[p, n] += w * (2.0 / a - 4.0 * a * pw[p, 2, n])
+        x = xidx[j]
+        if x >= 0:
+            for n in range(nb):
+                resp[x, n0 + n] = lp[j, n]
+
+
 @numba.njit(cache=True, error_model="numpy")
 def mixture_loglik_grad(
     lw,
@@ -495,7 +620,6 @@ def mixture_loglik_grad(
     G = mu.shape[0]
     P = center.shape[0]
     Q = extra.shape[0]
-    has_t = t.shape[0] > 0
     has_E = E.shape[0] > 0
     has_K = K.shape[1] > 0
     B = BLOCK
@@ -531,107 +655,33 @@ def mixture_loglik_grad(
         nb = min(B, N - n0)
         for g in range(G):
             _gaussian_block(n0, nb, X, C, t, E, K, mu, Vs, beta, g, Lb, r, zz, acc, det, U, Si, gl)
-        for p in range(P):
-            c0 = center[p, 0]
-            c1 = center[p, 1]
-            a2 = radius[p] * radius[p]
-            base = -_LOG_PI + math.log(a2)
-            for n in range(nb):
-                dx = sky_x[n0 + n] - c0
-                dy = sky_y[n0 + n] - c1
-                den = a2 + dx * dx + dy * dy
-                pl[p, n] = base - 2.0 * vlog(den)
-                q = 1.0 / den
-                pw[p, 0, n] = 4.0 * dx * q
-                pw[p, 1, n] = 4.0 * dy * q
-                pw[p, 2, n] = q
-        # component log-densities plus log weights, and their maximum
-        for n in range(nb):
-            mx[n] = -math.inf
-        for j in range(J):
-            w = lw[j]
-            for n in range(nb):
-                lp[j, n] = w
-            g = gidx[j]
-            if g >= 0:
-                for n in range(nb):
-                    lp[j, n] += gl[g, n]
-            p = pidx[j]
-            if p >= 0:
-                for n in range(nb):
-                    lp[j, n] += pl[p, n]
-            f = fidx[j]
-            if f >= 0:
-                for n in range(nb):
-                    lp[j, n] += fixed[f, n0 + n]
-            x = xidx[j]
-            if x >= 0:
-                for n in range(nb):
-                    lp[j, n] += extra[x, n0 + n]
-            for n in range(nb):
-                mx[n] = max(mx[n], lp[j, n])
-        # logsumexp and responsibilities (all -inf: the sum is -inf)
-        if J == 2:
-            # one exp: the larger term contributes exp(0) = 1
-            for n in range(nb):
-                a = lp[0, n]
-                b = lp[1, n]
-                d = -abs(a - b) if mx[n] > -math.inf else -math.inf
-                e = vexp(d)
-                inv = 1.0 / (1.0 + e)
-                aL[n] += mx[n] + vlog(1.0 + e)
-                ra = inv if a >= b else e * inv
-                rb = e * inv if a >= b else inv
-                lp[0, n] = ra
-                lp[1, n] = rb
-                alw[0, n] += ra
-                alw[1, n] += rb
-        else:
-            for n in range(nb):
-                ssum[n] = 0.0
-            for j in range(J):
-                for n in range(nb):
-                    d = lp[j, n] - mx[n] if mx[n] > -math.inf else -math.inf
-                    e = vexp(d)
-                    lp[j, n] = e
-                    ssum[n] += e
-            for n in range(nb):
-                aL[n] += mx[n] + vlog(ssum[n])
-                ssum[n] = 1.0 / ssum[n]
-            for j in range(J):
-                for n in range(nb):
-                    lp[j, n] *= ssum[n]
-                    alw[j, n] += lp[j, n]
-        # gradient pieces, weighted by the responsibilities
-        for j in range(J):
-            g = gidx[j]
-            if g >= 0:
-                for i in range(D):
-                    for n in range(nb):
-                        amu[g, i, n] += lp[j, n] * U[g, i, n]
-                    if has_t:
-                        for n in range(nb):
-                            ab[g, i, n] += lp[j, n] * t[n0 + n] * U[g, i, n]
-                    for k in range(D):
-                        for n in range(nb):
-                            gik = 0.5 * (U[g, i, n] * U[g, k, n] - Si[g, i, k, n])
-                            aV[g, i, k, n] += lp[j, n] * gik
-                            if has_E:
-                                aVE[g, i, k, n] += lp[j, n] * E[n0 + n] * gik
-                            if has_K:
-                                aK[g, i, n] += lp[j, n] * gik * K[k, n0 + n]
-            p = pidx[j]
-            if p >= 0:
-                a = radius[p]
-                for n in range(nb):
-                    w = lp[j, n]
-                    ac[p, 0, n] += w * pw[p, 0, n]
-                    ac[p, 1, n] += w * pw[p, 1, n]
-                    aa[p, n] += w * (2.0 / a - 4.0 * a * pw[p, 2, n])
-            x = xidx[j]
-            if x >= 0:
-                for n in range(nb):
-                    resp[x, n0 + n] = lp[j, n]
+        _plummer_block(n0, nb, sky_x, sky_y, center, radius, pl, pw)
+        _combine_block(
+            n0, nb, lw, gidx, pidx, fidx, xidx, gl, pl, fixed, extra, lp, mx, ssum, aL, alw
+        )
+        _accumulate_block(
+            n0,
+            nb,
+            gidx,
+            pidx,
+            xidx,
+            lp,
+            U,
+            Si,
+            t,
+            E,
+            K,
+            radius,
+            pw,
+            amu,
+            ab,
+            aV,
+            aVE,
+            aK,
+            ac,
+            aa,
+            resp,
+        )
     # reduce the lanes in a fixed order
     logp, dlw, dmu, dV, dbeta, dcenter, dradius = _reduce_lanes(
         aL, alw, amu, ab, aV, aVE, aK, ac, aa, beta, has_E, has_K

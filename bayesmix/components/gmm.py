@@ -62,8 +62,15 @@ class GaussianMixtureDensity:
         w, mu, cov = params["weights"], params["means"], params["covs"]
         terms = []
         for k in range(self.n_components):
-            lp = gauss.logp(y, {"mean": mu[..., k, None, :], "cov": cov[..., k, None, :, :],
-                                "error_cov": params.get("error_cov")}, backend=b)
+            lp = gauss.logp(
+                y,
+                {
+                    "mean": mu[..., k, None, :],
+                    "cov": cov[..., k, None, :, :],
+                    "error_cov": params.get("error_cov"),
+                },
+                backend=b,
+            )
             terms.append(b.log(w[..., k, None]) + lp)
         if len(terms) == 1:
             return terms[0]
@@ -74,5 +81,3 @@ class GaussianMixtureDensity:
                 out = b.logaddexp(out, t)
             return out
         return b.logsumexp(b.stack(terms, axis=-1), axis=-1)
-
-

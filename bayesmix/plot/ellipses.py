@@ -74,16 +74,17 @@ def plot_ellipses(
     k, d = m.shape
     if c.shape != (k, d, d):
         raise DataError(
-            f"'covariances' must have shape {(k, d, d)} to match 'means' {m.shape}; got "
-            f"{c.shape}",
+            f"'covariances' must have shape {(k, d, d)} to match 'means' {m.shape}; got {c.shape}",
             argument="covariances",
         )
     if colors is not None and len(colors) != k:
-        raise DataError(f"'colors' needs {k} entries (one per component); got {len(colors)}",
-                        argument="colors")
+        raise DataError(
+            f"'colors' needs {k} entries (one per component); got {len(colors)}", argument="colors"
+        )
     if labels is not None and len(labels) != k:
-        raise DataError(f"'labels' needs {k} entries (one per component); got {len(labels)}",
-                        argument="labels")
+        raise DataError(
+            f"'labels' needs {k} entries (one per component); got {len(labels)}", argument="labels"
+        )
     ax = get_ax(ax)
     style = {"fill": False, "linewidth": 1.5, **style}
     for i in range(k):

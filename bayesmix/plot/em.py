@@ -13,8 +13,9 @@ from bayesmix.plot._axes import get_ax
 __all__ = ["plot_log_likelihood_history", "plot_selection"]
 
 
-def plot_log_likelihood_history(model, ax: Axes | None = None, *, label: str | None = None,
-                                **style) -> Axes:
+def plot_log_likelihood_history(
+    model, ax: Axes | None = None, *, label: str | None = None, **style
+) -> Axes:
     """Plot the mean log-likelihood per object against the EM iteration.
 
     Parameters
@@ -44,12 +45,14 @@ def plot_log_likelihood_history(model, ax: Axes | None = None, *, label: str | N
         if name is None and hasattr(m, "log_likelihood_history_"):
             k = getattr(m, "n_components", None)
             conv = getattr(m, "converged_", None)
-            name = f"K = {k}" + ("" if conv is None else (" (converged)" if conv
-                                                           else " (not converged)"))
+            name = f"K = {k}" + (
+                "" if conv is None else (" (converged)" if conv else " (not converged)")
+            )
         y = np.asarray(hist, dtype=np.float64).reshape(-1)
         if y.size == 0:
-            raise DataError("the log-likelihood history is empty; was the model fitted?",
-                            argument="model")
+            raise DataError(
+                "the log-likelihood history is empty; was the model fitted?", argument="model"
+            )
         x = np.arange(1, y.size + 1)
         ax.plot(x, y, marker="o" if y.size <= 30 else None, markersize=3, label=name, **style)
         named = named or name is not None
@@ -63,13 +66,16 @@ def plot_log_likelihood_history(model, ax: Axes | None = None, *, label: str | N
 def _get(result, key: str):
     table = result.table if hasattr(result, "table") else result
     if key not in table:
-        raise DataError(f"the selection table has no {key!r} column; it has {sorted(table)}",
-                        argument="selection_result")
+        raise DataError(
+            f"the selection table has no {key!r} column; it has {sorted(table)}",
+            argument="selection_result",
+        )
     return np.asarray(table[key], dtype=np.float64)
 
 
-def plot_selection(selection_result, ax: Axes | None = None, *,
-                   criteria: Sequence[str] = ("bic", "aic"), **style) -> Axes:
+def plot_selection(
+    selection_result, ax: Axes | None = None, *, criteria: Sequence[str] = ("bic", "aic"), **style
+) -> Axes:
     """Plot BIC and AIC against the number of components, marking the chosen model.
 
     Parameters
@@ -102,10 +108,18 @@ def plot_selection(selection_result, ax: Axes | None = None, *,
         j = int(np.nanargmin(y))
         selected = chosen_crit == crit
         ax.plot(
-            [n[j]], [y[j]], marker="*", markersize=16, linestyle="none",
-            markerfacecolor=color if selected else "none", markeredgecolor=color,
-            label=(f"selected: K = {int(best_n if best_n is not None else n[j])} "
-                   f"(min {crit.upper()})" if selected else None),
+            [n[j]],
+            [y[j]],
+            marker="*",
+            markersize=16,
+            linestyle="none",
+            markerfacecolor=color if selected else "none",
+            markeredgecolor=color,
+            label=(
+                f"selected: K = {int(best_n if best_n is not None else n[j])} (min {crit.upper()})"
+                if selected
+                else None
+            ),
         )
     ax.set_xlabel("number of components")
     ax.set_ylabel("information criterion (lower is better)")

@@ -80,11 +80,19 @@ def plot_membership(
         )
     ax = get_ax(ax)
     ok = np.isfinite(p)
-    sc = ax.scatter(xs[ok], ys[ok], c=p[ok], cmap=cmap, vmin=vmin, vmax=vmax, s=s,
-                    **{"linewidths": 0, **style})
+    sc = ax.scatter(
+        xs[ok], ys[ok], c=p[ok], cmap=cmap, vmin=vmin, vmax=vmax, s=s, **{"linewidths": 0, **style}
+    )
     if (~ok).any():
-        ax.scatter(xs[~ok], ys[~ok], color="0.6", s=s / 2, marker="x", linewidths=0.5,
-                   label=f"not scored ({int((~ok).sum())})")
+        ax.scatter(
+            xs[~ok],
+            ys[~ok],
+            color="0.6",
+            s=s / 2,
+            marker="x",
+            linewidths=0.5,
+            label=f"not scored ({int((~ok).sum())})",
+        )
         ax.legend(loc="best")
     if colorbar:
         cb = ax.figure.colorbar(sc, ax=ax)
@@ -150,14 +158,30 @@ def plot_sky(
         ra0, dec0 = 0.0, 0.0
     x = ra0 + ((a - ra0 + 180.0) % 360.0 - 180.0)  # continuous across RA = 0
     # objects without a position cannot be drawn; the rest in increasing probability
-    order = np.flatnonzero(ok)[np.argsort(np.where(np.isfinite(p[ok]), p[ok], -1.0),
-                                          kind="stable")]
-    ax = plot_membership(x[order], d[order], p[order], ax=ax, xlabel="RA (deg)",
-                         ylabel="Dec (deg)", colorbar_label=colorbar_label, cmap=cmap, s=s,
-                         **style)
+    order = np.flatnonzero(ok)[np.argsort(np.where(np.isfinite(p[ok]), p[ok], -1.0), kind="stable")]
+    ax = plot_membership(
+        x[order],
+        d[order],
+        p[order],
+        ax=ax,
+        xlabel="RA (deg)",
+        ylabel="Dec (deg)",
+        colorbar_label=colorbar_label,
+        cmap=cmap,
+        s=s,
+        **style,
+    )
     if center is not None:
-        ax.plot([ra0], [dec0], marker="+", color="k", markersize=14, mew=1.5, ls="none",
-                label="cluster centre")
+        ax.plot(
+            [ra0],
+            [dec0],
+            marker="+",
+            color="k",
+            markersize=14,
+            mew=1.5,
+            ls="none",
+            label="cluster centre",
+        )
         ax.legend(loc="best", fontsize="small")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v % 360.0:g}"))
     ax.set_aspect(1.0 / max(np.cos(np.radians(dec0)), 1e-3), adjustable="datalim")
@@ -216,17 +240,31 @@ def plot_cmd(
     p = np.asarray(probability, dtype=np.float64).reshape(-1)
     _check_lengths(colour=c, magnitude=m, probability=p)
     if not 0.0 <= threshold < 1.0:
-        raise DataError(f"'threshold' must lie in [0, 1), got {threshold!r}",
-                        argument="threshold")
+        raise DataError(f"'threshold' must lie in [0, 1), got {threshold!r}", argument="threshold")
     ax = get_ax(ax)
     member = np.isfinite(p) & (p > threshold)
-    ax.scatter(c[~member], m[~member], color="0.75", s=s / 3, linewidths=0, zorder=1,
-               label=f"p <= {threshold:g} or not scored ({int((~member).sum())})")
+    ax.scatter(
+        c[~member],
+        m[~member],
+        color="0.75",
+        s=s / 3,
+        linewidths=0,
+        zorder=1,
+        label=f"p <= {threshold:g} or not scored ({int((~member).sum())})",
+    )
     order = np.argsort(p[member], kind="stable")
-    sc = ax.scatter(c[member][order], m[member][order], c=p[member][order], cmap=cmap,
-                    vmin=threshold, vmax=1.0, s=s, zorder=2,
-                    **{"linewidths": 0.3, "edgecolors": "k", **style},
-                    label=f"p > {threshold:g} ({int(member.sum())})")
+    sc = ax.scatter(
+        c[member][order],
+        m[member][order],
+        c=p[member][order],
+        cmap=cmap,
+        vmin=threshold,
+        vmax=1.0,
+        s=s,
+        zorder=2,
+        **{"linewidths": 0.3, "edgecolors": "k", **style},
+        label=f"p > {threshold:g} ({int(member.sum())})",
+    )
     cb = ax.figure.colorbar(sc, ax=ax)
     cb.set_label(colorbar_label)
     ax.set_xlabel(xlabel)

@@ -191,10 +191,36 @@ def test_cluster_report_on_a_fit():
     assert rep["reference"] == {"cluster_pmra": 8.0}
     assert rep["compare_to_field"]["cluster"] is True
     assert rep["compare_to_field_note"] is None
-    assert rep["warnings"] == []
+    # p here is not one value per fitted star: the completeness lookup is a warning, not a crash
+    assert rep["completeness"] is None
+    assert len(rep["warnings"]) == 1
+    assert rep["warnings"][0].startswith("the expected completeness could not be looked up")
     assert rep["reference_units"] == {"cluster_pmra": "mas/yr"}
     json.dumps(rep)  # JSON-able as it is
     assert CLUSTER_MAX_DRAWS == 1000
+
+
+def test_cluster_report_places_the_cluster_on_the_injection_maps():
+    """The record's completeness uses the fitted stars and agrees with the simulation's truth."""
+    from bayesmix.analysis.completeness import cluster_position
+    from bayesmix.membership import membership
+
+    fit, t, member = sim_fit()
+    p = np.asarray(membership(fit, quantiles=False)["probability"].sel(component="cluster"))
+    rep = cluster_report(fit, p, max_draws=150)
+    assert rep["warnings"] == []
+    comp = rep["completeness"]
+    pos = comp["position"]
+    # the same numbers as the lookup from the star table itself
+    err = np.asarray(t["pmra_error"], dtype=float)
+    want = cluster_position(rep, pmra=t["pmra"], pmdec=t["pmdec"], p_cluster=p, pmra_error=err)
+    assert pos.pop("bulk") == pytest.approx(want.pop("bulk"))
+    assert pos == pytest.approx(want)
+    # the expected members are those injected (within Poisson noise), and the sentence is reported
+    assert abs(pos["n_members"] - member.sum()) < 3 * np.sqrt(member.sum())
+    assert comp["sentence"] and isinstance(comp["inside"], bool)
+    assert f"injection-recovery: {comp['sentence']}" in format_cluster_report(rep)
+    json.dumps(rep)
 
 
 def _broken_fit(**cols):

@@ -18,8 +18,9 @@ def _close():
 def test_scatter_coloured_with_colorbar(rng):
     x, y, p = rng.normal(size=50), rng.normal(size=50), rng.uniform(size=50)
     fig, ax = plt.subplots()
-    out = plot_membership(x, y, p, ax=ax, xlabel="[Fe/H]", ylabel="[Mg/Fe]",
-                          colorbar_label="thick-disc probability")
+    out = plot_membership(
+        x, y, p, ax=ax, xlabel="[Fe/H]", ylabel="[Mg/Fe]", colorbar_label="thick-disc probability"
+    )
     assert out is ax
     sc = ax.collections[0]
     assert isinstance(sc, PathCollection)
@@ -92,8 +93,10 @@ def test_cmd_highlights_members_over_grey_field(rng):
     assert members.get_clim() == (0.5, 1.0) and members.colorbar is not None
     assert ax.yaxis_inverted()  # bright stars at the top
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert texts == [f"p <= 0.5 or not scored ({100 - is_member.sum()})",
-                     f"p > 0.5 ({is_member.sum()})"]
+    assert texts == [
+        f"p <= 0.5 or not scored ({100 - is_member.sum()})",
+        f"p > 0.5 ({is_member.sum()})",
+    ]
     ax2 = plot_cmd(colour, mag, p, threshold=0.9)
     assert len(ax2.collections[1].get_offsets()) == (np.nan_to_num(p) > 0.9).sum()
     with pytest.raises(DataError, match="threshold"):

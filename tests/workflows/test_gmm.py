@@ -62,8 +62,7 @@ def test_selects_two_and_recovers_truth(analysis):
 def test_membership_table_keeps_rows_and_columns(analysis):
     t = membership_table(analysis.table, analysis.selected, analysis.X, analysis.usable)
     assert len(t) == len(analysis.table) == 200
-    assert t.colnames == ["id", "a", "b", "truth", "p_c0", "p_c1", "component",
-                          "unscored_reason"]
+    assert t.colnames == ["id", "a", "b", "truth", "p_c0", "p_c1", "component", "unscored_reason"]
     np.testing.assert_array_equal(t["id"], analysis.table["id"])  # input order
     p = np.column_stack([t["p_c0"], t["p_c1"]])
     assert np.isnan(p[[7, 11]]).all()

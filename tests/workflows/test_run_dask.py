@@ -296,9 +296,7 @@ def test_cluster_field_dask_matches_in_memory(tmp_path, name):
         frame = frame.drop(columns=[c for c in frame.columns if c.startswith(("ra_", "dec_"))])
     frame.to_parquet(tmp_path / "bl.parquet")
     text = (
-        (MODELS / f"{name}.toml")
-        .read_text()
-        .replace('dataset = "blanco1"', 'path = "bl.parquet"')
+        (MODELS / f"{name}.toml").read_text().replace('dataset = "blanco1"', 'path = "bl.parquet"')
     )
     spec = tmp_path / "cf.toml"
     spec.write_text(text)
