@@ -129,7 +129,7 @@ def cluster_report(
 
 
 def _completeness(fit: Any, record: Mapping[str, Any], p_cluster: Any, notes: list[str]):
-    """What the injection-recovery maps say about this cluster (None: no pm, or it failed)."""
+    """Look this cluster up on the injection-recovery maps (None: no pm, or it failed)."""
     from bayesmix.analysis.completeness import completeness_of_fit
 
     features = [str(f) for f in fit.model.spec.get("features", ())]
