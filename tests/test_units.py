@@ -157,3 +157,72 @@ def test_footprint_from_skycoord_and_angles():
 def test_bad_footprints_are_spec_errors(value, message):
     with pytest.raises(SpecError, match=message):
         Footprint.parse(value)
+
+
+def _cluster_table():
+    from tests._cluster_fits import simulate
+
+    return simulate(7)[0]
+
+
+@pytest.mark.parametrize(
+    "hint",
+    [
+        [1.0, -3.0] * u.mas / u.yr,
+        [1e-3, -3e-3] * u.arcsec / u.yr,
+        [1.0 * u.mas / u.yr, -3e-6 * u.arcsec / u.yr * 1000],
+    ],
+)
+def test_cluster_center_hint_in_any_proper_motion_unit(hint):
+    """A Quantity centre builds the same model as the numbers in mas/yr."""
+    from bayesmix.builders import cluster_field
+
+    t = _cluster_table()
+    with _no_fail():
+        plain = cluster_field(t, features=("pmra", "pmdec"), center=[1.0, -3.0], rng=1)
+        quant = cluster_field(t, features=("pmra", "pmdec"), center=hint, rng=1)
+    assert quant.spec["center"] == pytest.approx(plain.spec["center"], abs=1e-12)
+    assert quant.spec["sky_center"] == pytest.approx(plain.spec["sky_center"], abs=1e-12)
+    assert quant.spec["center"] == pytest.approx([1.0, -3.0], abs=1e-12)
+
+
+def test_cluster_sky_center_from_a_skycoord_in_another_frame():
+    from bayesmix.builders import cluster_field
+
+    t = _cluster_table()
+    ra, dec = 120.1, -19.9
+    gal = SkyCoord(ra=ra * u.deg, dec=dec * u.deg).galactic
+    with _no_fail():
+        mm = cluster_field(t, features=("pmra", "pmdec"), sky_center=gal, rng=1)
+        deg = cluster_field(t, features=("pmra", "pmdec"), sky_center=(ra, dec), rng=1)
+    assert mm.spec["sky_center"] == pytest.approx([ra, dec], abs=1e-9)
+    assert deg.spec["sky_center"] == pytest.approx([ra, dec], abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"center": [np.nan, 1.0]}, "'center' must be finite"),
+        ({"center": [1.0] * u.deg}, "'center' must have one value per feature"),
+        ({"center": [1.0, 2.0] * u.deg}, "'center'"),
+        ({"center": [1.0, 2.0, 3.0]}, "one value per feature ['pmra', 'pmdec']"),
+        ({"sky_center": (10.0, 95.0)}, "'sky_center' must have a finite ra and a dec"),
+        ({"sky_center": "somewhere"}, "'sky_center' must be a SkyCoord or (ra, dec)"),
+    ],
+)
+def test_bad_cluster_hints_name_the_argument(kwargs, message):
+    from bayesmix.builders import cluster_field
+
+    with pytest.raises(DataError) as info:
+        cluster_field(_cluster_table(), features=("pmra", "pmdec"), rng=1, **kwargs)
+    assert message in str(info.value)
+
+
+def _no_fail():
+    import contextlib
+    import warnings
+
+    ctx = contextlib.ExitStack()
+    ctx.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore")
+    return ctx

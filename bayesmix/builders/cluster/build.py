@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from bayesmix._random import as_generator, derive_seed
+from bayesmix._units import sky_position
 from bayesmix._validate import check_choice, check_int
 from bayesmix.builders._coords import make_coords
 from bayesmix.builders._likelihood import add_fused_likelihood, feature_major
@@ -35,7 +36,7 @@ from bayesmix.components.gaussian import MultivariateGaussian
 from bayesmix.components.gmm import GaussianMixtureDensity
 from bayesmix.components.uniform import Uniform
 from bayesmix.exceptions import DataError, SpecError
-from bayesmix.gaia import GaiaData, gaia_arrays
+from bayesmix.gaia import GaiaData, feature_vector, gaia_arrays
 from bayesmix.sky import Footprint, separation
 
 __all__ = ["CHOICES", "FIELD_CHOICES", "cluster_field"]
@@ -139,14 +140,17 @@ def cluster_field(
         N(-0.017, 0.03) (Lindegren et al. 2021's mean DR3 offset).
     center : array-like over ``features``, optional
         First-pass cluster centre (e.g. known proper motion), in the observed
-        features (the parallax before the zero-point correction).  Default from
+        features without ``ra``/``dec`` (the parallax before the zero-point
+        correction): numbers in Gaia units (mas, mas/yr) or Quantities, converted
+        feature by feature.  Default from
         :func:`~bayesmix.builders.cluster.detect.find_center`.  A hint moves what
         depends on the centre: the stars nearest to it (1 % of the stars, 20 to
         500, in units of each feature's robust spread) give the sky centre (unless
         ``sky_center`` is given, hence the control field), the full model's
         initial radius, the chains' starts and the initial cluster fraction.
-    sky_center : (ra, dec), optional
-        Cluster centre on the sky (deg) for choosing the control field (and the
+    sky_center : (ra, dec) or astropy.coordinates.SkyCoord, optional
+        Cluster centre on the sky (deg, angle Quantities, or a SkyCoord in any
+        frame, taken in ICRS) for choosing the control field (and the
         prior mean of ``cluster_ra``/``cluster_dec`` in the full model).
     footprint : bayesmix.sky.Footprint or mapping, optional
         Full model only: the survey footprint, e.g. ``{"kind": "cone", "ra": 45,
@@ -442,9 +446,14 @@ def _stars(
     """Read the usable stars, find the cluster, the footprint and the control field."""
     cm = dict(columns or {})
     gd = _read(data, v, columns, correlations)
-    D = gd.X.shape[1]
+    if center is not None:  # numbers in Gaia units, or Quantities converted to them
+        center = feature_vector(center, v.xfeat, name="center")
+        if not np.isfinite(center).all():
+            raise DataError(f"'center' must be finite; got {center.tolist()}", argument="center")
+    if sky_center is not None:  # (ra, dec) in deg, angle Quantities or a SkyCoord
+        sky_center = sky_position(sky_center, what="'sky_center'", name="sky_center")
     found = find_center(data, v.xfeat, bandwidth=bandwidth, columns=columns)
-    c0 = found["center"] if center is None else np.asarray(center, dtype=float).reshape(D)
+    c0 = found["center"] if center is None else center
     # the first pass's cluster stars, or with a `center` hint the stars nearest to it:
     # what the hint moves (sky centre, initial radius, starts, initial weight) follows
     selected = found["selected"][gd.used] if center is None else _near(gd.X, c0)
