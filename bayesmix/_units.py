@@ -13,6 +13,7 @@ a value carries a unit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,15 @@ from numpy.typing import NDArray
 
 from bayesmix.exceptions import DataError, SpecError
 
-__all__ = ["angle_deg", "has_unit", "sky_position", "to_unit", "unit_name", "values_and_unit"]
+__all__ = [
+    "angle_deg",
+    "has_unit",
+    "sky_position",
+    "to_unit",
+    "unit_name",
+    "values_and_unit",
+    "with_value_unit",
+]
 
 
 def _unit(obj: Any) -> Any:
@@ -117,6 +126,77 @@ def to_unit(
 def values_and_unit(obj: Any) -> tuple[NDArray[np.float64], Any]:
     """Return ``(float64 values, unit or None)`` of an array-like, Quantity or Column."""
     return _plain(obj), _unit(obj)
+
+
+def with_value_unit(
+    values: Any,
+    related: Mapping[str, Any],
+    *,
+    name: str,
+    power: Mapping[str, int] | None = None,
+    expected: str | None = None,
+) -> tuple[Any, dict[str, Any], str | None]:
+    """Strip one unit from ``values`` and express ``related`` arrays in it.
+
+    For a builder taking values and their errors (``y`` and ``y_err``, ``X`` and
+    ``X_cov``): when ``values`` carries a unit, each related array is converted to
+    that unit (to its square for ``power[key] = 2``, e.g. covariances) and plain
+    related numbers are taken to be in it; when ``values`` has no unit, a related
+    array with one is an error (the values' unit is unknown).
+
+    Parameters
+    ----------
+    values : array-like or Quantity
+    related : mapping of str to array-like or Quantity or None
+        Argument name -> array (None entries are passed through).
+    name : str
+        The values' argument name, for errors.
+    power : mapping of str to int, optional
+        Power of the values' unit each related array is in (default 1).
+    expected : str, optional
+        The unit the values must be in (a model built with units scoring new
+        rows): Quantities are converted to it, plain numbers are taken in it.
+
+    Returns
+    -------
+    values, related, unit
+        Plain arrays (float64 where a unit was stripped, else as given) and the
+        values' unit as a string (None without one).
+
+    Raises
+    ------
+    DataError
+        A related unit that does not convert, or a related array with a unit beside
+        unit-less values.
+    """
+    power = dict(power or {})
+    unit = _unit(values)
+    if unit is None and expected is not None:  # plain numbers: in the model's unit
+        import astropy.units as u
+
+        unit = u.Unit(expected)
+    elif expected is not None:
+        values = to_unit(values, expected, what=f"{name!r}", name=name)
+        import astropy.units as u
+
+        unit = u.Unit(expected)
+    out: dict[str, Any] = {}
+    for key, arr in related.items():
+        if arr is None or (unit is None and _unit(arr) is None):
+            out[key] = arr
+            continue
+        if unit is None:
+            raise _fail(
+                f"{key!r} is in {unit_name(arr)!r} but {name!r} has no unit: give {name!r} as a "
+                f"Quantity too, or both as plain numbers in the same unit",
+                name=key,
+                key=None,
+            )
+        target = (unit ** power.get(key, 1)).to_string()
+        out[key] = to_unit(arr, target, what=f"{key!r}", name=key)
+    if unit is None:
+        return values, out, None
+    return _plain(values), out, unit.to_string()
 
 
 def angle_deg(value: Any, *, what: str, name: str | None = None, key: str | None = None) -> float:

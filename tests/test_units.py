@@ -226,3 +226,45 @@ def _no_fail():
     ctx.enter_context(warnings.catch_warnings())
     warnings.simplefilter("ignore")
     return ctx
+
+
+def test_line_errors_are_converted_to_their_values_unit():
+    """Hogg's data in km and km/s with y errors in m/s: the model the plain numbers build."""
+    from bayesmix.builders import line_outlier
+    from bayesmix.datasets import load_hogg2010
+
+    t = load_hogg2010()
+    x, y, e = (np.asarray(t[c], dtype=float) for c in ("x", "y", "sigma_y"))
+    plain = line_outlier(x, y, e)
+    quant = line_outlier(x * u.km, y * u.km / u.s, (e * 1000) * u.m / u.s)
+    assert plain.spec["units"] == {"x": None, "y": None}
+    assert quant.spec["units"] == {"x": "km", "y": "km / s"}
+    for k in ("x", "y", "y_err"):
+        np.testing.assert_allclose(quant.data[k], plain.data[k], rtol=1e-12)
+    # new rows in other units are converted to the model's
+    rows, _ = quant.prepare_rows({"x": x * 1000 * u.m, "y": y * u.km / u.s, "y_err": e})
+    np.testing.assert_allclose(rows["x"], x, rtol=1e-12)
+    with pytest.raises(DataError, match="'y_err' is in 'km / s' but 'y' has no unit"):
+        line_outlier(x, y, e * u.km / u.s)
+    with pytest.raises(DataError, match="'y_err' is in 'kg', which cannot be converted"):
+        line_outlier(x, y * u.km / u.s, e * u.kg)
+
+
+def test_mixture_errors_and_covariances_are_converted_to_the_data_unit():
+    from bayesmix.builders import gaussian_mixture
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    E = np.full((200, 2), 0.1)
+    C = np.einsum("nd,de->nde", E**2, np.eye(2))
+    plain = gaussian_mixture(X, 2, X_err=E)
+    by_err = gaussian_mixture(X * u.km / u.s, 2, X_err=E * 1000 * u.m / u.s)
+    by_cov = gaussian_mixture(X * u.km / u.s, 2, X_cov=C * 1e6 * (u.m / u.s) ** 2)
+    assert plain.spec["unit"] is None and by_err.spec["unit"] == "km / s"
+    for mm in (by_err, by_cov):
+        np.testing.assert_allclose(mm.data["X"], plain.data["X"], rtol=1e-12)
+        np.testing.assert_allclose(mm.data["X_cov"], plain.data["X_cov"], rtol=1e-12)
+    with pytest.raises(DataError, match="'X_cov' is in 'km / s', which cannot be converted"):
+        gaussian_mixture(X * u.km / u.s, 2, X_cov=C * u.km / u.s)
+    with pytest.raises(DataError, match="'X_err' is in 'km / s' but 'X' has no unit"):
+        gaussian_mixture(X, 2, X_err=E * u.km / u.s)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from bayesmix._units import with_value_unit
 from bayesmix._validate import check_covariances, check_errors, check_int, check_matrix
 from bayesmix.builders._coords import make_coords, object_ids
 from bayesmix.builders._likelihood import add_fused_likelihood, feature_major
@@ -25,9 +26,17 @@ CHOICES: dict[str, tuple] = {}
 
 
 def _prepare(
-    X, X_err, X_cov, user_ids, *, n_features: int | None = None
-) -> tuple[dict, np.ndarray]:
-    """Validate mixture data; return ``{"X", ["X_cov"]}`` and the object ids."""
+    X, X_err, X_cov, user_ids, *, n_features: int | None = None, unit: str | None = None
+) -> tuple[dict, np.ndarray, str | None]:
+    """Validate mixture data; return ``{"X", ["X_cov"]}``, the object ids and X's unit.
+
+    Quantities: ``X_err`` is converted to X's unit and ``X_cov`` to its square
+    (``unit``: the unit the model was built in, for new rows).
+    """
+    X, rel, unit = with_value_unit(
+        X, {"X_err": X_err, "X_cov": X_cov}, name="X", power={"X_cov": 2}, expected=unit
+    )
+    X_err, X_cov = rel["X_err"], rel["X_cov"]
     n = check_matrix(X, name="X", n_features=n_features, allow_nan=True).shape[0]
     ids = object_ids(user_ids, n)
     lab = None if user_ids is None else ids  # ids named in error messages
@@ -44,7 +53,7 @@ def _prepare(
         if d == 1 and cov.ndim == 1:
             cov = cov[:, None, None]
         data["X_cov"] = check_covariances(cov, n_objects=n, n_features=d, name="X_cov", ids=lab)
-    return data, ids
+    return data, ids, unit
 
 
 def _mixture_terms(
@@ -91,7 +100,11 @@ def gaussian_mixture(
     Parameters
     ----------
     X : array-like of shape (n_objects, n_features) or (n_objects,)
-        Data (any units, per feature).
+        Data (any units, per feature).  A Quantity (one unit for every feature)
+        is allowed: ``X_err`` is converted to its unit and ``X_cov`` to the unit's
+        square (a unit that does not convert, or errors with a unit beside
+        unit-less ``X``, is a ``DataError``); the unit is recorded in
+        ``spec["unit"]`` and new rows are converted to it.
     n_components : int
         Number of components K, 1 <= K <= n_objects.
     X_err : array-like of shape (n_objects, n_features), optional
@@ -148,7 +161,7 @@ def gaussian_mixture(
 
     from bayesmix.components.fused import FusedLayout
 
-    data, ids = _prepare(X, X_err, X_cov, ids)
+    data, ids, unit = _prepare(X, X_err, X_cov, ids)
     Xv = data["X"]
     n, d = Xv.shape
     K = check_int(n_components, name="n_components", minimum=1, maximum=n)
@@ -252,6 +265,7 @@ def gaussian_mixture(
         "labels": list(labels),
         "priors": user,
         "errors": "X_err" if X_err is not None else ("X_cov" if X_cov is not None else None),
+        "unit": unit,  # of X (None: plain numbers); means in it, covariances in its square
     }
     has_err = "X_cov" in data
 
@@ -260,8 +274,8 @@ def gaussian_mixture(
             raise DataError(
                 "'data' must include 'X_err' or 'X_cov' (the model has errors)", argument="data"
             )
-        arrays, new_ids = _prepare(
-            dd.get("X"), dd.get("X_err"), dd.get("X_cov"), dd.get("ids"), n_features=d
+        arrays, new_ids, _ = _prepare(
+            dd.get("X"), dd.get("X_err"), dd.get("X_cov"), dd.get("ids"), n_features=d, unit=unit
         )
         return arrays, RowRecord.from_ids(new_ids)
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from bayesmix._units import has_unit, to_unit, with_value_unit
 from bayesmix._validate import check_array_1d, check_choice, check_positive, row_label
 from bayesmix.builders._coords import make_coords, object_ids
 from bayesmix.builders._likelihood import add_fused_likelihood
@@ -29,9 +30,20 @@ CHOICES: dict[str, tuple] = {"outlier": ("gaussian", "uniform")}
 
 
 def _prepare(
-    x, y, y_err, x_err, rho_xy, user_ids, *, intrinsic_scatter: bool, outlier_range=None
-) -> tuple[dict, np.ndarray]:
-    """Validate line data; return the data dict and the object ids."""
+    x, y, y_err, x_err, rho_xy, user_ids, *, intrinsic_scatter: bool, outlier_range=None, units=None
+) -> tuple[dict, np.ndarray, dict[str, str | None]]:
+    """Validate line data; return the data dict, the object ids and the units of x and y.
+
+    Quantities: each error is converted to its values' unit (``units``: the units the
+    model was built in, for new rows).
+    """
+    units = dict(units or {})
+    x, rel, x_unit = with_value_unit(x, {"x_err": x_err}, name="x", expected=units.get("x"))
+    x_err = rel["x_err"]
+    y, rel, y_unit = with_value_unit(y, {"y_err": y_err}, name="y", expected=units.get("y"))
+    y_err = rel["y_err"]
+    if rho_xy is not None and has_unit(rho_xy):
+        rho_xy = to_unit(rho_xy, "", what="'rho_xy'", name="rho_xy")
     n = check_array_1d(y, name="y", allow_nan=True).shape[0]
     ids = object_ids(user_ids, n)
     lab = None if user_ids is None else ids  # ids named in error messages
@@ -94,7 +106,7 @@ def _prepare(
                 argument="y",
                 rows=np.flatnonzero(bad)[:100],
             )
-    return data, ids
+    return data, ids, {"x": x_unit, "y": y_unit}
 
 
 def _line_terms(
@@ -201,6 +213,10 @@ def line_outlier(
     ----------
     x, y : array-like of shape (n_objects,)
         Abscissae and ordinates (any units; ``slope`` is in units of y per x).
+        Quantities (or unit-carrying columns) are allowed: each error array is
+        converted to its values' unit (a unit that does not convert, or an error
+        with a unit beside unit-less values, is a ``DataError``) and the units are
+        recorded in ``spec["units"]`` (new rows are converted to them).
     y_err : array-like of shape (n_objects,), optional
         Standard deviation of each ``y`` (units of y): strictly positive, or
         non-negative with ``intrinsic_scatter``.  Without it (only with
@@ -296,7 +312,7 @@ def line_outlier(
 
     outlier = check_choice(outlier, name="outlier", choices=CHOICES["outlier"])
     outlier_range = _check_range(outlier_range)
-    data, ids = _prepare(
+    data, ids, units = _prepare(
         x,
         y,
         y_err,
@@ -381,6 +397,7 @@ def line_outlier(
         "x_err": "x_err" in data,
         "rho_xy": "rho_xy" in data,
         "x_pivot": x_pivot,
+        "units": units,  # of x and y (None: plain numbers); slope in y/x, intercept in y
     }
 
     def prepare_rows(d: Mapping[str, Any]) -> tuple[dict, RowRecord]:
@@ -390,7 +407,7 @@ def line_outlier(
                     f"'data' must include {name!r} (the model was built with {name})",
                     argument="data",
                 )
-        arrays, new_ids = _prepare(
+        arrays, new_ids, _ = _prepare(
             d.get("x"),
             d.get("y"),
             d.get("y_err") if spec["y_err"] else None,
@@ -398,6 +415,7 @@ def line_outlier(
             d.get("rho_xy") if spec["rho_xy"] else None,
             d.get("ids"),
             intrinsic_scatter=bool(intrinsic_scatter),
+            units=units,
         )
         return arrays, RowRecord.from_ids(new_ids)
 
