@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bayesmix._units import angle_deg, sky_position
-from bayesmix.components._backend import Backend, get_backend
+from bayesmix.components import Backend, get_backend
 from bayesmix.exceptions import DataError, SpecError
 
 __all__ = ["Footprint", "PlaneRegion", "from_tangent_plane", "separation", "tangent_plane"]

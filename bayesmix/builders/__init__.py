@@ -11,6 +11,7 @@ from __future__ import annotations
 # name below stays bound to the builder function, not to that module
 import bayesmix.builders.cluster_field  # noqa: F401
 from bayesmix.builders._model import ComponentSpec, MixtureModel, RowRecord
+from bayesmix.builders._priors import check_prior
 from bayesmix.builders.cluster import cluster_field
 from bayesmix.builders.gaussian_mixture import gaussian_mixture
 from bayesmix.builders.line_outlier import line_outlier
@@ -19,6 +20,7 @@ __all__ = [
     "ComponentSpec",
     "MixtureModel",
     "RowRecord",
+    "check_prior",
     "cluster_field",
     "gaussian_mixture",
     "line_outlier",

@@ -14,7 +14,7 @@ from bayesmix.builders._coords import make_coords, object_ids
 from bayesmix.builders._likelihood import add_fused_likelihood, feature_major
 from bayesmix.builders._model import ComponentSpec, MixtureModel, RowRecord
 from bayesmix.builders._priors import check_priors, prior_dist, prior_rv
-from bayesmix.components._backend import get_backend
+from bayesmix.components import get_backend
 from bayesmix.components.gaussian import MultivariateGaussian
 from bayesmix.exceptions import DataError, SpecError
 

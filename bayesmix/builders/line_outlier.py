@@ -16,7 +16,7 @@ from bayesmix.builders._likelihood import add_fused_likelihood
 from bayesmix.builders._model import ComponentSpec, MixtureModel, RowRecord
 from bayesmix.builders._priors import check_priors, prior_dist, prior_rv
 from bayesmix.builders._start import robust_line, scaled_start
-from bayesmix.components._backend import get_backend
+from bayesmix.components import get_backend
 from bayesmix.components.gaussian import Gaussian
 from bayesmix.components.uniform import Uniform
 from bayesmix.exceptions import DataError, SpecError

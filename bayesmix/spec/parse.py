@@ -348,7 +348,7 @@ def _parse_priors(value: Any, info: Builder, options: Mapping[str, Any]) -> dict
             f"[priors] does not apply to builder {info.name!r} (EM and GPz fits have no priors)",
             key="[priors]",
         )
-    from bayesmix.builders._priors import check_prior
+    from bayesmix.builders import check_prior
 
     tab = check_table(value, "[priors]")
     n_components = info.n_components or options.get("n_components")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bayesmix.components._backend import get_backend
+from bayesmix.components import get_backend
 from bayesmix.components.beta import Beta
 from bayesmix.components.edsd import EDSDParallax
 from bayesmix.components.gaussian import MultivariateGaussian
