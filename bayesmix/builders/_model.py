@@ -11,8 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bayesmix.components.mixture import log_joint
-from bayesmix.exceptions import DataError
-from bayesmix.gaia import column_values
+from bayesmix.gaia import UsedRows
 
 __all__ = ["ComponentSpec", "MixtureModel", "RowRecord"]
 
@@ -38,7 +37,7 @@ class ComponentSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class RowRecord:
+class RowRecord(UsedRows):
     """Which input rows became a model's objects, and why the other rows did not.
 
     Every builder records it (:attr:`MixtureModel.rows`), so that reports and
@@ -64,6 +63,9 @@ class RowRecord:
         Named subsets of the objects, each of shape (n_objects,) in object
         order.  :func:`~bayesmix.builders.cluster_field` records ``"control"``,
         the stars its fixed (XD) field was fitted to.
+
+    ``n_rows``, ``n_excluded`` and ``column(name)`` come from
+    :class:`bayesmix.gaia.UsedRows`, as for :class:`bayesmix.gaia.GaiaData`.
     """
 
     used: NDArray[np.bool_]
@@ -87,21 +89,6 @@ class RowRecord:
         """Ids of the used rows, i.e. of the model's objects (``coords["object"]``)."""
         return self.all_ids[self.used]
 
-    @property
-    def n_rows(self) -> int:
-        """Number of input rows."""
-        return int(self.used.shape[0])
-
-    @property
-    def n_excluded(self) -> int:
-        """Number of input rows that are not objects of the model."""
-        return int((~self.used).sum())
-
-    def column(self, name: str) -> NDArray[np.float64]:
-        """Values of input column ``name`` for the used rows (object order), as float64."""
-        if name not in self.columns:
-            raise DataError(f"the table has no column {name!r}", argument="data")
-        return column_values(self.columns[name], name)[self.used]
 
 
 @dataclass(frozen=True, eq=False)
