@@ -415,7 +415,13 @@ def test_pleiades_cone_without_proper_motion_errors_builds(shared_data):
     assert all(r.startswith("missing ") for r in np.asarray(mm.rows.reasons)[~used])
     # the first pass is at the cluster (Cantat-Gaudin 2020: 20.077, -45.503 mas/yr)
     assert abs(mm.spec["center"][1] - 20.077) < 1.0 and abs(mm.spec["center"][2] + 45.503) < 1.0
-    assert np.isfinite(mm.model.compile_logp(mode="NUMBA")(mm.model.initial_point()))
+    # PyTensor's numba linker warns that a graph holding the 43,033 observed stars as a
+    # constant cannot be cached (numba refuses large global arrays); sampling goes through
+    # bayesmix.inference's compiled callbacks, which do not embed the data
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Cannot cache compiled function")
+        value = mm.model.compile_logp(mode="NUMBA")(mm.model.initial_point())
+    assert np.isfinite(value)
 
 
 def test_center_hint_moves_the_sky_centre_and_the_starts():
