@@ -575,7 +575,7 @@ def _client(scheduler: str | None, workers: int | None):
         n_workers=workers or max(1, os.cpu_count() or 1),
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: another Dask cluster may hold 8787
         silence_logs=logging.ERROR,
     )
     return Client(cluster), cluster

@@ -32,7 +32,7 @@ def client():
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=50,
         )
         cl = distributed.Client(cluster, set_as_default=False)

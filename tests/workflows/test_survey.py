@@ -381,7 +381,7 @@ def test_local_cluster_losing_a_worker_gives_the_same_tables(sky, tmp_path):
         sky / "cat", tmp_path / "l.csv", tmp_path / "serial", scheduler="synchronous", **QUICK
     )
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     client = distributed.Client(cluster)
     try:
