@@ -90,7 +90,6 @@ class RowRecord(UsedRows):
         return self.all_ids[self.used]
 
 
-
 @dataclass(frozen=True, eq=False)
 class MixtureModel:
     """A built PyMC mixture model plus what scoring, plotting and reloading need.

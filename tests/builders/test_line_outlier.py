@@ -345,8 +345,8 @@ def test_stars_cyg_with_defaults_flags_the_giants():
     # chains with 98 % "outliers").  With the defaults the posterior still has a small second
     # mode, the least-squares line through the giants (slope ~ -0.5): over 12 seeds 5 runs (2
     # with the previous, graph likelihood) had R-hat > 1.01 from chains visiting it (one chain
-    # wholly there), so the run's diagnostics warn; the main mode holds the giants as outliers and slope ~3 (least trimmed squares:
-    # ~3.0).  Seed 47: 5 % of the draws in the second mode.
+    # wholly there), so the run's diagnostics warn; the main mode holds the giants as outliers
+    # and slope ~3 (least trimmed squares: ~3.0).  Seed 47: 5 % of the draws in the second mode.
     from bayesmix.datasets import load_stars_cyg
     from bayesmix.exceptions import DiagnosticsWarning
     from bayesmix.inference import sample
