@@ -15,7 +15,13 @@ from __future__ import annotations
 
 import importlib
 
+from bayesmix import _lazy_placeholders
+
 __version__ = "0.1.0"
+
+# arviz_base's lazy ``jax``/``numpyro`` placeholders would import JAX (~0.8 s) whenever
+# astropy or matplotlib scans sys.modules; see bayesmix._lazy_placeholders
+_lazy_placeholders.install()
 
 # public name -> module that defines it (imported on first access)
 _LAZY = {

@@ -6,8 +6,9 @@ log-likelihood pass (about 20 ns per object for ``log`` + ``exp`` + ``log1p``). 
 functions here use only additions, multiplications, one division, ``floor`` and bit
 reinterpretation, which LLVM turns into SIMD instructions.  Their error is a few units in the
 last place over the whole double range used here (tested against :mod:`math` in
-``tests/components/test_vmath.py``); they take no ``fastmath`` liberties, so results do not
-depend on how the loop was compiled or whether it came from numba's cache.  Callers must be
+``tests/components/test_vmath.py``); the only ``fastmath`` liberty they take is fusing a
+multiply and an add (:data:`FASTMATH`), so results do not depend on whether the loop was
+compiled in this process or came from numba's cache.  Callers must be
 compiled with ``error_model="numpy"``: numba's default Python error model guards every
 division with a zero check, which stops LLVM from vectorising the loop.
 
@@ -27,7 +28,14 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["vexp", "vlog"]
+__all__ = ["FASTMATH", "vexp", "vlog"]
+
+#: the one ``fastmath`` liberty the kernels take: LLVM may fuse a multiply and an add into a
+#: fused multiply-add (``contract``; one rounding instead of two).  No reassociation, no
+#: approximate reciprocals, no assumptions about NaN, infinities or signed zeros: the
+#: arithmetic is the written order, so a kernel compiled in this process and the same kernel
+#: loaded from numba's cache (which is specific to the CPU) give identical bits.
+FASTMATH = {"contract"}
 
 #: ln 2 split so that k * LN2_HI is exact for |k| < 2**20 (fdlibm's constants)
 LN2_HI = 6.93147180369123816490e-01
@@ -70,7 +78,7 @@ def _as_int(typingctx, value):
     return sig, codegen
 
 
-@numba.njit(inline="always", cache=True, error_model="numpy")
+@numba.njit(inline="always", cache=True, error_model="numpy", fastmath=FASTMATH)
 def vexp(x: float) -> float:
     """``exp(x)`` for finite or infinite ``x``; 0 below -745.2, ``inf`` above 709.78.
 
@@ -105,7 +113,7 @@ def vexp(x: float) -> float:
     return x if x != x else y
 
 
-@numba.njit(inline="always", cache=True, error_model="numpy")
+@numba.njit(inline="always", cache=True, error_model="numpy", fastmath=FASTMATH)
 def vlog(x: float) -> float:
     """Natural logarithm of a positive normal ``x`` (``-inf`` at 0, NaN below 0).
 

@@ -4,8 +4,9 @@ The likelihood of every bayesmix builder is a sum over objects of a logsumexp ov
 components, each component's log-density being a sum of a few standard terms.  This module
 evaluates that sum **and** its gradient with respect to every parameter in one loop over the
 objects, without (N,)-sized temporaries, with SIMD-friendly arithmetic (:mod:`._vmath`) and
-without ``fastmath`` (results are bitwise reproducible whether the kernel was compiled in this
-process or loaded from numba's cache).  :mod:`bayesmix.components.fused_op` wraps it as a
+no ``fastmath`` liberty but fused multiply-adds (:data:`._vmath.FASTMATH`: results are
+bitwise reproducible whether the kernel was compiled in this process or loaded from numba's
+cache).  :mod:`bayesmix.components.fused_op` wraps it as a
 PyTensor Op with a numba dispatch, so nutpie's numba backend inlines it into the compiled
 log-density.
 
@@ -63,7 +64,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from bayesmix.components._vmath import vexp, vlog
+from bayesmix.components._vmath import FASTMATH, vexp, vlog
 
 __all__ = ["BLOCK", "FusedLayout", "kernel_digest", "mixture_loglik_grad"]
 
@@ -73,7 +74,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 _LOG_PI = math.log(math.pi)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _gaussian_block(n0, nb, X, C, t, E, K, mu, Vs, beta, g, Lb, r, zz, acc, det, U, Si, gl):
     """Log-density of one Gaussian term for objects n0 .. n0 + nb, plus u and S^-1 (lanes)."""
     D = X.shape[0]
@@ -122,7 +123,7 @@ def _gaussian_block(n0, nb, X, C, t, E, K, mu, Vs, beta, g, Lb, r, zz, acc, det,
         _cholesky_block(nb, D, Lb, r, zz, acc, det, g, U, Si, gl)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _direct_2(n0, nb, X, C, mu, Vs, g, U, Si, gl):
     """D = 2 with error covariances and no slope, in one loop (the proper-motion case)."""
     c0 = -_LOG_2PI
@@ -153,7 +154,7 @@ def _direct_2(n0, nb, X, C, mu, Vs, g, U, Si, gl):
         gl[g, n] = c0 - 0.5 * (vlog(det) + r0 * u0 + r1 * u1)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _direct_3(n0, nb, X, C, mu, Vs, g, U, Si, gl):
     """D = 3 with error covariances and no slope, in one loop (parallax + proper motions)."""
     c0 = -1.5 * _LOG_2PI
@@ -205,7 +206,7 @@ def _direct_3(n0, nb, X, C, mu, Vs, g, U, Si, gl):
         gl[g, n] = c0 - 0.5 * (vlog(det) + r0 * u0 + r1 * u1 + r2 * u2)
 
 
-@numba.njit(cache=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always", fastmath=FASTMATH)
 def _small_1(nb, Lb, r, g, U, Si, gl):
     """D = 1: S^-1 = 1/s."""
     c0 = -0.5 * _LOG_2PI
@@ -218,7 +219,7 @@ def _small_1(nb, Lb, r, g, U, Si, gl):
         gl[g, n] = c0 - 0.5 * (vlog(s) + r[0, n] * u)
 
 
-@numba.njit(cache=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always", fastmath=FASTMATH)
 def _small_2(nb, Lb, r, g, U, Si, gl):
     """D = 2: closed-form inverse, one division per object."""
     c0 = -_LOG_2PI
@@ -244,7 +245,7 @@ def _small_2(nb, Lb, r, g, U, Si, gl):
         gl[g, n] = c0 - 0.5 * (vlog(det) + r0 * u0 + r1 * u1)
 
 
-@numba.njit(cache=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always", fastmath=FASTMATH)
 def _small_3(nb, Lb, r, g, U, Si, gl):
     """D = 3: inverse from the adjugate, one division per object."""
     c0 = -1.5 * _LOG_2PI
@@ -287,7 +288,7 @@ def _small_3(nb, Lb, r, g, U, Si, gl):
         gl[g, n] = c0 - 0.5 * (vlog(det) + r0 * u0 + r1 * u1 + r2 * u2)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _cholesky_block(nb, D, Lb, r, zz, acc, det, g, U, Si, gl):
     """D > 3: Cholesky factor per object (lanes), reciprocal pivots, S^-1 column by column."""
     for j in range(D):
@@ -383,7 +384,7 @@ def _cholesky_block(nb, D, Lb, r, zz, acc, det, g, U, Si, gl):
                 Si[g, i, j, n] = zz[i, n]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _reduce_lanes(aL, alw, amu, ab, aV, aVE, aK, ac, aa, beta, has_E, has_K):
     """Sum the per-lane accumulators of :func:`mixture_loglik_grad` in a fixed order."""
     B = aL.shape[0]
@@ -431,7 +432,7 @@ def _reduce_lanes(aL, alw, amu, ab, aV, aVE, aK, ac, aa, beta, has_E, has_K):
     return logp, dlw, dmu, dV, dbeta, dcenter, dradius
 
 
-@numba.njit(cache=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always", fastmath=FASTMATH)
 def _plummer_block(n0, nb, sky_x, sky_y, center, radius, pl, pw):
     """Plummer log-densities of a block of objects and the factors of their gradient."""
     P = center.shape[0]
@@ -451,7 +452,7 @@ def _plummer_block(n0, nb, sky_x, sky_y, center, radius, pl, pw):
             pw[p, 2, n] = q
 
 
-@numba.njit(cache=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always", fastmath=FASTMATH)
 def _combine_block(n0, nb, lw, gidx, pidx, fidx, xidx, gl, pl, fixed, extra, lp, mx, ssum, aL, alw):
     """Add the components' terms, then logsumexp; ``lp`` ends holding the responsibilities."""
     J = lw.shape[0]
@@ -514,7 +515,7 @@ def _combine_block(n0, nb, lw, gidx, pidx, fidx, xidx, gl, pl, fixed, extra, lp,
                 alw[j, n] += lp[j, n]
 
 
-@numba.njit(cache=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always", fastmath=FASTMATH)
 def _accumulate_block(
     n0, nb, gidx, pidx, xidx, lp, U, Si, t, E, K, radius, pw, amu, ab, aV, aVE, aK, ac, aa, resp
 ):
@@ -556,7 +557,7 @@ def _accumulate_block(
                 resp[x, n0 + n] = lp[j, n]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def mixture_loglik_grad(
     lw,
     X,
