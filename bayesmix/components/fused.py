@@ -83,10 +83,10 @@ def _gaussian_block(n0, nb, X, C, t, E, K, mu, Vs, beta, g, Lb, r, zz, acc, det,
     has_E = E.shape[0] > 0
     has_K = K.shape[1] > 0
     if has_C and not has_t and D == 2:
-        _direct_2(n0, nb, X, C, mu, Vs, g, U, Si, gl)
+        _direct_2(n0, nb, X, C, mu, Vs, g, U, Si, gl, det)
         return
     if has_C and not has_t and D == 3:
-        _direct_3(n0, nb, X, C, mu, Vs, g, U, Si, gl)
+        _direct_3(n0, nb, X, C, mu, Vs, g, U, Si, gl, det)
         return
     for i in range(D):
         m = mu[g, i]
@@ -124,7 +124,7 @@ def _gaussian_block(n0, nb, X, C, t, E, K, mu, Vs, beta, g, Lb, r, zz, acc, det,
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def _direct_2(n0, nb, X, C, mu, Vs, g, U, Si, gl):
+def _direct_2(n0, nb, X, C, mu, Vs, g, U, Si, gl, dt):
     """D = 2 with error covariances and no slope, in one loop (the proper-motion case)."""
     c0 = -_LOG_2PI
     m0 = mu[g, 0]
@@ -151,12 +151,21 @@ def _direct_2(n0, nb, X, C, mu, Vs, g, U, Si, gl):
         Si[g, 1, 1, n] = i11
         Si[g, 1, 0, n] = i10
         Si[g, 0, 1, n] = i10
-        gl[g, n] = c0 - 0.5 * (vlog(det) + r0 * u0 + r1 * u1)
+        dt[n] = det
+        gl[g, n] = r0 * u0 + r1 * u1
+    # the logarithm in a loop of its own (see _direct_3)
+    for n in range(nb):
+        gl[g, n] = c0 - 0.5 * (vlog(dt[n]) + gl[g, n])
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def _direct_3(n0, nb, X, C, mu, Vs, g, U, Si, gl):
-    """D = 3 with error covariances and no slope, in one loop (parallax + proper motions)."""
+def _direct_3(n0, nb, X, C, mu, Vs, g, U, Si, gl, det):
+    """D = 3 with error covariances and no slope (parallax + proper motions).
+
+    Three loops over the block (inverse and determinant; u and the quadratic form; the
+    logarithm) rather than one: LLVM vectorises each, and the single loop with ~20 streams
+    and a ``vlog`` ran 2.8x slower (bench/RESULTS.md, issue 14).
+    """
     c0 = -1.5 * _LOG_2PI
     m0 = mu[g, 0]
     m1 = mu[g, 1]
@@ -177,14 +186,25 @@ def _direct_3(n0, nb, X, C, mu, Vs, g, U, Si, gl):
         c00 = a11 * a22 - a21 * a21
         c10 = a21 * a20 - a10 * a22
         c20 = a10 * a21 - a11 * a20
-        det = a00 * c00 + a10 * c10 + a20 * c20
-        idet = 1.0 / det
-        i00 = c00 * idet
-        i10 = c10 * idet
-        i20 = c20 * idet
-        i11 = (a00 * a22 - a20 * a20) * idet
-        i21 = (a10 * a20 - a00 * a21) * idet
-        i22 = (a00 * a11 - a10 * a10) * idet
+        d = a00 * c00 + a10 * c10 + a20 * c20
+        idet = 1.0 / d
+        Si[g, 0, 0, n] = c00 * idet
+        Si[g, 1, 0, n] = c10 * idet
+        Si[g, 2, 0, n] = c20 * idet
+        Si[g, 1, 1, n] = (a00 * a22 - a20 * a20) * idet
+        Si[g, 2, 1, n] = (a10 * a20 - a00 * a21) * idet
+        Si[g, 2, 2, n] = (a00 * a11 - a10 * a10) * idet
+        det[n] = d
+    for n in range(nb):
+        i00 = Si[g, 0, 0, n]
+        i10 = Si[g, 1, 0, n]
+        i20 = Si[g, 2, 0, n]
+        i11 = Si[g, 1, 1, n]
+        i21 = Si[g, 2, 1, n]
+        i22 = Si[g, 2, 2, n]
+        Si[g, 0, 1, n] = i10
+        Si[g, 0, 2, n] = i20
+        Si[g, 1, 2, n] = i21
         r0 = X[0, n0 + n] - m0
         r1 = X[1, n0 + n] - m1
         r2 = X[2, n0 + n] - m2
@@ -194,16 +214,9 @@ def _direct_3(n0, nb, X, C, mu, Vs, g, U, Si, gl):
         U[g, 0, n] = u0
         U[g, 1, n] = u1
         U[g, 2, n] = u2
-        Si[g, 0, 0, n] = i00
-        Si[g, 1, 1, n] = i11
-        Si[g, 2, 2, n] = i22
-        Si[g, 1, 0, n] = i10
-        Si[g, 0, 1, n] = i10
-        Si[g, 2, 0, n] = i20
-        Si[g, 0, 2, n] = i20
-        Si[g, 2, 1, n] = i21
-        Si[g, 1, 2, n] = i21
-        gl[g, n] = c0 - 0.5 * (vlog(det) + r0 * u0 + r1 * u1 + r2 * u2)
+        gl[g, n] = r0 * u0 + r1 * u1 + r2 * u2
+    for n in range(nb):
+        gl[g, n] = c0 - 0.5 * (vlog(det[n]) + gl[g, n])
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always", fastmath=FASTMATH)
@@ -242,7 +255,11 @@ def _small_2(nb, Lb, r, g, U, Si, gl):
         Si[g, 1, 1, n] = i11
         Si[g, 1, 0, n] = i10
         Si[g, 0, 1, n] = i10
-        gl[g, n] = c0 - 0.5 * (vlog(det) + r0 * u0 + r1 * u1)
+        Lb[0, 1, n] = det  # the upper triangle is free scratch
+        gl[g, n] = r0 * u0 + r1 * u1
+    # the logarithm in a loop of its own (see _direct_3)
+    for n in range(nb):
+        gl[g, n] = c0 - 0.5 * (vlog(Lb[0, 1, n]) + gl[g, n])
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always", fastmath=FASTMATH)
@@ -285,7 +302,11 @@ def _small_3(nb, Lb, r, g, U, Si, gl):
         Si[g, 0, 2, n] = i20
         Si[g, 2, 1, n] = i21
         Si[g, 1, 2, n] = i21
-        gl[g, n] = c0 - 0.5 * (vlog(det) + r0 * u0 + r1 * u1 + r2 * u2)
+        Lb[0, 1, n] = det  # the upper triangle is free scratch
+        gl[g, n] = r0 * u0 + r1 * u1 + r2 * u2
+    # the logarithm in a loop of its own (see _direct_3)
+    for n in range(nb):
+        gl[g, n] = c0 - 0.5 * (vlog(Lb[0, 1, n]) + gl[g, n])
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -441,15 +462,18 @@ def _plummer_block(n0, nb, sky_x, sky_y, center, radius, pl, pw):
         c1 = center[p, 1]
         a2 = radius[p] * radius[p]
         base = -_LOG_PI + math.log(a2)
+        # two loops (the logarithm apart): each vectorises
         for n in range(nb):
             dx = sky_x[n0 + n] - c0
             dy = sky_y[n0 + n] - c1
             den = a2 + dx * dx + dy * dy
-            pl[p, n] = base - 2.0 * vlog(den)
+            pl[p, n] = den
             q = 1.0 / den
             pw[p, 0, n] = 4.0 * dx * q
             pw[p, 1, n] = 4.0 * dy * q
             pw[p, 2, n] = q
+        for n in range(nb):
+            pl[p, n] = base - 2.0 * vlog(pl[p, n])
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always", fastmath=FASTMATH)
@@ -484,11 +508,14 @@ def _combine_block(n0, nb, lw, gidx, pidx, fidx, xidx, gl, pl, fixed, extra, lp,
     # logsumexp and responsibilities (all -inf: the sum is -inf)
     if J == 2:
         # one exp: the larger term contributes exp(0) = 1
+        # (the exponential in a loop of its own: each loop vectorises)
+        for n in range(nb):
+            d = -abs(lp[0, n] - lp[1, n]) if mx[n] > -math.inf else -math.inf
+            ssum[n] = vexp(d)
         for n in range(nb):
             a = lp[0, n]
             b = lp[1, n]
-            d = -abs(a - b) if mx[n] > -math.inf else -math.inf
-            e = vexp(d)
+            e = ssum[n]
             inv = 1.0 / (1.0 + e)
             aL[n] += mx[n] + vlog(1.0 + e)
             ra = inv if a >= b else e * inv
