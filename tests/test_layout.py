@@ -15,7 +15,15 @@ PKG = Path(__file__).resolve().parents[1] / "bayesmix"
 
 #: layers, lowest first; a module may import from its own layer or lower ones
 LAYERS = [
-    {"exceptions", "_validate", "_random", "_files", "_deprecation", "_units", "_lazy_placeholders"},
+    {
+        "exceptions",
+        "_validate",
+        "_random",
+        "_files",
+        "_deprecation",
+        "_units",
+        "_lazy_placeholders",
+    },
     {"components", "io", "gaia", "sky", "_geometry", "_hist", "datasets", "specs", "testing"},
     {"em", "builders"},
     {"inference", "membership", "gpz", "simulate"},
