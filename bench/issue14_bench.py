@@ -10,7 +10,8 @@ the ratios use):
 2. under load: the same pairs for ``--load-sizes`` (default pm2d 1e4) while two CPU-bound
    processes (``python -c "while time.time() < end: pass"``, each bounded to
    ``--burner-limit`` seconds and killed when this part ends) compete for the cores;
-3. fixed costs: ``bayesmix run models/hogg2010_line_outliers.toml`` against
+3. fixed costs (run first, while the machine is quiet): ``bayesmix run
+   models/hogg2010_line_outliers.toml`` against
    ``bench/numpyro_hogg.py`` (the same model, memberships, CSV + netCDF; no figures), fresh
    processes with warm caches, alternating, ``--hogg-rounds`` rounds after one warm-up each;
    wall and CPU (user + system) seconds per process.
@@ -225,20 +226,23 @@ def main(argv=None) -> int:
     start = datetime.datetime.now(datetime.UTC)
     log = {"uptime": [("start", uptime())]}
     rows = {"quiet": [], "load": [], "hogg": []}
+    # the fixed costs first, while the machine is quiet (after the loaded part the load
+    # average stays above 2 for minutes)
+    if args.hogg_rounds:
+        rows["hogg"] = hogg(args.hogg_rounds)
+        log["uptime"].append(("after the fixed-cost part", uptime()))
     for model, arg in (("pm2d", args.pm2d_sizes), ("full", args.full_sizes)):
         rows["quiet"] += pairs(model, sizes(arg), args)
     log["uptime"].append(("after the quiet part", uptime()))
-    with Burners(limit=args.burner_limit):
-        time.sleep(5)  # let the load average see the burners
-        log["uptime"].append(("burners running", uptime()))
-        for item in args.load_sizes.split(","):
-            model, n = item.split(":")
-            rows["load"] += pairs(model, sizes(n), args)
-        log["uptime"].append(("end of the loaded part, before stopping the burners", uptime()))
-    if args.hogg_rounds:
-        time.sleep(30)  # the burners' load decays
-        log["uptime"].append(("before the fixed-cost part", uptime()))
-        rows["hogg"] = hogg(args.hogg_rounds)
+    load_items = [item for item in args.load_sizes.split(",") if item]
+    if load_items:
+        with Burners(limit=args.burner_limit):
+            time.sleep(5)  # let the load average see the burners
+            log["uptime"].append(("burners running", uptime()))
+            for item in load_items:
+                model, n = item.split(":")
+                rows["load"] += pairs(model, sizes(n), args)
+            log["uptime"].append(("end of the loaded part, before stopping the burners", uptime()))
     log["uptime"].append(("end", uptime()))
     end = datetime.datetime.now(datetime.UTC)
     cmd = "python bench/issue14_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
