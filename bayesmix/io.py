@@ -603,6 +603,29 @@ def write_figure(
     return atomic_write(p, write, overwrite=overwrite)
 
 
+@contextlib.contextmanager
+def _no_distributed_probe() -> Iterator[None]:
+    """Keep xarray's netCDF writer from importing ``dask.distributed`` just to look for a client.
+
+    ``to_netcdf`` asks dask for the active scheduler, and dask imports ``distributed`` (~0.2 s)
+    to look for a running client.  A process that has not imported ``distributed`` has no
+    client, so while the writer runs the import is made to fail (``sys.modules`` entry None,
+    removed afterwards) and dask falls back to its local answer.  Where ``distributed`` is
+    already imported (Dask workers, a user's client) nothing changes.
+    """
+    import sys
+
+    if "distributed" in sys.modules:
+        yield
+        return
+    sys.modules["distributed"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if sys.modules.get("distributed", 0) is None:
+            del sys.modules["distributed"]
+
+
 def write_datatree(tree: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write an ``xarray.DataTree`` (a posterior) atomically: netCDF-4 or a zipped zarr store.
 
@@ -615,7 +638,8 @@ def write_datatree(tree: Any, path: str | os.PathLike, *, overwrite: bool = Fals
 
     def write(tmp: str) -> None:
         if p.name.endswith(".nc"):
-            tree.to_netcdf(tmp)
+            with _no_distributed_probe():
+                tree.to_netcdf(tmp)
             return
         import zarr
 

@@ -397,3 +397,45 @@ def test_unknown_format_name_is_a_format_error(tmp_path, table):
         read_table(tmp_path / "t.csv", format="ascii.cvs")
     assert "ascii.csv" in readable_formats() and "parquet" in readable_formats()
     assert len(read_table(tmp_path / "t.csv", format="ascii.csv")) == 3
+
+
+_DATATREE_SCRIPT = """
+import sys
+import numpy as np
+import xarray as xr
+{first}
+from bayesmix.io import write_datatree
+tree = xr.DataTree.from_dict({{"posterior": xr.Dataset({{"a": ("x", np.arange(4.0))}})}})
+{chunk}
+write_datatree(tree, sys.argv[1])
+print("distributed" in sys.modules)
+import distributed  # importable afterwards
+back = xr.open_datatree(sys.argv[1])
+print(back["posterior"]["a"].values.tolist())
+"""
+
+
+@pytest.mark.parametrize(
+    ("first", "chunk", "imported"),
+    [
+        ("", "", "False"),  # no Dask client can exist: distributed is not imported to look
+        ("import distributed", "tree = tree.chunk()", "True"),  # imported: dask asks it
+    ],
+    ids=["plain", "distributed-imported"],
+)
+def test_write_datatree_without_importing_distributed(tmp_path, first, chunk, imported):
+    import subprocess
+    import sys
+    import textwrap
+
+    pytest.importorskip("distributed")
+    code = textwrap.dedent(_DATATREE_SCRIPT).format(first=first, chunk=chunk)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "posterior.nc")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout.split("\n")
+    assert out[0] == imported
+    assert out[1] == "[0.0, 1.0, 2.0, 3.0]"
