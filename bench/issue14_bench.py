@@ -233,7 +233,8 @@ def main(argv=None) -> int:
         log["uptime"].append(("after the fixed-cost part", uptime()))
     for model, arg in (("pm2d", args.pm2d_sizes), ("full", args.full_sizes)):
         rows["quiet"] += pairs(model, sizes(arg), args)
-    log["uptime"].append(("after the quiet part", uptime()))
+    if rows["quiet"]:
+        log["uptime"].append(("after the quiet part", uptime()))
     load_items = [item for item in args.load_sizes.split(",") if item]
     if load_items:
         with Burners(limit=args.burner_limit):
@@ -255,16 +256,14 @@ def main(argv=None) -> int:
         "",
         *[f"- {label}: `{u}`" for label, u in log["uptime"]],
         "",
-        "#### Quiet",
-        "",
-        bench_numpyro.report(rows["quiet"]),
-        "",
-        "#### Under load (two CPU-bound processes running)",
-        "",
-        bench_numpyro.report(rows["load"]),
     ]
+    if rows["quiet"]:
+        parts += ["#### Quiet", "", bench_numpyro.report(rows["quiet"]), ""]
+    if rows["load"]:
+        parts += ["#### Under load (two CPU-bound processes running)", "",
+                  bench_numpyro.report(rows["load"]), ""]  # fmt: skip
     if rows["hogg"]:
-        parts += ["", "#### Fixed costs: Hogg 20-point model, fresh processes", "",
+        parts += ["#### Fixed costs: Hogg 20-point model, fresh processes", "",
                   hogg_table(rows["hogg"])]  # fmt: skip
     text = "\n".join(parts) + "\n"
     if args.out:
