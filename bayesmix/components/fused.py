@@ -45,7 +45,10 @@ and with responsibilities :math:`r_{jn}`, :math:`u = S^{-1}(y - m)`,
 
 Objects are processed in blocks of :data:`BLOCK`; within a block every step is a loop over the
 block's objects (vectorised by LLVM), and sums are accumulated per lane and reduced in a fixed
-order at the end, so the result does not depend on the compiler's choices.
+order at the end, so the result does not depend on the compiler's choices.  Every ``vlog`` and
+``vexp`` sits in a loop of its own (its argument stored per lane first): a loop with many data
+streams and a transcendental was left scalar by LLVM (the D = 3 block ran 2.8x slower;
+bench/RESULTS.md, issue 14 section 9).
 
 References
 ----------
@@ -153,19 +156,13 @@ def _direct_2(n0, nb, X, C, mu, Vs, g, U, Si, gl, dt):
         Si[g, 0, 1, n] = i10
         dt[n] = det
         gl[g, n] = r0 * u0 + r1 * u1
-    # the logarithm in a loop of its own (see _direct_3)
     for n in range(nb):
         gl[g, n] = c0 - 0.5 * (vlog(dt[n]) + gl[g, n])
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _direct_3(n0, nb, X, C, mu, Vs, g, U, Si, gl, det):
-    """D = 3 with error covariances and no slope (parallax + proper motions).
-
-    Three loops over the block (inverse and determinant; u and the quadratic form; the
-    logarithm) rather than one: LLVM vectorises each, and the single loop with ~20 streams
-    and a ``vlog`` ran 2.8x slower (bench/RESULTS.md, issue 14).
-    """
+    """D = 3 with error covariances and no slope, in three loops (parallax + proper motions)."""
     c0 = -1.5 * _LOG_2PI
     m0 = mu[g, 0]
     m1 = mu[g, 1]
@@ -257,7 +254,6 @@ def _small_2(nb, Lb, r, g, U, Si, gl):
         Si[g, 0, 1, n] = i10
         Lb[0, 1, n] = det  # the upper triangle is free scratch
         gl[g, n] = r0 * u0 + r1 * u1
-    # the logarithm in a loop of its own (see _direct_3)
     for n in range(nb):
         gl[g, n] = c0 - 0.5 * (vlog(Lb[0, 1, n]) + gl[g, n])
 
@@ -304,7 +300,6 @@ def _small_3(nb, Lb, r, g, U, Si, gl):
         Si[g, 1, 2, n] = i21
         Lb[0, 1, n] = det  # the upper triangle is free scratch
         gl[g, n] = r0 * u0 + r1 * u1 + r2 * u2
-    # the logarithm in a loop of its own (see _direct_3)
     for n in range(nb):
         gl[g, n] = c0 - 0.5 * (vlog(Lb[0, 1, n]) + gl[g, n])
 
@@ -462,7 +457,6 @@ def _plummer_block(n0, nb, sky_x, sky_y, center, radius, pl, pw):
         c1 = center[p, 1]
         a2 = radius[p] * radius[p]
         base = -_LOG_PI + math.log(a2)
-        # two loops (the logarithm apart): each vectorises
         for n in range(nb):
             dx = sky_x[n0 + n] - c0
             dy = sky_y[n0 + n] - c1
@@ -508,7 +502,6 @@ def _combine_block(n0, nb, lw, gidx, pidx, fidx, xidx, gl, pl, fixed, extra, lp,
     # logsumexp and responsibilities (all -inf: the sum is -inf)
     if J == 2:
         # one exp: the larger term contributes exp(0) = 1
-        # (the exponential in a loop of its own: each loop vectorises)
         for n in range(nb):
             d = -abs(lp[0, n] - lp[1, n]) if mx[n] > -math.inf else -math.inf
             ssum[n] = vexp(d)
